@@ -1,0 +1,302 @@
+//! The remote flags endpoint: `POST /flags/?v=2` request and its response (protocol.md §2).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Properties;
+
+/// A flag's value: on/off, or the key of the variant a subject gets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FlagValue {
+    /// A boolean flag's answer (also `false` for a disabled multivariate flag).
+    Bool(bool),
+    /// The variant key of an enabled multivariate flag.
+    Variant(String),
+}
+
+impl FlagValue {
+    /// `true` for `Bool(true)` and for any variant.
+    pub fn is_enabled(&self) -> bool {
+        !matches!(self, FlagValue::Bool(false))
+    }
+
+    /// The key of `filters.payloads` that holds this value's payload.
+    pub fn payload_key(&self) -> &str {
+        match self {
+            FlagValue::Bool(true) => "true",
+            FlagValue::Bool(false) => "false",
+            FlagValue::Variant(v) => v,
+        }
+    }
+}
+
+/// The `/flags` request body. The token is in the body; no `Authorization` header is sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FlagsRequest {
+    /// The project token.
+    pub api_key: String,
+    /// Whom to evaluate for.
+    pub distinct_id: String,
+    /// `{group type: group key}`; `{}` when none.
+    pub groups: BTreeMap<String, String>,
+    /// Person property overrides (the caller's map, unchanged).
+    pub person_properties: Properties,
+    /// Group property overrides by group type.
+    pub group_properties: BTreeMap<String, Properties>,
+    /// Turns GeoIP enrichment off for this evaluation.
+    pub geoip_disable: bool,
+    /// Only these flags, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag_keys_to_evaluate: Option<Vec<String>>,
+    /// Device id for flags bucketed by device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+}
+
+/// Why the server gave a flag its value.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FlagReason {
+    /// `condition_match`, `no_condition_match`, `out_of_rollout_bound`, … (an open set).
+    #[serde(default)]
+    pub code: String,
+    /// The matched condition, when one matched.
+    #[serde(default)]
+    pub condition_index: Option<u32>,
+    /// Human-readable text, e.g. "Matched condition set 1".
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Per-flag metadata in a `/flags` answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FlagMetadata {
+    /// The flag's id.
+    pub id: Option<i64>,
+    /// The flag's version.
+    pub version: Option<i64>,
+    /// The payload, decoded from its JSON text when it is one.
+    pub payload: Option<Value>,
+    /// Whether the flag backs an experiment (unknown on older servers).
+    pub has_experiment: Option<bool>,
+}
+
+/// One flag of a `/flags` answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FlagDetail {
+    /// The flag key.
+    pub key: String,
+    /// On or off.
+    pub enabled: bool,
+    /// The variant, for an enabled multivariate flag.
+    pub variant: Option<String>,
+    /// The server could not evaluate this flag; `enabled` is not authoritative.
+    pub failed: bool,
+    /// Why (absent in the legacy answer shape).
+    pub reason: Option<FlagReason>,
+    /// Id, version, payload, experiment.
+    pub metadata: FlagMetadata,
+}
+
+impl FlagDetail {
+    /// The value: the variant when present, else `enabled`.
+    pub fn value(&self) -> FlagValue {
+        match &self.variant {
+            Some(v) if self.enabled => FlagValue::Variant(v.clone()),
+            _ => FlagValue::Bool(self.enabled),
+        }
+    }
+}
+
+/// A `/flags` answer in one model, whichever shape (v2 `flags` map or legacy
+/// `featureFlags`/`featureFlagPayloads`) the server used.
+///
+/// ```
+/// use posthog_core::{FlagsResponse, FlagValue};
+/// let r = FlagsResponse::from_slice(br#"{"featureFlags":{"a":true,"b":"test"},
+///     "featureFlagPayloads":{"b":"{\"x\":1}"},"quotaLimited":["feature_flags"]}"#)?;
+/// assert_eq!(r.flags["b"].value(), FlagValue::Variant("test".into()));
+/// assert_eq!(r.flags["b"].metadata.payload, Some(serde_json::json!({"x": 1})));
+/// assert!(r.quota_limited);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FlagsResponse {
+    /// Flags by key.
+    pub flags: BTreeMap<String, FlagDetail>,
+    /// Some flags failed or are missing; absent flags are not a definitive `false`.
+    pub errors_while_computing_flags: bool,
+    /// Flags are over quota: no values were computed.
+    pub quota_limited: bool,
+    /// The server's request id.
+    pub request_id: Option<String>,
+    /// Evaluation time in milliseconds since the epoch.
+    pub evaluated_at: Option<i64>,
+    /// The server allows trimmed `$feature_flag_called` events.
+    pub minimal_flag_called_events: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawResponse {
+    #[serde(default)]
+    flags: Option<BTreeMap<String, RawDetail>>,
+    #[serde(default)]
+    feature_flags: Option<BTreeMap<String, Value>>,
+    #[serde(default)]
+    feature_flag_payloads: Option<BTreeMap<String, Value>>,
+    #[serde(default)]
+    errors_while_computing_flags: bool,
+    #[serde(default)]
+    quota_limited: Option<Value>,
+    #[serde(default)]
+    request_id: Option<String>,
+    #[serde(default)]
+    evaluated_at: Option<i64>,
+    #[serde(default)]
+    minimal_flag_called_events: bool,
+}
+
+#[derive(Deserialize)]
+struct RawDetail {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default)]
+    variant: Option<String>,
+    #[serde(default)]
+    failed: bool,
+    #[serde(default)]
+    reason: Option<FlagReason>,
+    #[serde(default)]
+    metadata: Option<RawMetadata>,
+}
+
+#[derive(Deserialize)]
+struct RawMetadata {
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default)]
+    payload: Option<Value>,
+    #[serde(default)]
+    has_experiment: Option<bool>,
+}
+
+/// Decodes a stored payload: a JSON text is parsed, other text kept as a string, `""` and
+/// `null` mean none, and any other JSON value is kept as is.
+pub fn decode_remote_payload(raw: Option<Value>) -> Option<Value> {
+    match raw? {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(serde_json::from_str(&s).unwrap_or(Value::String(s))),
+        other => Some(other),
+    }
+}
+
+impl FlagsResponse {
+    /// Parses either answer shape. `quotaLimited` may be a bool or a list.
+    pub fn from_slice(body: &[u8]) -> Result<Self, serde_json::Error> {
+        let raw: RawResponse = serde_json::from_slice(body)?;
+        let quota_limited = match &raw.quota_limited {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Array(items)) => items.iter().any(|i| i == "feature_flags"),
+            _ => false,
+        };
+        let mut flags = BTreeMap::new();
+        if let Some(v2) = raw.flags {
+            for (key, d) in v2 {
+                let metadata = d.metadata.map_or_else(FlagMetadata::default, |m| FlagMetadata {
+                    id: m.id,
+                    version: m.version,
+                    payload: decode_remote_payload(m.payload),
+                    has_experiment: m.has_experiment,
+                });
+                let detail = FlagDetail {
+                    key: d.key.unwrap_or_else(|| key.clone()),
+                    enabled: d.enabled,
+                    variant: d.variant,
+                    failed: d.failed,
+                    reason: d.reason,
+                    metadata,
+                };
+                flags.insert(key, detail);
+            }
+        } else if let Some(legacy) = raw.feature_flags {
+            let mut payloads = raw.feature_flag_payloads.unwrap_or_default();
+            for (key, value) in legacy {
+                let (enabled, variant) = match value {
+                    Value::String(s) => (true, Some(s)),
+                    Value::Bool(b) => (b, None),
+                    _ => (false, None),
+                };
+                let payload = decode_remote_payload(payloads.remove(&key));
+                let metadata = FlagMetadata { payload, ..FlagMetadata::default() };
+                flags.insert(key.clone(), FlagDetail { key, enabled, variant, metadata, ..FlagDetail::default() });
+            }
+        }
+        Ok(FlagsResponse {
+            flags,
+            errors_while_computing_flags: raw.errors_while_computing_flags,
+            quota_limited,
+            request_id: raw.request_id,
+            evaluated_at: raw.evaluated_at,
+            minimal_flag_called_events: raw.minimal_flag_called_events,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_v2_shape() {
+        let body = json!({
+            "flags": {
+                "beta": {"key": "beta", "enabled": true, "variant": "test",
+                    "reason": {"code": "condition_match", "condition_index": 0},
+                    "metadata": {"id": 42, "version": 7, "payload": "{\"color\":\"blue\"}", "has_experiment": false}},
+                "broken": {"key": "broken", "enabled": false, "failed": true,
+                    "reason": {"code": "timeout", "condition_index": null}}
+            },
+            "errorsWhileComputingFlags": true, "requestId": "r1", "evaluatedAt": 1767268800000_i64
+        });
+        let r = FlagsResponse::from_slice(body.to_string().as_bytes()).unwrap();
+        assert_eq!(r.flags["beta"].value(), FlagValue::Variant("test".into()));
+        assert_eq!(r.flags["beta"].metadata.payload, Some(json!({"color": "blue"})));
+        assert!(r.flags["broken"].failed);
+        assert!(r.errors_while_computing_flags);
+        assert!(!r.quota_limited);
+        assert_eq!(r.request_id.as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn quota_limited_accepts_bool_and_list() {
+        let r = FlagsResponse::from_slice(br#"{"flags":{},"quotaLimited":true}"#).unwrap();
+        assert!(r.quota_limited);
+        let r = FlagsResponse::from_slice(br#"{"flags":{},"quotaLimited":["recordings"]}"#).unwrap();
+        assert!(!r.quota_limited);
+    }
+
+    #[test]
+    fn payload_text_that_is_not_json_stays_text() {
+        assert_eq!(decode_remote_payload(Some(json!("hello"))), Some(json!("hello")));
+        assert_eq!(decode_remote_payload(Some(json!(""))), None);
+        assert_eq!(decode_remote_payload(Some(json!(5))), Some(json!(5)));
+    }
+
+    #[test]
+    fn request_omits_unknowns() {
+        let req = FlagsRequest { api_key: "phc".into(), distinct_id: "u".into(), ..Default::default() };
+        let v = serde_json::to_value(&req).unwrap();
+        assert_eq!(v["groups"], json!({}));
+        assert!(v.get("device_id").is_none());
+        assert!(v.get("flag_keys_to_evaluate").is_none());
+    }
+}

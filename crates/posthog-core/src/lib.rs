@@ -1,0 +1,60 @@
+//! PostHog's wire types for Rust, with no I/O, no async runtime and no global state.
+//!
+//! - [`Event`] and the special-event constructors ([`builders`]): `$identify`, `$create_alias`,
+//!   `$groupidentify`, `$set`/`$set_once`, `$pageview`, `$screen`, `$exception`;
+//! - the `/batch/` body ([`BatchRequest`]), the `/flags` request and answer ([`FlagsRequest`],
+//!   [`FlagsResponse`]), the local-evaluation document ([`definitions`]), the exception list
+//!   ([`exception`]);
+//! - UUIDv7 ids ([`ids`]), UTC timestamps ([`time`]) and the flag hash ([`hash`]).
+//!
+//! ```
+//! use posthog_core::{Event, PersonProperties};
+//! let mut event = Event::identify("user-123", PersonProperties::new().set("plan", "pro"))?;
+//! let id = event.stamp(chrono::Utc::now());
+//! assert_eq!(id.get_version_num(), 7);
+//! assert_eq!(serde_json::to_value(&event).unwrap()["event"], "$identify");
+//! # Ok::<(), posthog_core::EventError>(())
+//! ```
+
+pub mod batch;
+pub mod builders;
+pub mod definitions;
+mod error;
+pub mod event;
+pub mod exception;
+pub mod flags_api;
+pub mod hash;
+pub mod ids;
+pub mod time;
+
+pub use batch::{BatchRequest, ReceivedBatch};
+pub use builders::PersonProperties;
+pub use definitions::FlagDefinitions;
+pub use error::EventError;
+pub use event::Event;
+pub use exception::{Exception, ExceptionList};
+pub use flags_api::{FlagDetail, FlagValue, FlagsRequest, FlagsResponse};
+
+/// A JSON object of properties.
+pub type Properties = serde_json::Map<String, serde_json::Value>;
+
+/// The SDK name sent as `$lib` and in the user agent.
+pub const LIB_NAME: &str = "posthog-rs";
+
+/// This crate's version, sent as `$lib_version`.
+pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub(crate) fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Result<serde_json::Value, EventError> {
+    serde_json::to_value(value).map_err(|e| EventError::Serialize(e.to_string()))
+}
+
+pub(crate) fn to_object<T: serde::Serialize + ?Sized>(value: &T) -> Result<Properties, EventError> {
+    match to_value(value)? {
+        serde_json::Value::Object(map) => Ok(map),
+        serde_json::Value::Null => Err(EventError::PropertiesNotObject("null")),
+        serde_json::Value::Array(_) => Err(EventError::PropertiesNotObject("an array")),
+        serde_json::Value::String(_) => Err(EventError::PropertiesNotObject("a string")),
+        serde_json::Value::Number(_) => Err(EventError::PropertiesNotObject("a number")),
+        serde_json::Value::Bool(_) => Err(EventError::PropertiesNotObject("a bool")),
+    }
+}
