@@ -41,11 +41,11 @@ pub struct FlagsRequest {
     /// Whom to evaluate for.
     pub distinct_id: String,
     /// `{group type: group key}`; `{}` when none.
-    pub groups: BTreeMap<String, String>,
+    pub groups: crate::Groups,
     /// Person property overrides (the caller's map, unchanged).
     pub person_properties: Properties,
     /// Group property overrides by group type.
-    pub group_properties: BTreeMap<String, Properties>,
+    pub group_properties: crate::GroupProperties,
     /// Turns GeoIP enrichment off for this evaluation.
     pub geoip_disable: bool,
     /// Only these flags, when known.

@@ -38,6 +38,12 @@ pub use flags_api::{FlagDetail, FlagValue, FlagsRequest, FlagsResponse};
 /// A JSON object of properties.
 pub type Properties = serde_json::Map<String, serde_json::Value>;
 
+/// Groups of a subject: group type → group key.
+pub type Groups = std::collections::BTreeMap<String, String>;
+
+/// Group properties by group type.
+pub type GroupProperties = std::collections::BTreeMap<String, Properties>;
+
 /// The SDK name sent as `$lib` and in the user agent.
 pub const LIB_NAME: &str = "posthog-rs";
 

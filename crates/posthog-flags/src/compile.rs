@@ -1,0 +1,468 @@
+//! Compiling a definitions document into an immutable [`FlagSet`] (flags.md §2).
+//!
+//! Each flag compiles on its own: a flag whose JSON has the wrong shape is recorded as a
+//! [`CompileProblem`] and evaluates as inconclusive, while the others keep working.
+
+use std::collections::{HashMap, HashSet};
+
+use posthog_core::hash::BucketHasher;
+use serde_json::{Map, Value};
+
+use crate::cohort::{CohortEntry, CohortGroup};
+use crate::model::{
+    ActiveFlag, Body, CohortOp, CompiledFlag, CondAggregation, Condition, Filter, FlagDependency, GroupRef,
+    Holdout, VariantRange,
+};
+use crate::operators::Matcher;
+use crate::value::{py_truthy, python_str};
+
+/// A definition that could not be compiled: which flag, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileProblem {
+    /// The flag's key, when it has one.
+    pub flag_key: Option<String>,
+    /// Position of the flag in the document's `flags` array.
+    pub position: usize,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for CompileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.flag_key {
+            Some(key) => write!(f, "flag {key:?} (#{}): {}", self.position, self.message),
+            None => write!(f, "flag #{}: {}", self.position, self.message),
+        }
+    }
+}
+
+/// The definitions document was not JSON, or not a JSON object.
+#[derive(Debug, thiserror::Error)]
+#[error("flag definitions are not a JSON object: {0}")]
+pub struct DefinitionsError(String);
+
+/// Compiled, immutable flag definitions: build once, evaluate from many threads.
+#[derive(Debug, Default)]
+pub struct FlagSet {
+    pub(crate) flags: Vec<CompiledFlag>,
+    pub(crate) index: HashMap<Box<str>, usize>,
+    pub(crate) cohorts: HashMap<Box<str>, CohortGroup>,
+    pub(crate) problems: Vec<CompileProblem>,
+    pub(crate) minimal_flag_called_events: bool,
+}
+
+type Shape<T> = Result<T, String>;
+
+impl FlagSet {
+    /// Compiles definitions from JSON bytes (the body of the definitions endpoint).
+    pub fn from_slice(json: &[u8]) -> Result<FlagSet, DefinitionsError> {
+        let doc: Value = serde_json::from_slice(json).map_err(|e| DefinitionsError(e.to_string()))?;
+        FlagSet::compile(&doc)
+    }
+
+    /// Compiles typed definitions.
+    pub fn from_definitions(defs: &posthog_core::FlagDefinitions) -> Result<FlagSet, DefinitionsError> {
+        let doc = serde_json::to_value(defs).map_err(|e| DefinitionsError(e.to_string()))?;
+        FlagSet::compile(&doc)
+    }
+
+    /// Compiles a parsed definitions document.
+    pub fn compile(doc: &Value) -> Result<FlagSet, DefinitionsError> {
+        let Value::Object(doc) = doc else {
+            return Err(DefinitionsError(format!("got {}", kind(doc))));
+        };
+        let v2 = doc.get("property_matching_version").and_then(Value::as_i64) == Some(2)
+            && doc.get("property_matching_version").is_some_and(|v| v.is_i64() || v.is_u64());
+        let mapping: HashMap<String, String> = match doc.get("group_type_mapping") {
+            Some(Value::Object(m)) => m
+                .iter()
+                .filter_map(|(k, v)| v.as_str().filter(|s| !s.is_empty()).map(|s| (k.clone(), s.to_owned())))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        let ctx = Ctx { v2, mapping: &mapping };
+        let cohorts = match doc.get("cohorts") {
+            Some(Value::Object(m)) => {
+                m.iter().map(|(id, group)| (id.as_str().into(), ctx.cohort_group(group))).collect()
+            }
+            _ => HashMap::new(),
+        };
+        let mut set = FlagSet {
+            cohorts,
+            minimal_flag_called_events: doc.get("minimal_flag_called_events") == Some(&Value::Bool(true)),
+            ..FlagSet::default()
+        };
+        let flags: &[Value] = match doc.get("flags") {
+            Some(Value::Array(flags)) => flags,
+            None | Some(Value::Null) => &[],
+            Some(other) => {
+                set.problems.push(CompileProblem {
+                    flag_key: None,
+                    position: 0,
+                    message: format!("`flags` must be an array, got {}", kind(other)),
+                });
+                &[]
+            }
+        };
+        for (position, raw) in flags.iter().enumerate() {
+            let key = match raw.get("key") {
+                Some(Value::String(k)) => k.as_str(),
+                None | Some(Value::Null) => continue, // flags without a key are ignored
+                Some(other) => {
+                    let message = format!("`key` must be a string, got {}", kind(other));
+                    set.problems.push(CompileProblem { flag_key: None, position, message });
+                    continue;
+                }
+            };
+            let flag = match ctx.flag(key, raw) {
+                Ok(flag) => flag,
+                Err(message) => {
+                    set.problems.push(CompileProblem { flag_key: Some(key.to_owned()), position, message: message.clone() });
+                    CompiledFlag {
+                        key: key.into(),
+                        id: None,
+                        version: None,
+                        has_experiment: None,
+                        payloads: HashMap::new(),
+                        body: Body::Broken,
+                    }
+                }
+            };
+            // Duplicate keys: the last definition wins.
+            match set.index.get(key) {
+                Some(&i) => set.flags[i] = flag,
+                None => {
+                    set.index.insert(key.into(), set.flags.len());
+                    set.flags.push(flag);
+                }
+            }
+        }
+        set.mark_unsupported_parts();
+        Ok(set)
+    }
+
+    /// Flags whose definitions could not be compiled; each evaluates as inconclusive.
+    pub fn problems(&self) -> &[CompileProblem] {
+        &self.problems
+    }
+
+    /// Number of flags.
+    pub fn len(&self) -> usize {
+        self.flags.len()
+    }
+
+    /// Whether there are no flags.
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty()
+    }
+
+    /// Flag keys in document order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.flags.iter().map(|f| &*f.key)
+    }
+
+    /// Whether the server allows trimmed `$feature_flag_called` events.
+    pub fn minimal_flag_called_events(&self) -> bool {
+        self.minimal_flag_called_events
+    }
+
+    /// flags.md §14: whether each flag's definition alone has a part local evaluation cannot do.
+    fn mark_unsupported_parts(&mut self) {
+        let mut cohort_memo: HashMap<Box<str>, bool> = HashMap::new();
+        let keys: HashSet<Box<str>> = self.index.keys().cloned().collect();
+        for flag in &mut self.flags {
+            let Body::Active(active) = &mut flag.body else { continue };
+            let mut unsupported = active.group.as_ref().is_some_and(|g| g.type_name.is_none());
+            for condition in &active.conditions {
+                for filter in &condition.filters {
+                    unsupported |= filter_unsupported(filter, &self.cohorts, &keys, &mut cohort_memo, &mut Vec::new());
+                }
+            }
+            active.has_unsupported_part = unsupported;
+        }
+    }
+}
+
+fn filter_unsupported(
+    filter: &Filter,
+    cohorts: &HashMap<Box<str>, CohortGroup>,
+    keys: &HashSet<Box<str>>,
+    memo: &mut HashMap<Box<str>, bool>,
+    visiting: &mut Vec<Box<str>>,
+) -> bool {
+    match filter {
+        Filter::Property { matcher, .. } => matcher.unusable(),
+        Filter::Flag(FlagDependency::Malformed) => false,
+        Filter::Flag(FlagDependency::BadChain) => true,
+        Filter::Flag(FlagDependency::Chain { chain, .. }) => chain.iter().any(|k| !keys.contains(k)),
+        Filter::Cohort { id, op } => {
+            if *op == CohortOp::Unsupported {
+                return true;
+            }
+            let Some(group) = cohorts.get(id) else { return true };
+            if let Some(&known) = memo.get(id) {
+                return known;
+            }
+            if visiting.contains(id) {
+                return false; // each cohort once
+            }
+            visiting.push(id.clone());
+            let result = group_unsupported(group, cohorts, keys, memo, visiting);
+            visiting.pop();
+            memo.insert(id.clone(), result);
+            result
+        }
+    }
+}
+
+fn group_unsupported(
+    group: &CohortGroup,
+    cohorts: &HashMap<Box<str>, CohortGroup>,
+    keys: &HashSet<Box<str>>,
+    memo: &mut HashMap<Box<str>, bool>,
+    visiting: &mut Vec<Box<str>>,
+) -> bool {
+    match group {
+        CohortGroup::Malformed => true,
+        CohortGroup::Group { entries, .. } => entries.iter().any(|e| match e {
+            CohortEntry::Malformed => true,
+            CohortEntry::Nested(g) => group_unsupported(g, cohorts, keys, memo, visiting),
+            CohortEntry::Filter { filter, .. } => filter_unsupported(filter, cohorts, keys, memo, visiting),
+        }),
+    }
+}
+
+struct Ctx<'m> {
+    v2: bool,
+    mapping: &'m HashMap<String, String>,
+}
+
+impl Ctx<'_> {
+    fn flag(&self, key: &str, raw: &Value) -> Shape<CompiledFlag> {
+        let Value::Object(obj) = raw else { return Err(format!("a flag must be an object, got {}", kind(raw))) };
+        let id = obj.get("id").and_then(Value::as_i64);
+        let version = obj.get("version").and_then(Value::as_i64);
+        let has_experiment = obj.get("has_experiment").and_then(Value::as_bool);
+        let payloads = payloads(obj.get("filters").and_then(|f| f.get("payloads")));
+        let body = if !obj.get("active").is_some_and(py_truthy) {
+            Body::Inactive
+        } else if obj.get("ensure_experience_continuity").is_some_and(py_truthy) {
+            Body::Continuity
+        } else {
+            Body::Active(Box::new(self.active_flag(key, obj)?))
+        };
+        let payloads = match (payloads, &body) {
+            (Ok(p), _) => p,
+            (Err(e), Body::Active(_)) => return Err(e),
+            (Err(_), _) => HashMap::new(),
+        };
+        Ok(CompiledFlag { key: key.into(), id, version, has_experiment, payloads, body })
+    }
+
+    fn active_flag(&self, key: &str, obj: &Map<String, Value>) -> Shape<ActiveFlag> {
+        let empty = Map::new();
+        let filters = match obj.get("filters") {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Object(f)) => f,
+            Some(other) => return Err(format!("`filters` must be an object, got {}", kind(other))),
+        };
+        let bucketing = non_empty_str(obj.get("bucketing_identifier"))
+            .or_else(|| non_empty_str(filters.get("bucketing_identifier")));
+        let group = match filters.get("aggregation_group_type_index") {
+            None | Some(Value::Null) => None,
+            Some(index) => Some(self.group_ref(index)),
+        };
+        let variants = self.variants(filters.get("multivariate"))?;
+        let conditions = match filters.get("groups") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(groups)) => groups
+                .iter()
+                .enumerate()
+                .map(|(i, c)| self.condition(c, &variants).map_err(|e| format!("condition {i}: {e}")))
+                .collect::<Shape<_>>()?,
+            Some(other) => return Err(format!("`filters.groups` must be an array, got {}", kind(other))),
+        };
+        Ok(ActiveFlag {
+            hasher: BucketHasher::new(key, "."),
+            group,
+            device_bucketing: bucketing == Some("device_id"),
+            feature_enrollment: filters.get("feature_enrollment") == Some(&Value::Bool(true)),
+            holdout: holdout(filters.get("holdout"))?,
+            conditions,
+            variants,
+            enrollment_property: format!("$feature_enrollment/{key}").into(),
+            early_exit: filters.get("early_exit").is_some_and(py_truthy),
+            has_unsupported_part: false,
+        })
+    }
+
+    fn group_ref(&self, index: &Value) -> GroupRef {
+        let text = python_str(index).unwrap_or_default();
+        let type_name = self.mapping.get(&text).map(|s| s.as_str().into());
+        GroupRef { index: text.into(), type_name }
+    }
+
+    fn variants(&self, multivariate: Option<&Value>) -> Shape<Vec<VariantRange>> {
+        let variants = match multivariate {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Object(m)) => match m.get("variants") {
+                None | Some(Value::Null) => return Ok(Vec::new()),
+                Some(Value::Array(v)) => v,
+                Some(other) => return Err(format!("`multivariate.variants` must be an array, got {}", kind(other))),
+            },
+            Some(other) => return Err(format!("`multivariate` must be an object, got {}", kind(other))),
+        };
+        let mut lo = 0.0;
+        variants
+            .iter()
+            .map(|v| {
+                let key = v.get("key").and_then(Value::as_str).ok_or("a variant needs a string `key`")?;
+                let pct = v
+                    .get("rollout_percentage")
+                    .and_then(Value::as_f64)
+                    .ok_or("a variant needs a numeric `rollout_percentage`")?;
+                let hi = lo + pct / 100.0;
+                let range = VariantRange { key: key.into(), lo, hi };
+                lo = hi;
+                Ok(range)
+            })
+            .collect()
+    }
+
+    fn condition(&self, raw: &Value, variants: &[VariantRange]) -> Shape<Condition> {
+        let Value::Object(obj) = raw else { return Err(format!("must be an object, got {}", kind(raw))) };
+        let rollout = match obj.get("rollout_percentage") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(other) => return Err(format!("`rollout_percentage` must be a number, got {}", kind(other))),
+        };
+        let variant = obj
+            .get("variant")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .and_then(|v| variants.iter().position(|r| &*r.key == v));
+        let aggregation = match obj.get("aggregation_group_type_index") {
+            None => CondAggregation::SameAsFlag,
+            Some(Value::Null) => CondAggregation::Index(None),
+            Some(index) => CondAggregation::Index(Some(self.group_ref(index))),
+        };
+        let filters = match obj.get("properties") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(props)) => props.iter().map(|p| self.filter(p)).collect::<Shape<_>>()?,
+            Some(other) => return Err(format!("`properties` must be an array, got {}", kind(other))),
+        };
+        Ok(Condition { aggregation, filters, rollout, variant })
+    }
+
+    fn filter(&self, raw: &Value) -> Shape<Filter> {
+        let Value::Object(obj) = raw else { return Err(format!("a property filter must be an object, got {}", kind(raw))) };
+        let operator = match obj.get("operator") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(other) => return Err(format!("`operator` must be a string, got {}", kind(other))),
+        };
+        let value = obj.get("value").unwrap_or(&Value::Null);
+        Ok(match obj.get("type").and_then(Value::as_str) {
+            Some("cohort") => {
+                let op = match operator.unwrap_or("") {
+                    "" | "in" | "exact" => CohortOp::In,
+                    "not_in" => CohortOp::NotIn,
+                    _ => CohortOp::Unsupported,
+                };
+                Filter::Cohort { id: python_str(value).unwrap_or_default().into(), op }
+            }
+            Some("flag") => Filter::Flag(dependency(obj, operator, value)),
+            _ => {
+                let key = match obj.get("key") {
+                    Some(Value::String(k)) => k.as_str(),
+                    other => return Err(format!("a property filter needs a string `key`, got {}", other.map_or("nothing", kind))),
+                };
+                Filter::Property { key: key.into(), matcher: Matcher::compile(operator, value, self.v2) }
+            }
+        })
+    }
+
+    fn cohort_group(&self, raw: &Value) -> CohortGroup {
+        let Value::Object(obj) = raw else { return CohortGroup::Malformed };
+        if obj.is_empty() {
+            return CohortGroup::Group { and: true, entries: Vec::new() };
+        }
+        let and = match obj.get("type").and_then(Value::as_str) {
+            Some("AND") => true,
+            Some("OR") => false,
+            _ => return CohortGroup::Malformed,
+        };
+        let Some(Value::Array(values)) = obj.get("values") else { return CohortGroup::Malformed };
+        let entries = values
+            .iter()
+            .map(|entry| match entry {
+                Value::Object(e)
+                    if e.is_empty()
+                        || e.contains_key("values")
+                        || matches!(e.get("type").and_then(Value::as_str), Some("AND" | "OR")) =>
+                {
+                    CohortEntry::Nested(self.cohort_group(entry))
+                }
+                Value::Object(e) => match self.filter(entry) {
+                    Ok(filter) => CohortEntry::Filter { filter, negation: e.get("negation").is_some_and(py_truthy) },
+                    Err(_) => CohortEntry::Malformed,
+                },
+                _ => CohortEntry::Malformed,
+            })
+            .collect();
+        CohortGroup::Group { and, entries }
+    }
+}
+
+fn dependency(obj: &Map<String, Value>, operator: Option<&str>, value: &Value) -> FlagDependency {
+    let key = obj.get("key").and_then(Value::as_str).unwrap_or_default();
+    if operator != Some("flag_evaluates_to") || key.is_empty() || value.is_null() {
+        return FlagDependency::Malformed;
+    }
+    let chain = match obj.get("dependency_chain") {
+        Some(Value::Array(chain)) if !chain.is_empty() => chain,
+        _ => return FlagDependency::BadChain,
+    };
+    let chain = chain.iter().map(|k| python_str(k).unwrap_or_default().into()).collect();
+    FlagDependency::Chain { chain, key: key.into(), expected: value.clone() }
+}
+
+fn holdout(raw: Option<&Value>) -> Shape<Option<Holdout>> {
+    let Some(Value::Object(h)) = raw else { return Ok(None) };
+    let (Some(id), Some(pct)) = (h.get("id").filter(|v| !v.is_null()), h.get("exclusion_percentage").filter(|v| !v.is_null()))
+    else {
+        return Ok(None);
+    };
+    let pct = pct.as_f64().ok_or("`holdout.exclusion_percentage` must be a number")?;
+    let id = match id {
+        Value::String(s) => s.clone(),
+        other => python_str(other).unwrap_or_default(),
+    };
+    Ok(Some(Holdout { value: format!("holdout-{id}").into(), percentage: pct.clamp(0.0, 100.0) }))
+}
+
+fn payloads(raw: Option<&Value>) -> Shape<HashMap<Box<str>, Value>> {
+    match raw {
+        None | Some(Value::Null) => Ok(HashMap::new()),
+        Some(Value::Object(p)) => Ok(p
+            .iter()
+            .filter_map(|(k, v)| crate::payload::decode(v).map(|v| (k.as_str().into(), v)))
+            .collect()),
+        Some(other) => Err(format!("`payloads` must be an object, got {}", kind(other))),
+    }
+}
+
+fn non_empty_str(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

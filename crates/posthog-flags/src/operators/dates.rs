@@ -1,0 +1,364 @@
+//! Date filters (flags.md §5.7): relative (`-7d`) and absolute texts, as CPython 3.11's
+//! `datetime.fromisoformat` reads them after PostHog's pre-processing.
+
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+
+/// A compiled date filter value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum DateFilter {
+    /// `now - n units`, resolved at evaluation time.
+    Relative { n: u32, unit: Unit },
+    /// A fixed instant.
+    Absolute(DateTime<Utc>),
+    /// A bare four-digit year: that year, today's month and day, midnight UTC.
+    Year(i32),
+}
+
+/// Units of a relative date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unit {
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl DateFilter {
+    /// Reads the filter text (Python `str()` of the JSON value). `None` = invalid.
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
+        if let Some(relative) = parse_relative(raw) {
+            return relative;
+        }
+        match preprocess(raw)? {
+            Pre::Year(y) => Some(DateFilter::Year(y)),
+            Pre::Text(t) => from_iso(&t).map(DateFilter::Absolute),
+        }
+    }
+
+    /// The instant at `now`. `None` when a relative or year date falls outside years 1–9999.
+    pub(crate) fn resolve(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match *self {
+            DateFilter::Absolute(t) => Some(t),
+            DateFilter::Year(y) => year_today(y, now),
+            DateFilter::Relative { n, unit } => {
+                let n64 = i64::from(n);
+                let t = match unit {
+                    Unit::Hour => now.checked_sub_signed(Duration::hours(n64))?,
+                    Unit::Day => now.checked_sub_signed(Duration::days(n64))?,
+                    Unit::Week => now.checked_sub_signed(Duration::weeks(n64))?,
+                    // chrono clamps the day to the target month's length, as stepping one
+                    // month at a time does: the end-of-month clamp only ever shortens.
+                    Unit::Month => months_back(now, n)?,
+                    Unit::Year => years_back(now, n)?,
+                };
+                (1..=9999).contains(&t.year()).then_some(t)
+            }
+        }
+    }
+}
+
+/// Parses a property value (always absolute). `None` = unparseable.
+pub(crate) fn parse_property(raw: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match preprocess(raw)? {
+        Pre::Year(y) => year_today(y, now),
+        Pre::Text(t) => from_iso(&t),
+    }
+}
+
+fn year_today(year: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let date = NaiveDate::from_ymd_opt(year, now.month(), now.day())?;
+    Some(Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN)))
+}
+
+fn months_back(now: DateTime<Utc>, n: u32) -> Option<DateTime<Utc>> {
+    // Step one month at a time, clamping each step (Mar 31 − 2m = Jan 28 via Feb 28).
+    let mut t = now;
+    for _ in 0..n {
+        t = t.checked_sub_months(Months::new(1))?;
+    }
+    Some(t)
+}
+
+fn years_back(now: DateTime<Utc>, n: u32) -> Option<DateTime<Utc>> {
+    let year = now.year().checked_sub(i32::try_from(n).ok()?)?;
+    let date = now.date_naive();
+    let day = if date.month() == 2 && date.day() == 29 { 28 } else { date.day() };
+    let target = NaiveDate::from_ymd_opt(year, date.month(), day)?;
+    Some(Utc.from_utc_datetime(&target.and_time(now.time())))
+}
+
+/// `^-?[0-9]+[a-z]$` (Python `$`: a trailing `\n` is allowed). `Some(None)` = relative form
+/// but invalid (too large or unknown unit); `None` = not the relative form.
+fn parse_relative(raw: &str) -> Option<Option<DateFilter>> {
+    let text = raw.strip_suffix('\n').unwrap_or(raw);
+    let body = text.strip_prefix('-').unwrap_or(text);
+    let (digits, unit) = body.split_at(body.len().checked_sub(1)?);
+    let unit = unit.chars().next()?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || !unit.is_ascii_lowercase() {
+        return None;
+    }
+    let n = match digits.parse::<u32>() {
+        Ok(n) if n < 10_000 => n,
+        _ => return Some(None),
+    };
+    let unit = match unit {
+        'h' => Unit::Hour,
+        'd' => Unit::Day,
+        'w' => Unit::Week,
+        'm' => Unit::Month,
+        'y' => Unit::Year,
+        _ => return Some(None),
+    };
+    Some(Some(DateFilter::Relative { n, unit }))
+}
+
+enum Pre {
+    Year(i32),
+    Text(String),
+}
+
+fn preprocess(raw: &str) -> Option<Pre> {
+    let t = raw.trim();
+    let mut text = if let Some(rest) = t.strip_suffix('Z') {
+        format!("{rest}+00:00")
+    } else if t.len() >= 4 && t.is_char_boundary(t.len() - 4) && t[t.len() - 4..].eq_ignore_ascii_case(" utc") {
+        format!("{}+00:00", &t[..t.len() - 4])
+    } else if t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().ok().map(Pre::Year);
+    } else {
+        t.to_owned()
+    };
+    // One space directly before a trailing ±HH:MM offset is removed.
+    let b = text.as_bytes();
+    let n = b.len();
+    if n >= 7
+        && b[n - 7] == b' '
+        && matches!(b[n - 6], b'+' | b'-')
+        && b[n - 5].is_ascii_digit()
+        && b[n - 4].is_ascii_digit()
+        && b[n - 3] == b':'
+        && b[n - 2].is_ascii_digit()
+        && b[n - 1].is_ascii_digit()
+    {
+        text.remove(n - 7);
+    }
+    Some(Pre::Text(text))
+}
+
+/// CPython 3.11 `datetime.fromisoformat` (C implementation) for the shapes PostHog uses.
+fn from_iso(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    if b.len() < 7 {
+        return None;
+    }
+    let sep = separator_location(b)?;
+    let date = parse_date(b.get(..sep.min(b.len()))?, sep)?;
+    let (time, offset_secs, offset_us) = if b.len() > sep + 1 {
+        parse_time(&b[sep + 1..])?
+    } else if b.len() == sep + 1 {
+        // A separator with nothing after it: CPython reads an empty time and fails.
+        return None;
+    } else {
+        (NaiveTime::MIN, 0, 0)
+    };
+    let naive = NaiveDateTime::new(date, time);
+    let offset = Duration::seconds(offset_secs) + Duration::microseconds(offset_us);
+    if offset.num_microseconds()?.abs() >= 86_400_000_000 {
+        return None;
+    }
+    Some(Utc.from_utc_datetime(&naive.checked_sub_signed(offset)?))
+}
+
+fn separator_location(b: &[u8]) -> Option<usize> {
+    let len = b.len();
+    if len == 7 {
+        return Some(7);
+    }
+    if b[4] == b'-' {
+        if b[5] == b'W' {
+            if len > 8 && b[8] == b'-' {
+                if len == 9 {
+                    return None;
+                }
+                if len > 10 && b[10].is_ascii_digit() {
+                    return Some(8);
+                }
+                return Some(10);
+            }
+            return Some(8);
+        }
+        return Some(10);
+    }
+    if b[4] == b'W' {
+        let mut idx = 7;
+        while idx < len && b[idx].is_ascii_digit() {
+            idx += 1;
+        }
+        if idx < 9 {
+            return Some(idx);
+        }
+        return Some(if idx % 2 == 0 { 7 } else { 8 });
+    }
+    Some(8)
+}
+
+/// Reads exactly `n` ASCII digits at `*p`.
+fn digits(b: &[u8], p: &mut usize, n: usize) -> Option<u32> {
+    let chunk = b.get(*p..*p + n)?;
+    if !chunk.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    *p += n;
+    Some(chunk.iter().fold(0, |acc, d| acc * 10 + u32::from(d - b'0')))
+}
+
+fn parse_date(b: &[u8], len: usize) -> Option<NaiveDate> {
+    let mut p = 0;
+    let year = digits(b, &mut p, 4)? as i32;
+    let dash = b.get(p) == Some(&b'-');
+    if dash {
+        p += 1;
+    }
+    if b.get(p) == Some(&b'W') {
+        p += 1;
+        let week = digits(b, &mut p, 2)?;
+        let day = if p < len {
+            if dash {
+                if b.get(p) != Some(&b'-') {
+                    return None;
+                }
+                p += 1;
+            }
+            digits(b, &mut p, 1)?
+        } else {
+            1
+        };
+        let weekday = match day {
+            1 => chrono::Weekday::Mon,
+            2 => chrono::Weekday::Tue,
+            3 => chrono::Weekday::Wed,
+            4 => chrono::Weekday::Thu,
+            5 => chrono::Weekday::Fri,
+            6 => chrono::Weekday::Sat,
+            7 => chrono::Weekday::Sun,
+            _ => return None,
+        };
+        return NaiveDate::from_isoywd_opt(year, week, weekday);
+    }
+    let month = digits(b, &mut p, 2)?;
+    if dash {
+        if b.get(p) != Some(&b'-') {
+            return None;
+        }
+        p += 1;
+    }
+    let day = digits(b, &mut p, 2)?;
+    NaiveDate::from_ymd_opt(year, month, day)
+}
+
+/// `[HH[:?MM[:?SS]]][.,fraction]`; returns (h, m, s, µs, more text follows).
+fn hh_mm_ss_ff(b: &[u8]) -> Option<([u32; 3], u32, bool)> {
+    let mut vals = [0u32; 3];
+    let mut p = 0;
+    let mut has_separator = true;
+    for (i, val) in vals.iter_mut().enumerate() {
+        *val = digits(b, &mut p, 2)?;
+        let c = b.get(p).copied();
+        p += 1;
+        if i == 0 {
+            has_separator = c == Some(b':');
+        }
+        if p >= b.len() {
+            // `c` was the last character (more text) or the end itself (done).
+            return Some((vals, 0, c.is_some()));
+        }
+        match c {
+            Some(b':') if has_separator => continue,
+            Some(b'.' | b',') => break,
+            _ if !has_separator => p -= 1,
+            _ => return None,
+        }
+    }
+    // The fraction: up to six digits read, further digits skipped (CPython reads here after
+    // three components even without a `.`).
+    let take = (b.len() - p).min(6);
+    let mut micro = digits(b, &mut p, take)?;
+    micro *= 10u32.pow((6 - take) as u32);
+    while p < b.len() && b[p].is_ascii_digit() {
+        p += 1;
+    }
+    Some((vals, micro, p < b.len()))
+}
+
+fn parse_time(b: &[u8]) -> Option<(NaiveTime, i64, i64)> {
+    let tz = b.iter().position(|c| matches!(c, b'Z' | b'+' | b'-')).unwrap_or(b.len());
+    let ([h, m, s], micro, more) = hh_mm_ss_ff(&b[..tz])?;
+    let time = NaiveTime::from_hms_micro_opt(h, m, s, micro)?;
+    if tz == b.len() {
+        return (!more).then_some((time, 0, 0));
+    }
+    if b[tz] == b'Z' {
+        return (tz + 1 == b.len()).then_some((time, 0, 0));
+    }
+    let sign: i64 = if b[tz] == b'-' { -1 } else { 1 };
+    let ([th, tm, ts], tus, tz_more) = hh_mm_ss_ff(&b[tz + 1..])?;
+    if tz_more {
+        return None;
+    }
+    let secs = i64::from(th) * 3600 + i64::from(tm) * 60 + i64::from(ts);
+    Some((time, sign * secs, sign * i64::from(tus)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn abs(s: &str) -> Option<String> {
+        DateFilter::parse(s).and_then(|d| match d {
+            DateFilter::Absolute(t) => Some(t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn iso_shapes() {
+        assert_eq!(abs("2000-01-01").as_deref(), Some("2000-01-01T00:00:00.000000"));
+        assert_eq!(abs("19991231").as_deref(), Some("1999-12-31T00:00:00.000000"));
+        assert_eq!(abs("1999-W52-5").as_deref(), Some("1999-12-31T00:00:00.000000"));
+        assert_eq!(abs("1999-12-31T23").as_deref(), Some("1999-12-31T23:00:00.000000"));
+        assert_eq!(abs("1999-12-31T2359").as_deref(), Some("1999-12-31T23:59:00.000000"));
+        assert_eq!(abs("1999-12-31 23:59:59,5").as_deref(), Some("1999-12-31T23:59:59.500000"));
+        assert_eq!(abs("2000-01-01T01:00:00+0200").as_deref(), Some("1999-12-31T23:00:00.000000"));
+        assert_eq!(abs("2000-01-01T00:30:00+01").as_deref(), Some("1999-12-31T23:30:00.000000"));
+        assert_eq!(abs("1999-12-31T23:59:59.999999999").as_deref(), Some("1999-12-31T23:59:59.999999"));
+        assert_eq!(abs("2000-01-01T00:00:00 UTC").as_deref(), Some("2000-01-01T00:00:00.000000"));
+        assert_eq!(abs("1999-12-31T23:00:00 -02:00").as_deref(), Some("2000-01-01T01:00:00.000000"));
+    }
+
+    #[test]
+    fn invalid_shapes() {
+        for s in ["1999-12-31T24:00:00", "1999-12-31T23:59:60", "2000-1-1", "2000/01/01", "1999-12", "1999-365"] {
+            assert_eq!(DateFilter::parse(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn relative_forms() {
+        assert!(matches!(DateFilter::parse("-3d"), Some(DateFilter::Relative { n: 3, unit: Unit::Day })));
+        assert!(matches!(DateFilter::parse("3d"), Some(DateFilter::Relative { .. })));
+        for s in ["+1d", "-1.5d", "-1 d", "-1D", "-10000d", "--1d", "-1q"] {
+            assert_eq!(DateFilter::parse(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn months_clamp_each_step() {
+        let now = Utc.with_ymd_and_hms(2021, 3, 31, 12, 0, 0).unwrap();
+        let t = DateFilter::Relative { n: 2, unit: Unit::Month }.resolve(now).unwrap();
+        assert_eq!(t.date_naive(), NaiveDate::from_ymd_opt(2021, 1, 28).unwrap());
+        let leap = Utc.with_ymd_and_hms(2024, 2, 29, 0, 0, 0).unwrap();
+        let t = DateFilter::Relative { n: 1, unit: Unit::Year }.resolve(leap).unwrap();
+        assert_eq!(t.date_naive(), NaiveDate::from_ymd_opt(2023, 2, 28).unwrap());
+    }
+}
