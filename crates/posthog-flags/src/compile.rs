@@ -83,7 +83,7 @@ impl FlagSet {
         let ctx = Ctx { v2, mapping: &mapping };
         let cohorts = match doc.get("cohorts") {
             Some(Value::Object(m)) => {
-                m.iter().map(|(id, group)| (id.as_str().into(), ctx.cohort_group(group))).collect()
+                m.iter().map(|(id, group)| (id.as_str().into(), ctx.cohort_group(group, 0))).collect()
             }
             _ => HashMap::new(),
         };
@@ -382,8 +382,11 @@ impl Ctx<'_> {
         })
     }
 
-    fn cohort_group(&self, raw: &Value) -> CohortGroup {
+    fn cohort_group(&self, raw: &Value, depth: u32) -> CohortGroup {
         let Value::Object(obj) = raw else { return CohortGroup::Malformed };
+        if depth > crate::evaluate::MAX_DEPTH {
+            return CohortGroup::Malformed; // deeper than evaluation would follow
+        }
         if obj.is_empty() {
             return CohortGroup::Group { and: true, entries: Vec::new() };
         }
@@ -401,7 +404,7 @@ impl Ctx<'_> {
                         || e.contains_key("values")
                         || matches!(e.get("type").and_then(Value::as_str), Some("AND" | "OR")) =>
                 {
-                    CohortEntry::Nested(self.cohort_group(entry))
+                    CohortEntry::Nested(self.cohort_group(entry, depth + 1))
                 }
                 Value::Object(e) => match self.filter(entry) {
                     Ok(filter) => CohortEntry::Filter { filter, negation: e.get("negation").is_some_and(py_truthy) },

@@ -14,7 +14,7 @@ use crate::tri::{Tri, strongest};
 use crate::FlagSet;
 
 /// How deep cohorts and dependencies may nest before the evaluator gives up (as a cycle).
-const MAX_DEPTH: u32 = 64;
+pub(crate) const MAX_DEPTH: u32 = 64;
 
 /// Whom a condition is evaluated for: the bucketing value and the property map.
 #[derive(Clone, Copy)]
@@ -248,6 +248,9 @@ impl<'d, 'c> Engine<'d, 'c> {
         let CohortGroup::Group { and, entries } = group else { return Tri::Hard(Reason::UnsupportedDefinition) };
         if entries.is_empty() {
             return Tri::Yes;
+        }
+        if self.depth >= MAX_DEPTH {
+            return Tri::Error;
         }
         self.depth += 1;
         let (mut any_true, mut any_false, mut undecided) = (false, false, None);
