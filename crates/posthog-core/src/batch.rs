@@ -32,7 +32,12 @@ pub struct BatchRequest<'a> {
 impl<'a> BatchRequest<'a> {
     /// A realtime batch sent at `sent_at`.
     pub fn new(api_key: &'a str, batch: &'a [Event], sent_at: DateTime<Utc>) -> Self {
-        Self { api_key, historical_migration: false, sent_at, batch }
+        Self {
+            api_key,
+            historical_migration: false,
+            sent_at,
+            batch,
+        }
     }
 }
 

@@ -46,7 +46,10 @@ impl Event {
     /// assert_eq!(e.properties()["$set"]["email"], "a@b.c");
     /// # Ok::<(), posthog_core::EventError>(())
     /// ```
-    pub fn identify(distinct_id: impl Into<String>, person: PersonProperties) -> Result<Self, EventError> {
+    pub fn identify(
+        distinct_id: impl Into<String>,
+        person: PersonProperties,
+    ) -> Result<Self, EventError> {
         let distinct_id = distinct_id.into();
         non_blank(&distinct_id, "distinct id")?;
         let mut event = Event::new("$identify", distinct_id).property("$set", person.set);
@@ -64,7 +67,10 @@ impl Event {
     }
 
     /// `$set_once`: fill person properties that are still unset (C-IDENTIFY.5).
-    pub fn set_person_once(distinct_id: impl Into<String>, set_once: Properties) -> Result<Self, EventError> {
+    pub fn set_person_once(
+        distinct_id: impl Into<String>,
+        set_once: Properties,
+    ) -> Result<Self, EventError> {
         let distinct_id = distinct_id.into();
         non_blank(&distinct_id, "distinct id")?;
         Ok(Event::new("$set_once", distinct_id).property("$set_once", set_once))
@@ -72,7 +78,10 @@ impl Event {
 
     /// `$create_alias`: the event's distinct id is `previous_id`, `properties.alias` is `new_id`
     /// (C-ALIAS.1).
-    pub fn alias(previous_id: impl Into<String>, new_id: impl Into<String>) -> Result<Self, EventError> {
+    pub fn alias(
+        previous_id: impl Into<String>,
+        new_id: impl Into<String>,
+    ) -> Result<Self, EventError> {
         let (previous_id, new_id) = (previous_id.into(), new_id.into());
         non_blank(&previous_id, "previous id")?;
         non_blank(&new_id, "new id")?;
@@ -92,10 +101,12 @@ impl Event {
         let (group_type, group_key) = (group_type.into(), group_key.into());
         non_blank(&group_type, "group type")?;
         non_blank(&group_key, "group key")?;
-        Ok(Event::new("$groupidentify", format!("${group_type}_{group_key}"))
-            .property("$group_type", group_type)
-            .property("$group_key", group_key)
-            .property("$group_set", properties))
+        Ok(
+            Event::new("$groupidentify", format!("${group_type}_{group_key}"))
+                .property("$group_type", group_type)
+                .property("$group_key", group_key)
+                .property("$group_set", properties),
+        )
     }
 
     /// `$pageview` with `$current_url`.
@@ -109,7 +120,10 @@ impl Event {
     }
 
     /// `$exception` with `$exception_list` and `$exception_level` (C-EXCEPTION-META.1).
-    pub fn exception(distinct_id: impl Into<String>, list: &ExceptionList) -> Result<Self, EventError> {
+    pub fn exception(
+        distinct_id: impl Into<String>,
+        list: &ExceptionList,
+    ) -> Result<Self, EventError> {
         let mut event = Event::new("$exception", distinct_id)
             .property("$exception_list", crate::to_value(&list.exceptions)?)
             .property("$exception_level", list.level.as_str());

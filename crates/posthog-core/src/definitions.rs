@@ -105,7 +105,9 @@ pub struct Condition {
     pub aggregation_group_type_index: Option<Option<i64>>,
 }
 
-fn present_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+fn present_or_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<i64>>, D::Error> {
     Option::<i64>::deserialize(d).map(Some)
 }
 
@@ -166,7 +168,10 @@ impl FlagDefinition {
             key: key.into(),
             active: true,
             filters: FlagFilters {
-                groups: vec![Condition { rollout_percentage: Some(rollout_percentage), ..Condition::default() }],
+                groups: vec![Condition {
+                    rollout_percentage: Some(rollout_percentage),
+                    ..Condition::default()
+                }],
                 ..FlagFilters::default()
             },
             ..FlagDefinition::default()
@@ -181,7 +186,8 @@ mod tests {
 
     #[test]
     fn condition_aggregation_keeps_absent_and_null_apart() {
-        let c: Condition = serde_json::from_value(json!({"aggregation_group_type_index": null})).unwrap();
+        let c: Condition =
+            serde_json::from_value(json!({"aggregation_group_type_index": null})).unwrap();
         assert_eq!(c.aggregation_group_type_index, Some(None));
         let c: Condition = serde_json::from_value(json!({})).unwrap();
         assert_eq!(c.aggregation_group_type_index, None);

@@ -28,7 +28,11 @@ pub struct Event {
     uuid: Option<Uuid>,
     event: String,
     distinct_id: String,
-    #[serde(default, with = "time::serde_utc", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "time::serde_utc",
+        skip_serializing_if = "Option::is_none"
+    )]
     timestamp: Option<DateTime<Utc>>,
     #[serde(default)]
     properties: Properties,
@@ -168,7 +172,10 @@ mod tests {
     #[test]
     fn blank_names_and_ids_are_invalid() {
         assert_eq!(Event::new("", "u").validate(), Err(EventError::EmptyName));
-        assert_eq!(Event::new("e", " \t").validate(), Err(EventError::EmptyDistinctId));
+        assert_eq!(
+            Event::new("e", " \t").validate(),
+            Err(EventError::EmptyDistinctId)
+        );
         assert_eq!(Event::new("e", "u").validate(), Ok(()));
     }
 
@@ -201,13 +208,17 @@ mod tests {
 
     #[test]
     fn properties_from_rejects_non_objects() {
-        let err = Event::new("e", "u").properties_from(&json!([1, 2])).unwrap_err();
+        let err = Event::new("e", "u")
+            .properties_from(&json!([1, 2]))
+            .unwrap_err();
         assert_eq!(err, EventError::PropertiesNotObject("an array"));
     }
 
     #[test]
     fn round_trips_through_json() {
-        let mut event = Event::new("e", "u").property("k", json!({"a": [1, 2.5]})).group("org", "x");
+        let mut event = Event::new("e", "u")
+            .property("k", json!({"a": [1, 2.5]}))
+            .group("org", "x");
         event.stamp(Utc::now());
         let text = serde_json::to_string(&event).unwrap();
         let back: Event = serde_json::from_str(&text).unwrap();

@@ -159,7 +159,10 @@ mod tests {
 
     #[test]
     fn unknown_mechanism_fields_are_omitted() {
-        let m = Mechanism { exception_id: 0, ..Default::default() };
+        let m = Mechanism {
+            exception_id: 0,
+            ..Default::default()
+        };
         assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"exception_id":0}"#);
     }
 }

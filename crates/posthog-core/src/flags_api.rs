@@ -210,12 +210,14 @@ impl FlagsResponse {
         let mut flags = BTreeMap::new();
         if let Some(v2) = raw.flags {
             for (key, d) in v2 {
-                let metadata = d.metadata.map_or_else(FlagMetadata::default, |m| FlagMetadata {
-                    id: m.id,
-                    version: m.version,
-                    payload: decode_remote_payload(m.payload),
-                    has_experiment: m.has_experiment,
-                });
+                let metadata = d
+                    .metadata
+                    .map_or_else(FlagMetadata::default, |m| FlagMetadata {
+                        id: m.id,
+                        version: m.version,
+                        payload: decode_remote_payload(m.payload),
+                        has_experiment: m.has_experiment,
+                    });
                 let detail = FlagDetail {
                     key: d.key.unwrap_or_else(|| key.clone()),
                     enabled: d.enabled,
@@ -235,8 +237,20 @@ impl FlagsResponse {
                     _ => (false, None),
                 };
                 let payload = decode_remote_payload(payloads.remove(&key));
-                let metadata = FlagMetadata { payload, ..FlagMetadata::default() };
-                flags.insert(key.clone(), FlagDetail { key, enabled, variant, metadata, ..FlagDetail::default() });
+                let metadata = FlagMetadata {
+                    payload,
+                    ..FlagMetadata::default()
+                };
+                flags.insert(
+                    key.clone(),
+                    FlagDetail {
+                        key,
+                        enabled,
+                        variant,
+                        metadata,
+                        ..FlagDetail::default()
+                    },
+                );
             }
         }
         Ok(FlagsResponse {
@@ -269,7 +283,10 @@ mod tests {
         });
         let r = FlagsResponse::from_slice(body.to_string().as_bytes()).unwrap();
         assert_eq!(r.flags["beta"].value(), FlagValue::Variant("test".into()));
-        assert_eq!(r.flags["beta"].metadata.payload, Some(json!({"color": "blue"})));
+        assert_eq!(
+            r.flags["beta"].metadata.payload,
+            Some(json!({"color": "blue"}))
+        );
         assert!(r.flags["broken"].failed);
         assert!(r.errors_while_computing_flags);
         assert!(!r.quota_limited);
@@ -280,20 +297,28 @@ mod tests {
     fn quota_limited_accepts_bool_and_list() {
         let r = FlagsResponse::from_slice(br#"{"flags":{},"quotaLimited":true}"#).unwrap();
         assert!(r.quota_limited);
-        let r = FlagsResponse::from_slice(br#"{"flags":{},"quotaLimited":["recordings"]}"#).unwrap();
+        let r =
+            FlagsResponse::from_slice(br#"{"flags":{},"quotaLimited":["recordings"]}"#).unwrap();
         assert!(!r.quota_limited);
     }
 
     #[test]
     fn payload_text_that_is_not_json_stays_text() {
-        assert_eq!(decode_remote_payload(Some(json!("hello"))), Some(json!("hello")));
+        assert_eq!(
+            decode_remote_payload(Some(json!("hello"))),
+            Some(json!("hello"))
+        );
         assert_eq!(decode_remote_payload(Some(json!(""))), None);
         assert_eq!(decode_remote_payload(Some(json!(5))), Some(json!(5)));
     }
 
     #[test]
     fn request_omits_unknowns() {
-        let req = FlagsRequest { api_key: "phc".into(), distinct_id: "u".into(), ..Default::default() };
+        let req = FlagsRequest {
+            api_key: "phc".into(),
+            distinct_id: "u".into(),
+            ..Default::default()
+        };
         let v = serde_json::to_value(&req).unwrap();
         assert_eq!(v["groups"], json!({}));
         assert!(v.get("device_id").is_none());

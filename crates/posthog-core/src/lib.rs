@@ -16,6 +16,11 @@
 //! # Ok::<(), posthog_core::EventError>(())
 //! ```
 
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod batch;
 pub mod builders;
 pub mod definitions;
@@ -50,7 +55,9 @@ pub const LIB_NAME: &str = "posthog-rs";
 /// This crate's version, sent as `$lib_version`.
 pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub(crate) fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Result<serde_json::Value, EventError> {
+pub(crate) fn to_value<T: serde::Serialize + ?Sized>(
+    value: &T,
+) -> Result<serde_json::Value, EventError> {
     serde_json::to_value(value).map_err(|e| EventError::Serialize(e.to_string()))
 }
 

@@ -4,7 +4,9 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 
 /// A timestamp text that is not RFC 3339 with an explicit offset.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid timestamp {text:?}: expected RFC 3339 with an offset, e.g. 2025-01-02T08:34:05+05:30")]
+#[error(
+    "invalid timestamp {text:?}: expected RFC 3339 with an offset, e.g. 2025-01-02T08:34:05+05:30"
+)]
 pub struct TimestampError {
     text: String,
 }
@@ -19,7 +21,9 @@ pub struct TimestampError {
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, TimestampError> {
     DateTime::<FixedOffset>::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| TimestampError { text: text.to_owned() })
+        .map_err(|_| TimestampError {
+            text: text.to_owned(),
+        })
 }
 
 /// Formats a UTC instant as RFC 3339 with `Z`, keeping at least milliseconds and more digits

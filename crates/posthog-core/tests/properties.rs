@@ -19,6 +19,15 @@ proptest! {
         prop_assert_eq!(parse_timestamp(&local.to_rfc3339()).unwrap(), utc);
     }
 
+    /// The precomputed-prefix hasher agrees with a plain SHA-1 of the whole input, for inputs
+    /// of every length (one block, two blocks, many).
+    #[test]
+    fn bucket_hasher_matches_plain_sha1(key in ".{0,150}", id in ".{0,150}", salt in prop::sample::select(&["", "variant"][..])) {
+        let fast = posthog_core::hash::BucketHasher::new(&key, ".").bucket(&id, salt);
+        let plain = posthog_core::hash::digest_to_unit(&posthog_core::hash::sha1_digest(format!("{key}.{id}{salt}").as_bytes()));
+        prop_assert_eq!(fast, plain);
+    }
+
     /// The bucket only depends on the bytes of key + separator + value + salt.
     #[test]
     fn bucket_depends_on_the_concatenation(a in "[a-z]{0,8}", b in "[a-z]{0,8}") {

@@ -3,7 +3,9 @@
 use chrono::Utc;
 use insta::assert_json_snapshot;
 use posthog_core::exception::{Exception, Frame, Level, Mechanism, Stacktrace};
-use posthog_core::{BatchRequest, Event, ExceptionList, FlagsRequest, PersonProperties, Properties};
+use posthog_core::{
+    BatchRequest, Event, ExceptionList, FlagsRequest, PersonProperties, Properties,
+};
 use serde_json::json;
 
 fn stamped(mut event: Event) -> Event {
@@ -26,7 +28,12 @@ macro_rules! snapshot_event {
 
 #[test]
 fn capture_event() {
-    snapshot_event!("capture", Event::new("order_placed", "user-123").property("amount", 42).group("company", "acme"));
+    snapshot_event!(
+        "capture",
+        Event::new("order_placed", "user-123")
+            .property("amount", 42)
+            .group("company", "acme")
+    );
 }
 
 #[test]
@@ -38,14 +45,22 @@ fn anonymous_event() {
 
 #[test]
 fn identify_event() {
-    let person = PersonProperties::new().set("email", "user@test.test").set_once("first_seen", "2026-01-01");
+    let person = PersonProperties::new()
+        .set("email", "user@test.test")
+        .set_once("first_seen", "2026-01-01");
     snapshot_event!("identify", Event::identify("user-123", person).unwrap());
 }
 
 #[test]
 fn set_and_set_once_events() {
-    snapshot_event!("set", Event::set_person("user-123", props(json!({"plan": "pro"}))).unwrap());
-    snapshot_event!("set_once", Event::set_person_once("user-123", props(json!({"signup": "web"}))).unwrap());
+    snapshot_event!(
+        "set",
+        Event::set_person("user-123", props(json!({"plan": "pro"}))).unwrap()
+    );
+    snapshot_event!(
+        "set_once",
+        Event::set_person_once("user-123", props(json!({"signup": "web"}))).unwrap()
+    );
 }
 
 #[test]
@@ -55,12 +70,18 @@ fn alias_event() {
 
 #[test]
 fn group_identify_event() {
-    snapshot_event!("group_identify", Event::group_identify("company", "company-123", props(json!({"plan": "pro"}))).unwrap());
+    snapshot_event!(
+        "group_identify",
+        Event::group_identify("company", "company-123", props(json!({"plan": "pro"}))).unwrap()
+    );
 }
 
 #[test]
 fn pageview_and_screen_events() {
-    snapshot_event!("pageview", Event::pageview("user-123", "https://example.com/pricing"));
+    snapshot_event!(
+        "pageview",
+        Event::pageview("user-123", "https://example.com/pricing")
+    );
     snapshot_event!("screen", Event::screen("user-123", "Settings"));
 }
 
@@ -72,7 +93,12 @@ fn exception_event() {
                 kind: "ConnectionError".into(),
                 value: "database unavailable".into(),
                 module: Some("app::db".into()),
-                mechanism: Mechanism { kind: Some("generic".into()), handled: Some(true), exception_id: 0, ..Default::default() },
+                mechanism: Mechanism {
+                    kind: Some("generic".into()),
+                    handled: Some(true),
+                    exception_id: 0,
+                    ..Default::default()
+                },
                 stacktrace: Some(Stacktrace {
                     kind: "raw".into(),
                     frames: vec![Frame {
@@ -109,7 +135,10 @@ fn exception_event() {
 
 #[test]
 fn batch_body() {
-    let events = [stamped(Event::new("a", "u1")), stamped(Event::new("b", "u2").property("k", true))];
+    let events = [
+        stamped(Event::new("a", "u1")),
+        stamped(Event::new("b", "u2").property("k", true)),
+    ];
     let body = BatchRequest::new("phc_test", &events, Utc::now());
     assert_json_snapshot!("batch", body, {
         ".sent_at" => "[timestamp]",
@@ -149,7 +178,9 @@ fn ids_and_times_have_the_wire_shape() {
 #[test]
 fn events_round_trip() {
     let events = [
-        stamped(Event::new("order_placed", "user-123").property("nested", json!({"a": [1, 2.5, null]}))),
+        stamped(
+            Event::new("order_placed", "user-123").property("nested", json!({"a": [1, 2.5, null]})),
+        ),
         stamped(Event::alias("a", "b").unwrap()),
         stamped(Event::group_identify("company", "acme", Properties::new()).unwrap()),
     ];

@@ -6,7 +6,14 @@ use crate::model::Filter;
 #[derive(Debug)]
 pub(crate) enum CohortGroup {
     Malformed,
-    Group { and: bool, entries: Vec<CohortEntry> },
+    /// `decisive_only`: every entry is a plain property filter or a group of such (which can
+    /// only answer yes, no or a soft "undecided"), so the scan may stop as soon as the
+    /// group's answer is settled without hiding a hard signal.
+    Group {
+        and: bool,
+        entries: Vec<CohortEntry>,
+        decisive_only: bool,
+    },
 }
 
 /// One entry of a property group.

@@ -3,15 +3,17 @@
 //! Each flag compiles on its own: a flag whose JSON has the wrong shape is recorded as a
 //! [`CompileProblem`] and evaluates as inconclusive, while the others keep working.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use posthog_core::hash::BucketHasher;
 use serde_json::{Map, Value};
 
 use crate::cohort::{CohortEntry, CohortGroup};
+use crate::fast_hash::FxMap;
 use crate::model::{
-    ActiveFlag, Body, CohortOp, CompiledFlag, CondAggregation, Condition, Filter, FlagDependency, GroupRef,
-    Holdout, VariantRange,
+    ActiveFlag, Body, CohortOp, CompiledFlag, CondAggregation, Condition, Filter, FlagDependency,
+    GroupRef, Holdout, VariantRange,
 };
 use crate::operators::Matcher;
 use crate::value::{py_truthy, python_str};
@@ -45,10 +47,12 @@ pub struct DefinitionsError(String);
 #[derive(Debug, Default)]
 pub struct FlagSet {
     pub(crate) flags: Vec<CompiledFlag>,
-    pub(crate) index: HashMap<Box<str>, usize>,
-    pub(crate) cohorts: HashMap<Box<str>, CohortGroup>,
+    pub(crate) index: FxMap<Box<str>, usize>,
+    pub(crate) cohorts: FxMap<Box<str>, CohortGroup>,
     pub(crate) problems: Vec<CompileProblem>,
     pub(crate) minimal_flag_called_events: bool,
+    /// Number of distinct property keys (the size of an evaluation's lookup cache).
+    pub(crate) property_keys: usize,
 }
 
 type Shape<T> = Result<T, String>;
@@ -56,12 +60,15 @@ type Shape<T> = Result<T, String>;
 impl FlagSet {
     /// Compiles definitions from JSON bytes (the body of the definitions endpoint).
     pub fn from_slice(json: &[u8]) -> Result<FlagSet, DefinitionsError> {
-        let doc: Value = serde_json::from_slice(json).map_err(|e| DefinitionsError(e.to_string()))?;
+        let doc: Value =
+            serde_json::from_slice(json).map_err(|e| DefinitionsError(e.to_string()))?;
         FlagSet::compile(&doc)
     }
 
     /// Compiles typed definitions.
-    pub fn from_definitions(defs: &posthog_core::FlagDefinitions) -> Result<FlagSet, DefinitionsError> {
+    pub fn from_definitions(
+        defs: &posthog_core::FlagDefinitions,
+    ) -> Result<FlagSet, DefinitionsError> {
         let doc = serde_json::to_value(defs).map_err(|e| DefinitionsError(e.to_string()))?;
         FlagSet::compile(&doc)
     }
@@ -72,24 +79,36 @@ impl FlagSet {
             return Err(DefinitionsError(format!("got {}", kind(doc))));
         };
         let v2 = doc.get("property_matching_version").and_then(Value::as_i64) == Some(2)
-            && doc.get("property_matching_version").is_some_and(|v| v.is_i64() || v.is_u64());
+            && doc
+                .get("property_matching_version")
+                .is_some_and(|v| v.is_i64() || v.is_u64());
         let mapping: HashMap<String, String> = match doc.get("group_type_mapping") {
             Some(Value::Object(m)) => m
                 .iter()
-                .filter_map(|(k, v)| v.as_str().filter(|s| !s.is_empty()).map(|s| (k.clone(), s.to_owned())))
+                .filter_map(|(k, v)| {
+                    v.as_str()
+                        .filter(|s| !s.is_empty())
+                        .map(|s| (k.clone(), s.to_owned()))
+                })
                 .collect(),
             _ => HashMap::new(),
         };
-        let ctx = Ctx { v2, mapping: &mapping };
+        let ctx = Ctx {
+            v2,
+            mapping: &mapping,
+            keys: RefCell::new(FxMap::default()),
+        };
         let cohorts = match doc.get("cohorts") {
-            Some(Value::Object(m)) => {
-                m.iter().map(|(id, group)| (id.as_str().into(), ctx.cohort_group(group, 0))).collect()
-            }
-            _ => HashMap::new(),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(id, group)| (id.as_str().into(), ctx.cohort_group(group, 0)))
+                .collect(),
+            _ => FxMap::default(),
         };
         let mut set = FlagSet {
             cohorts,
-            minimal_flag_called_events: doc.get("minimal_flag_called_events") == Some(&Value::Bool(true)),
+            minimal_flag_called_events: doc.get("minimal_flag_called_events")
+                == Some(&Value::Bool(true)),
             ..FlagSet::default()
         };
         let flags: &[Value] = match doc.get("flags") {
@@ -110,20 +129,28 @@ impl FlagSet {
                 None | Some(Value::Null) => continue, // flags without a key are ignored
                 Some(other) => {
                     let message = format!("`key` must be a string, got {}", kind(other));
-                    set.problems.push(CompileProblem { flag_key: None, position, message });
+                    set.problems.push(CompileProblem {
+                        flag_key: None,
+                        position,
+                        message,
+                    });
                     continue;
                 }
             };
             let flag = match ctx.flag(key, raw) {
                 Ok(flag) => flag,
                 Err(message) => {
-                    set.problems.push(CompileProblem { flag_key: Some(key.to_owned()), position, message: message.clone() });
+                    set.problems.push(CompileProblem {
+                        flag_key: Some(key.to_owned()),
+                        position,
+                        message: message.clone(),
+                    });
                     CompiledFlag {
                         key: key.into(),
                         id: None,
                         version: None,
                         has_experiment: None,
-                        payloads: HashMap::new(),
+                        payloads: FxMap::default(),
                         body: Body::Broken,
                     }
                 }
@@ -138,6 +165,7 @@ impl FlagSet {
             }
         }
         set.mark_unsupported_parts();
+        set.property_keys = ctx.keys.borrow().len();
         Ok(set)
     }
 
@@ -171,11 +199,19 @@ impl FlagSet {
         let mut cohort_memo: HashMap<Box<str>, bool> = HashMap::new();
         let keys: HashSet<Box<str>> = self.index.keys().cloned().collect();
         for flag in &mut self.flags {
-            let Body::Active(active) = &mut flag.body else { continue };
+            let Body::Active(active) = &mut flag.body else {
+                continue;
+            };
             let mut unsupported = active.group.as_ref().is_some_and(|g| g.type_name.is_none());
             for condition in &active.conditions {
                 for filter in &condition.filters {
-                    unsupported |= filter_unsupported(filter, &self.cohorts, &keys, &mut cohort_memo, &mut Vec::new());
+                    unsupported |= filter_unsupported(
+                        filter,
+                        &self.cohorts,
+                        &keys,
+                        &mut cohort_memo,
+                        &mut Vec::new(),
+                    );
                 }
             }
             active.has_unsupported_part = unsupported;
@@ -185,7 +221,7 @@ impl FlagSet {
 
 fn filter_unsupported(
     filter: &Filter,
-    cohorts: &HashMap<Box<str>, CohortGroup>,
+    cohorts: &FxMap<Box<str>, CohortGroup>,
     keys: &HashSet<Box<str>>,
     memo: &mut HashMap<Box<str>, bool>,
     visiting: &mut Vec<Box<str>>,
@@ -194,12 +230,16 @@ fn filter_unsupported(
         Filter::Property { matcher, .. } => matcher.unusable(),
         Filter::Flag(FlagDependency::Malformed) => false,
         Filter::Flag(FlagDependency::BadChain) => true,
-        Filter::Flag(FlagDependency::Chain { chain, .. }) => chain.iter().any(|k| !keys.contains(k)),
+        Filter::Flag(FlagDependency::Chain { chain, .. }) => {
+            chain.iter().any(|k| !keys.contains(k))
+        }
         Filter::Cohort { id, op } => {
             if *op == CohortOp::Unsupported {
                 return true;
             }
-            let Some(group) = cohorts.get(id) else { return true };
+            let Some(group) = cohorts.get(id) else {
+                return true;
+            };
             if let Some(&known) = memo.get(id) {
                 return known;
             }
@@ -217,7 +257,7 @@ fn filter_unsupported(
 
 fn group_unsupported(
     group: &CohortGroup,
-    cohorts: &HashMap<Box<str>, CohortGroup>,
+    cohorts: &FxMap<Box<str>, CohortGroup>,
     keys: &HashSet<Box<str>>,
     memo: &mut HashMap<Box<str>, bool>,
     visiting: &mut Vec<Box<str>>,
@@ -227,7 +267,9 @@ fn group_unsupported(
         CohortGroup::Group { entries, .. } => entries.iter().any(|e| match e {
             CohortEntry::Malformed => true,
             CohortEntry::Nested(g) => group_unsupported(g, cohorts, keys, memo, visiting),
-            CohortEntry::Filter { filter, .. } => filter_unsupported(filter, cohorts, keys, memo, visiting),
+            CohortEntry::Filter { filter, .. } => {
+                filter_unsupported(filter, cohorts, keys, memo, visiting)
+            }
         }),
     }
 }
@@ -235,18 +277,25 @@ fn group_unsupported(
 struct Ctx<'m> {
     v2: bool,
     mapping: &'m HashMap<String, String>,
+    /// Distinct property keys → cache slot.
+    keys: RefCell<FxMap<Box<str>, u32>>,
 }
 
 impl Ctx<'_> {
     fn flag(&self, key: &str, raw: &Value) -> Shape<CompiledFlag> {
-        let Value::Object(obj) = raw else { return Err(format!("a flag must be an object, got {}", kind(raw))) };
+        let Value::Object(obj) = raw else {
+            return Err(format!("a flag must be an object, got {}", kind(raw)));
+        };
         let id = obj.get("id").and_then(Value::as_i64);
         let version = obj.get("version").and_then(Value::as_i64);
         let has_experiment = obj.get("has_experiment").and_then(Value::as_bool);
         let payloads = payloads(obj.get("filters").and_then(|f| f.get("payloads")));
         let body = if !obj.get("active").is_some_and(py_truthy) {
             Body::Inactive
-        } else if obj.get("ensure_experience_continuity").is_some_and(py_truthy) {
+        } else if obj
+            .get("ensure_experience_continuity")
+            .is_some_and(py_truthy)
+        {
             Body::Continuity
         } else {
             Body::Active(Box::new(self.active_flag(key, obj)?))
@@ -254,9 +303,16 @@ impl Ctx<'_> {
         let payloads = match (payloads, &body) {
             (Ok(p), _) => p,
             (Err(e), Body::Active(_)) => return Err(e),
-            (Err(_), _) => HashMap::new(),
+            (Err(_), _) => FxMap::default(),
         };
-        Ok(CompiledFlag { key: key.into(), id, version, has_experiment, payloads, body })
+        Ok(CompiledFlag {
+            key: key.into(),
+            id,
+            version,
+            has_experiment,
+            payloads,
+            body,
+        })
     }
 
     fn active_flag(&self, key: &str, obj: &Map<String, Value>) -> Shape<ActiveFlag> {
@@ -278,9 +334,17 @@ impl Ctx<'_> {
             Some(Value::Array(groups)) => groups
                 .iter()
                 .enumerate()
-                .map(|(i, c)| self.condition(c, &variants).map_err(|e| format!("condition {i}: {e}")))
+                .map(|(i, c)| {
+                    self.condition(c, &variants)
+                        .map_err(|e| format!("condition {i}: {e}"))
+                })
                 .collect::<Shape<_>>()?,
-            Some(other) => return Err(format!("`filters.groups` must be an array, got {}", kind(other))),
+            Some(other) => {
+                return Err(format!(
+                    "`filters.groups` must be an array, got {}",
+                    kind(other)
+                ));
+            }
         };
         Ok(ActiveFlag {
             hasher: BucketHasher::new(key, "."),
@@ -298,8 +362,11 @@ impl Ctx<'_> {
 
     fn group_ref(&self, index: &Value) -> GroupRef {
         let text = python_str(index).unwrap_or_default();
-        let type_name = self.mapping.get(&text).map(|s| s.as_str().into());
-        GroupRef { index: text.into(), type_name }
+        let type_name = self.mapping.get(&*text).map(|s| s.as_str().into());
+        GroupRef {
+            index: text.into(),
+            type_name,
+        }
     }
 
     fn variants(&self, multivariate: Option<&Value>) -> Shape<Vec<VariantRange>> {
@@ -308,21 +375,38 @@ impl Ctx<'_> {
             Some(Value::Object(m)) => match m.get("variants") {
                 None | Some(Value::Null) => return Ok(Vec::new()),
                 Some(Value::Array(v)) => v,
-                Some(other) => return Err(format!("`multivariate.variants` must be an array, got {}", kind(other))),
+                Some(other) => {
+                    return Err(format!(
+                        "`multivariate.variants` must be an array, got {}",
+                        kind(other)
+                    ));
+                }
             },
-            Some(other) => return Err(format!("`multivariate` must be an object, got {}", kind(other))),
+            Some(other) => {
+                return Err(format!(
+                    "`multivariate` must be an object, got {}",
+                    kind(other)
+                ));
+            }
         };
         let mut lo = 0.0;
         variants
             .iter()
             .map(|v| {
-                let key = v.get("key").and_then(Value::as_str).ok_or("a variant needs a string `key`")?;
+                let key = v
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .ok_or("a variant needs a string `key`")?;
                 let pct = v
                     .get("rollout_percentage")
                     .and_then(Value::as_f64)
                     .ok_or("a variant needs a numeric `rollout_percentage`")?;
                 let hi = lo + pct / 100.0;
-                let range = VariantRange { key: key.into(), lo, hi };
+                let range = VariantRange {
+                    key: key.into(),
+                    lo,
+                    hi,
+                };
                 lo = hi;
                 Ok(range)
             })
@@ -330,11 +414,19 @@ impl Ctx<'_> {
     }
 
     fn condition(&self, raw: &Value, variants: &[VariantRange]) -> Shape<Condition> {
-        let Value::Object(obj) = raw else { return Err(format!("must be an object, got {}", kind(raw))) };
+        let Value::Object(obj) = raw else {
+            return Err(format!("must be an object, got {}", kind(raw)));
+        };
+        // A bucket is in [0, 1], so 100 % and more admit everyone without hashing.
         let rollout = match obj.get("rollout_percentage") {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(other) => return Err(format!("`rollout_percentage` must be a number, got {}", kind(other))),
+            Some(Value::Number(n)) => n.as_f64().filter(|pct| *pct < 100.0),
+            Some(other) => {
+                return Err(format!(
+                    "`rollout_percentage` must be a number, got {}",
+                    kind(other)
+                ));
+            }
         };
         let variant = obj
             .get("variant")
@@ -348,14 +440,31 @@ impl Ctx<'_> {
         };
         let filters = match obj.get("properties") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(props)) => props.iter().map(|p| self.filter(p)).collect::<Shape<_>>()?,
-            Some(other) => return Err(format!("`properties` must be an array, got {}", kind(other))),
+            Some(Value::Array(props)) => {
+                props.iter().map(|p| self.filter(p)).collect::<Shape<_>>()?
+            }
+            Some(other) => {
+                return Err(format!(
+                    "`properties` must be an array, got {}",
+                    kind(other)
+                ));
+            }
         };
-        Ok(Condition { aggregation, filters, rollout, variant })
+        Ok(Condition {
+            aggregation,
+            filters,
+            rollout,
+            variant,
+        })
     }
 
     fn filter(&self, raw: &Value) -> Shape<Filter> {
-        let Value::Object(obj) = raw else { return Err(format!("a property filter must be an object, got {}", kind(raw))) };
+        let Value::Object(obj) = raw else {
+            return Err(format!(
+                "a property filter must be an object, got {}",
+                kind(raw)
+            ));
+        };
         let operator = match obj.get("operator") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.as_str()),
@@ -369,33 +478,56 @@ impl Ctx<'_> {
                     "not_in" => CohortOp::NotIn,
                     _ => CohortOp::Unsupported,
                 };
-                Filter::Cohort { id: python_str(value).unwrap_or_default().into(), op }
+                Filter::Cohort {
+                    id: python_str(value).unwrap_or_default().into(),
+                    op,
+                }
             }
             Some("flag") => Filter::Flag(dependency(obj, operator, value)),
             _ => {
                 let key = match obj.get("key") {
                     Some(Value::String(k)) => k.as_str(),
-                    other => return Err(format!("a property filter needs a string `key`, got {}", other.map_or("nothing", kind))),
+                    other => {
+                        return Err(format!(
+                            "a property filter needs a string `key`, got {}",
+                            other.map_or("nothing", kind)
+                        ));
+                    }
                 };
-                Filter::Property { key: key.into(), matcher: Matcher::compile(operator, value, self.v2) }
+                let mut keys = self.keys.borrow_mut();
+                let next = keys.len() as u32;
+                let slot = *keys.entry(key.into()).or_insert(next);
+                Filter::Property {
+                    key: key.into(),
+                    slot,
+                    matcher: Matcher::compile(operator, value, self.v2),
+                }
             }
         })
     }
 
     fn cohort_group(&self, raw: &Value, depth: u32) -> CohortGroup {
-        let Value::Object(obj) = raw else { return CohortGroup::Malformed };
+        let Value::Object(obj) = raw else {
+            return CohortGroup::Malformed;
+        };
         if depth > crate::evaluate::MAX_DEPTH {
             return CohortGroup::Malformed; // deeper than evaluation would follow
         }
         if obj.is_empty() {
-            return CohortGroup::Group { and: true, entries: Vec::new() };
+            return CohortGroup::Group {
+                and: true,
+                entries: Vec::new(),
+                decisive_only: true,
+            };
         }
         let and = match obj.get("type").and_then(Value::as_str) {
             Some("AND") => true,
             Some("OR") => false,
             _ => return CohortGroup::Malformed,
         };
-        let Some(Value::Array(values)) = obj.get("values") else { return CohortGroup::Malformed };
+        let Some(Value::Array(values)) = obj.get("values") else {
+            return CohortGroup::Malformed;
+        };
         let entries = values
             .iter()
             .map(|entry| match entry {
@@ -407,13 +539,28 @@ impl Ctx<'_> {
                     CohortEntry::Nested(self.cohort_group(entry, depth + 1))
                 }
                 Value::Object(e) => match self.filter(entry) {
-                    Ok(filter) => CohortEntry::Filter { filter, negation: e.get("negation").is_some_and(py_truthy) },
+                    Ok(filter) => CohortEntry::Filter {
+                        filter,
+                        negation: e.get("negation").is_some_and(py_truthy),
+                    },
                     Err(_) => CohortEntry::Malformed,
                 },
                 _ => CohortEntry::Malformed,
             })
-            .collect();
-        CohortGroup::Group { and, entries }
+            .collect::<Vec<_>>();
+        let decisive_only = entries.iter().all(|e| match e {
+            CohortEntry::Filter {
+                filter: Filter::Property { .. },
+                ..
+            } => true,
+            CohortEntry::Nested(CohortGroup::Group { decisive_only, .. }) => *decisive_only,
+            _ => false,
+        });
+        CohortGroup::Group {
+            and,
+            entries,
+            decisive_only,
+        }
     }
 }
 
@@ -426,27 +573,43 @@ fn dependency(obj: &Map<String, Value>, operator: Option<&str>, value: &Value) -
         Some(Value::Array(chain)) if !chain.is_empty() => chain,
         _ => return FlagDependency::BadChain,
     };
-    let chain = chain.iter().map(|k| python_str(k).unwrap_or_default().into()).collect();
-    FlagDependency::Chain { chain, key: key.into(), expected: value.clone() }
+    let chain = chain
+        .iter()
+        .map(|k| python_str(k).unwrap_or_default().into())
+        .collect();
+    FlagDependency::Chain {
+        chain,
+        key: key.into(),
+        expected: value.clone(),
+    }
 }
 
 fn holdout(raw: Option<&Value>) -> Shape<Option<Holdout>> {
-    let Some(Value::Object(h)) = raw else { return Ok(None) };
-    let (Some(id), Some(pct)) = (h.get("id").filter(|v| !v.is_null()), h.get("exclusion_percentage").filter(|v| !v.is_null()))
-    else {
+    let Some(Value::Object(h)) = raw else {
         return Ok(None);
     };
-    let pct = pct.as_f64().ok_or("`holdout.exclusion_percentage` must be a number")?;
+    let (Some(id), Some(pct)) = (
+        h.get("id").filter(|v| !v.is_null()),
+        h.get("exclusion_percentage").filter(|v| !v.is_null()),
+    ) else {
+        return Ok(None);
+    };
+    let pct = pct
+        .as_f64()
+        .ok_or("`holdout.exclusion_percentage` must be a number")?;
     let id = match id {
         Value::String(s) => s.clone(),
-        other => python_str(other).unwrap_or_default(),
+        other => python_str(other).unwrap_or_default().into_owned(),
     };
-    Ok(Some(Holdout { value: format!("holdout-{id}").into(), percentage: pct.clamp(0.0, 100.0) }))
+    Ok(Some(Holdout {
+        value: format!("holdout-{id}").into(),
+        percentage: pct.clamp(0.0, 100.0),
+    }))
 }
 
-fn payloads(raw: Option<&Value>) -> Shape<HashMap<Box<str>, Value>> {
+fn payloads(raw: Option<&Value>) -> Shape<FxMap<Box<str>, Value>> {
     match raw {
-        None | Some(Value::Null) => Ok(HashMap::new()),
+        None | Some(Value::Null) => Ok(FxMap::default()),
         Some(Value::Object(p)) => Ok(p
             .iter()
             .filter_map(|(k, v)| crate::payload::decode(v).map(|v| (k.as_str().into(), v)))

@@ -32,7 +32,14 @@ pub struct EvalContext<'a> {
 impl<'a> EvalContext<'a> {
     /// A context for `distinct_id` with no properties, groups or device id.
     pub fn new(distinct_id: &'a str) -> Self {
-        Self { distinct_id, device_id: None, groups: None, person_properties: None, group_properties: None, now: None }
+        Self {
+            distinct_id,
+            device_id: None,
+            groups: None,
+            person_properties: None,
+            group_properties: None,
+            now: None,
+        }
     }
 
     /// The person's properties as the caller knows them.
@@ -83,12 +90,22 @@ impl<'a> EvalContext<'a> {
     }
 
     pub(crate) fn person_view(&self) -> PropertyView<'a> {
-        PropertyView { map: self.person_properties, injected_key: "distinct_id", injected: self.distinct_id }
+        PropertyView {
+            map: self.person_properties,
+            injected_key: "distinct_id",
+            injected: self.distinct_id,
+            person: true,
+        }
     }
 
     pub(crate) fn group_view(&self, group_type: &str, group_key: &'a str) -> PropertyView<'a> {
         let map = self.group_properties.and_then(|g| g.get(group_type));
-        PropertyView { map, injected_key: "$group_key", injected: group_key }
+        PropertyView {
+            map,
+            injected_key: "$group_key",
+            injected: group_key,
+            person: false,
+        }
     }
 }
 
@@ -98,13 +115,30 @@ pub(crate) struct PropertyView<'a> {
     map: Option<&'a Properties>,
     injected_key: &'static str,
     injected: &'a str,
+    /// The person's map (the same for every flag of an evaluation, so lookups may be cached).
+    person: bool,
 }
 
 impl<'a> PropertyView<'a> {
     pub(crate) fn get(&self, key: &str) -> Option<Cow<'a, Value>> {
-        if let Some(v) = self.map.and_then(|m| m.get(key)) {
-            return Some(Cow::Borrowed(v));
+        self.resolve(key, self.lookup(key))
+    }
+
+    /// The caller's own value for `key`, without the injected fallback.
+    pub(crate) fn lookup(&self, key: &str) -> Option<&'a Value> {
+        self.map.and_then(|m| m.get(key))
+    }
+
+    /// Applies the injected fallback to a looked-up value.
+    pub(crate) fn resolve(&self, key: &str, found: Option<&'a Value>) -> Option<Cow<'a, Value>> {
+        match found {
+            Some(v) => Some(Cow::Borrowed(v)),
+            None => (key == self.injected_key)
+                .then(|| Cow::Owned(Value::String(self.injected.to_owned()))),
         }
-        (key == self.injected_key).then(|| Cow::Owned(Value::String(self.injected.to_owned())))
+    }
+
+    pub(crate) fn is_person(&self) -> bool {
+        self.person
     }
 }

@@ -3,15 +3,20 @@
 //! A pure rollout flag allocates nothing: the subject's properties are borrowed, the hash
 //! state is precomputed, and the dependency cache stays empty unless a dependency is used.
 
+use std::cell::Cell;
+
+use chrono::{DateTime, Utc};
 use posthog_core::hash::{VARIANT_SALT, holdout_bucket};
 use serde_json::Value;
 
+use crate::FlagSet;
 use crate::cohort::{CohortEntry, CohortGroup};
 use crate::context::{EvalContext, PropertyView};
-use crate::model::{ActiveFlag, Body, CohortOp, CondAggregation, Condition, Filter, FlagDependency, GroupRef};
+use crate::model::{
+    ActiveFlag, Body, CohortOp, CondAggregation, Condition, Filter, FlagDependency, GroupRef,
+};
 use crate::outcome::{Cause, Evaluation, FlagValueRef, Inconclusive, Match, MatchReason, Reason};
 use crate::tri::{Tri, strongest};
-use crate::FlagSet;
 
 /// How deep cohorts and dependencies may nest before the evaluator gives up (as a cycle).
 pub(crate) const MAX_DEPTH: u32 = 64;
@@ -25,7 +30,11 @@ struct Subject<'a> {
 
 /// A flag body's answer before it becomes an [`Evaluation`].
 enum Outcome<'d> {
-    Value { value: FlagValueRef<'d>, reason: MatchReason, condition: Option<usize> },
+    Value {
+        value: FlagValueRef<'d>,
+        reason: MatchReason,
+        condition: Option<usize>,
+    },
     Soft(Reason, Cause),
     Hard(Reason, Cause),
     Error,
@@ -51,18 +60,48 @@ pub(crate) struct Engine<'d, 'c> {
     deps: Vec<(usize, DepState<'d>)>,
     cohort_stack: Vec<&'d str>,
     depth: u32,
+    /// Person-property lookups by key slot (`None`: not looked up yet). Empty: no caching.
+    slots: Vec<Option<Option<&'c Value>>>,
+    /// The clock, read at most once per engine.
+    now: Cell<Option<DateTime<Utc>>>,
 }
 
 impl<'d, 'c> Engine<'d, 'c> {
+    /// An engine for one evaluation (no lookup cache: nothing is allocated up front).
     pub(crate) fn new(set: &'d FlagSet, ctx: &'c EvalContext<'c>) -> Self {
-        Self { set, ctx, deps: Vec::new(), cohort_stack: Vec::new(), depth: 0 }
+        Self {
+            set,
+            ctx,
+            deps: Vec::new(),
+            cohort_stack: Vec::new(),
+            depth: 0,
+            slots: Vec::new(),
+            now: Cell::new(None),
+        }
+    }
+
+    /// An engine for many flags of one subject: person properties are looked up once each.
+    pub(crate) fn with_cache(set: &'d FlagSet, ctx: &'c EvalContext<'c>) -> Self {
+        let mut engine = Self::new(set, ctx);
+        engine.slots = vec![None; set.property_keys];
+        engine
+    }
+
+    /// Forgets the dependency cache before the next top-level flag (flags.md §12: each flag
+    /// is evaluated on its own).
+    #[inline]
+    pub(crate) fn reset(&mut self) {
+        self.deps.clear();
+        self.cohort_stack.clear();
+        self.depth = 0;
     }
 
     /// flags.md §6.1 for a top-level flag.
     pub(crate) fn evaluate(&mut self, index: usize) -> Evaluation<'d> {
         let set = self.set;
         let flag = &set.flags[index];
-        let inconclusive = |reason, cause| Evaluation::Inconclusive(Inconclusive::new(reason, cause));
+        let inconclusive =
+            |reason, cause| Evaluation::Inconclusive(Inconclusive::new(reason, cause));
         let active = match &flag.body {
             Body::Inactive => {
                 let value = FlagValueRef::Bool(false);
@@ -73,11 +112,21 @@ impl<'d, 'c> Engine<'d, 'c> {
                     condition_index: None,
                 });
             }
-            Body::Continuity => return inconclusive(Reason::ExperienceContinuity, Cause::ExperienceContinuity),
-            Body::Broken => return inconclusive(Reason::UnsupportedDefinition, Cause::MalformedDefinition),
+            Body::Continuity => {
+                return inconclusive(Reason::ExperienceContinuity, Cause::ExperienceContinuity);
+            }
+            Body::Broken => {
+                return inconclusive(Reason::UnsupportedDefinition, Cause::MalformedDefinition);
+            }
             Body::Active(active) => active,
         };
-        let upgrade = |reason: Reason| if active.has_unsupported_part { Reason::UnsupportedDefinition } else { reason };
+        let upgrade = |reason: Reason| {
+            if active.has_unsupported_part {
+                Reason::UnsupportedDefinition
+            } else {
+                reason
+            }
+        };
         let subject = if let Some(group) = &active.group {
             let Some(type_name) = group.type_name.as_deref() else {
                 return inconclusive(Reason::UnsupportedDefinition, Cause::UnknownGroupType);
@@ -88,19 +137,37 @@ impl<'d, 'c> Engine<'d, 'c> {
             if active.feature_enrollment {
                 return inconclusive(Reason::UnsupportedDefinition, Cause::FeatureEnrollment);
             }
-            Subject { bucketing: key, props: self.ctx.group_view(type_name, key) }
+            Subject {
+                bucketing: key,
+                props: self.ctx.group_view(type_name, key),
+            }
         } else if active.device_bucketing {
             let Some(device) = self.ctx.get_device_id() else {
                 return inconclusive(upgrade(Reason::MissingContext), Cause::MissingDeviceId);
             };
-            Subject { bucketing: device, props: self.ctx.person_view() }
+            Subject {
+                bucketing: device,
+                props: self.ctx.person_view(),
+            }
         } else {
-            Subject { bucketing: self.ctx.distinct_id(), props: self.ctx.person_view() }
+            Subject {
+                bucketing: self.ctx.distinct_id(),
+                props: self.ctx.person_view(),
+            }
         };
         match self.body(active, subject, true) {
-            Outcome::Value { value, reason, condition } => {
+            Outcome::Value {
+                value,
+                reason,
+                condition,
+            } => {
                 let payload = flag.payloads.get(payload_key(&value));
-                Evaluation::Match(Match { value, payload, reason, condition_index: condition })
+                Evaluation::Match(Match {
+                    value,
+                    payload,
+                    reason,
+                    condition_index: condition,
+                })
             }
             Outcome::Soft(reason, cause) => inconclusive(reason, cause),
             Outcome::Hard(reason, cause) => inconclusive(upgrade(reason), cause),
@@ -109,32 +176,52 @@ impl<'d, 'c> Engine<'d, 'c> {
     }
 
     /// flags.md §6.1 from step 4: enrollment, holdout, conditions.
-    fn body(&mut self, flag: &'d ActiveFlag, subject: Subject<'c>, with_groups: bool) -> Outcome<'d> {
+    fn body(
+        &mut self,
+        flag: &'d ActiveFlag,
+        subject: Subject<'c>,
+        with_groups: bool,
+    ) -> Outcome<'d> {
         if flag.feature_enrollment {
             return match subject.props.get(&flag.enrollment_property) {
                 None => Outcome::Soft(Reason::MissingContext, Cause::FeatureEnrollment),
                 Some(v) => {
                     let enrolled = matches!(&*v, Value::Bool(true)) || v.as_str() == Some("true");
                     let value = FlagValueRef::Bool(enrolled);
-                    Outcome::Value { value, reason: MatchReason::FeatureEnrollment, condition: None }
+                    Outcome::Value {
+                        value,
+                        reason: MatchReason::FeatureEnrollment,
+                        condition: None,
+                    }
                 }
             };
         }
         if let Some(holdout) = &flag.holdout {
-            if holdout.percentage >= 100.0 || holdout_bucket(subject.bucketing) <= holdout.percentage / 100.0 {
+            if holdout.percentage >= 100.0
+                || holdout_bucket(subject.bucketing) <= holdout.percentage / 100.0
+            {
                 let value = FlagValueRef::Variant(&holdout.value);
-                return Outcome::Value { value, reason: MatchReason::Holdout, condition: None };
+                return Outcome::Value {
+                    value,
+                    reason: MatchReason::Holdout,
+                    condition: None,
+                };
             }
         }
         let mut undecided: Option<Reason> = None;
         for (i, condition) in flag.conditions.iter().enumerate() {
-            let Some(cond_subject) = self.condition_subject(flag, condition, subject, with_groups) else {
+            let Some(cond_subject) = self.condition_subject(flag, condition, subject, with_groups)
+            else {
                 continue; // mixed targeting on a group that was not passed: a plain no-match
             };
             match self.condition(flag, condition, cond_subject) {
                 CondResult::Match => {
                     let value = variant(flag, condition, cond_subject.bucketing);
-                    return Outcome::Value { value, reason: MatchReason::ConditionMatch, condition: Some(i) };
+                    return Outcome::Value {
+                        value,
+                        reason: MatchReason::ConditionMatch,
+                        condition: Some(i),
+                    };
                 }
                 CondResult::NoMatch => {}
                 CondResult::OutOfRollout if flag.early_exit => {
@@ -148,18 +235,27 @@ impl<'d, 'c> Engine<'d, 'c> {
                     };
                 }
                 CondResult::OutOfRollout => {}
-                CondResult::Undecided(Tri::Hard(reason)) => return Outcome::Hard(reason, Cause::RequiresServer),
-                CondResult::Undecided(Tri::Soft(reason)) => undecided = strongest(undecided, reason),
+                CondResult::Undecided(Tri::Hard(reason)) => {
+                    return Outcome::Hard(reason, Cause::RequiresServer);
+                }
+                CondResult::Undecided(Tri::Soft(reason)) => {
+                    undecided = strongest(undecided, reason)
+                }
                 CondResult::Undecided(_) => return Outcome::Error,
             }
         }
         match undecided {
             Some(reason) => Outcome::Soft(reason, Cause::UndecidedCondition),
-            None => Outcome::Value { value: FlagValueRef::Bool(false), reason: MatchReason::NoConditionMatch, condition: None },
+            None => Outcome::Value {
+                value: FlagValueRef::Bool(false),
+                reason: MatchReason::NoConditionMatch,
+                condition: None,
+            },
         }
     }
 
     /// flags.md §7.2: which subject a condition is evaluated for; `None` skips it.
+    #[inline]
     fn condition_subject(
         &self,
         flag: &ActiveFlag,
@@ -167,7 +263,9 @@ impl<'d, 'c> Engine<'d, 'c> {
         subject: Subject<'c>,
         with_groups: bool,
     ) -> Option<Subject<'c>> {
-        let CondAggregation::Index(index) = &condition.aggregation else { return Some(subject) };
+        let CondAggregation::Index(index) = &condition.aggregation else {
+            return Some(subject);
+        };
         let same = match (index, &flag.group) {
             (None, None) => true,
             (Some(a), Some(b)) => a.index == b.index,
@@ -182,13 +280,22 @@ impl<'d, 'c> Engine<'d, 'c> {
                 }
                 let type_name = type_name.as_deref()?;
                 let key = self.ctx.group_key(type_name)?;
-                Some(Subject { bucketing: key, props: self.ctx.group_view(type_name, key) })
+                Some(Subject {
+                    bucketing: key,
+                    props: self.ctx.group_view(type_name, key),
+                })
             }
         }
     }
 
     /// flags.md §6.2: filters (all scanned, rules for soft and hard signals), then rollout.
-    fn condition(&mut self, flag: &ActiveFlag, condition: &'d Condition, subject: Subject<'c>) -> CondResult {
+    #[inline]
+    fn condition(
+        &mut self,
+        flag: &ActiveFlag,
+        condition: &'d Condition,
+        subject: Subject<'c>,
+    ) -> CondResult {
         let mut problem: Option<Reason> = None;
         let mut hard: Option<Reason> = None;
         for filter in &condition.filters {
@@ -198,7 +305,9 @@ impl<'d, 'c> Engine<'d, 'c> {
                 Tri::Soft(reason) => problem = strongest(problem, reason),
                 Tri::Hard(reason) if problem.is_none() && hard.is_none() => hard = Some(reason),
                 Tri::Hard(reason) => problem = strongest(problem, reason),
-                Tri::Error if problem.is_none() && hard.is_none() => return CondResult::Undecided(Tri::Error),
+                Tri::Error if problem.is_none() && hard.is_none() => {
+                    return CondResult::Undecided(Tri::Error);
+                }
                 Tri::Error => break,
             }
         }
@@ -209,7 +318,9 @@ impl<'d, 'c> Engine<'d, 'c> {
             return CondResult::Undecided(Tri::Soft(reason));
         }
         match condition.rollout {
-            Some(pct) if flag.hasher.bucket(subject.bucketing, "") > pct / 100.0 => CondResult::OutOfRollout,
+            Some(pct) if flag.hasher.bucket(subject.bucketing, "") > pct / 100.0 => {
+                CondResult::OutOfRollout
+            }
             _ => CondResult::Match,
         }
     }
@@ -217,10 +328,28 @@ impl<'d, 'c> Engine<'d, 'c> {
     /// flags.md §8: dispatch by filter type.
     fn filter(&mut self, filter: &'d Filter, subject: Subject<'c>) -> Tri {
         match filter {
-            Filter::Property { key, matcher, .. } => {
-                let value = subject.props.get(key);
-                let ctx = self.ctx;
-                matcher.check(value.as_deref(), &|| ctx.now())
+            Filter::Property { key, slot, matcher } => {
+                let cached = if subject.props.is_person() {
+                    self.slots.get_mut(*slot as usize)
+                } else {
+                    None
+                };
+                let found = match cached {
+                    Some(Some(found)) => *found,
+                    Some(empty) => *empty.insert(subject.props.lookup(key)),
+                    None => subject.props.lookup(key),
+                };
+                let value = subject.props.resolve(key, found);
+                let (ctx, now) = (self.ctx, &self.now);
+                let clock = || match now.get() {
+                    Some(t) => t,
+                    None => {
+                        let t = ctx.now();
+                        now.set(Some(t));
+                        t
+                    }
+                };
+                matcher.check(value.as_deref(), &clock)
             }
             Filter::Cohort { id, op } => self.cohort(id, *op, subject),
             Filter::Flag(dependency) => self.dependency(dependency, subject),
@@ -230,7 +359,9 @@ impl<'d, 'c> Engine<'d, 'c> {
     /// flags.md §9: cohort membership.
     fn cohort(&mut self, id: &'d str, op: CohortOp, subject: Subject<'c>) -> Tri {
         let set = self.set;
-        let Some(group) = set.cohorts.get(id) else { return Tri::Hard(Reason::UnsupportedDefinition) };
+        let Some(group) = set.cohorts.get(id) else {
+            return Tri::Hard(Reason::UnsupportedDefinition);
+        };
         if op == CohortOp::Unsupported {
             return Tri::Soft(Reason::UnsupportedDefinition);
         }
@@ -240,12 +371,23 @@ impl<'d, 'c> Engine<'d, 'c> {
         self.cohort_stack.push(id);
         let member = self.group(group, subject);
         self.cohort_stack.pop();
-        if op == CohortOp::NotIn { member.negate() } else { member }
+        if op == CohortOp::NotIn {
+            member.negate()
+        } else {
+            member
+        }
     }
 
     /// A property group: every entry evaluated, hard signals and errors propagate at once.
     fn group(&mut self, group: &'d CohortGroup, subject: Subject<'c>) -> Tri {
-        let CohortGroup::Group { and, entries } = group else { return Tri::Hard(Reason::UnsupportedDefinition) };
+        let CohortGroup::Group {
+            and,
+            entries,
+            decisive_only,
+        } = group
+        else {
+            return Tri::Hard(Reason::UnsupportedDefinition);
+        };
         if entries.is_empty() {
             return Tri::Yes;
         }
@@ -265,6 +407,8 @@ impl<'d, 'c> Engine<'d, 'c> {
                 }
             };
             match answer {
+                Tri::Yes if *decisive_only && !*and => return self.leave(Tri::Yes),
+                Tri::No if *decisive_only && *and => return self.leave(Tri::No),
                 Tri::Yes => any_true = true,
                 Tri::No => any_false = true,
                 Tri::Soft(reason) => undecided = strongest(undecided, reason),
@@ -274,10 +418,10 @@ impl<'d, 'c> Engine<'d, 'c> {
                 }
             }
         }
-        self.depth -= 1;
         if let Some(stop) = result {
-            return stop;
+            return self.leave(stop);
         }
+        self.depth -= 1;
         match (and, undecided) {
             (true, _) if any_false => Tri::No,
             (false, _) if any_true => Tri::Yes,
@@ -286,15 +430,24 @@ impl<'d, 'c> Engine<'d, 'c> {
         }
     }
 
+    fn leave(&mut self, answer: Tri) -> Tri {
+        self.depth -= 1;
+        answer
+    }
+
     /// flags.md §10: a dependency on another flag's value.
     fn dependency(&mut self, dependency: &'d FlagDependency, subject: Subject<'c>) -> Tri {
         let (chain, key, expected) = match dependency {
             FlagDependency::Malformed => return Tri::No,
             FlagDependency::BadChain => return Tri::Soft(Reason::UnsupportedDefinition),
-            FlagDependency::Chain { chain, key, expected } => (chain, key, expected),
+            FlagDependency::Chain {
+                chain,
+                key,
+                expected,
+            } => (chain, key, expected),
         };
         let set = self.set;
-        if chain.iter().any(|k| set.index.get(k).is_none()) {
+        if chain.iter().any(|k| !set.index.contains_key(k)) {
             return Tri::Soft(Reason::UnsupportedDefinition);
         }
         if self.depth >= MAX_DEPTH {
@@ -310,7 +463,8 @@ impl<'d, 'c> Engine<'d, 'c> {
             let parent = &set.flags[index];
             let active = match &parent.body {
                 Body::Inactive => {
-                    self.deps.push((index, DepState::Value(FlagValueRef::Bool(false))));
+                    self.deps
+                        .push((index, DepState::Value(FlagValueRef::Bool(false))));
                     continue;
                 }
                 Body::Continuity => {
@@ -340,7 +494,9 @@ impl<'d, 'c> Engine<'d, 'c> {
                 Outcome::Error => return Tri::Error,
             }
         }
-        let Some(&index) = set.index.get(key) else { return Tri::Soft(Reason::UnsupportedDefinition) };
+        let Some(&index) = set.index.get(key) else {
+            return Tri::Soft(Reason::UnsupportedDefinition);
+        };
         match self.dep_state(index) {
             Some(DepState::Value(value)) => Tri::from(dependency_matches(value, expected)),
             Some(DepState::Unresolved) => Tri::Soft(Reason::UnresolvedDependency),
@@ -354,7 +510,10 @@ impl<'d, 'c> Engine<'d, 'c> {
     fn parent(&mut self, parent: &'d ActiveFlag, subject: Subject<'c>) -> Outcome<'d> {
         let subject = if parent.device_bucketing && parent.group.is_none() {
             match self.ctx.get_device_id() {
-                Some(device) => Subject { bucketing: device, ..subject },
+                Some(device) => Subject {
+                    bucketing: device,
+                    ..subject
+                },
                 None => return Outcome::Soft(Reason::MissingContext, Cause::MissingDeviceId),
             }
         } else {
@@ -387,6 +546,7 @@ fn dependency_matches(parent: FlagValueRef<'_>, expected: &Value) -> bool {
 }
 
 /// flags.md §6.1 step 6 and §3.4: the override variant, else the hashed variant, else `true`.
+#[inline]
 fn variant<'d>(flag: &'d ActiveFlag, condition: &Condition, bucketing: &str) -> FlagValueRef<'d> {
     if let Some(i) = condition.variant {
         return FlagValueRef::Variant(&flag.variants[i].key);
@@ -401,6 +561,7 @@ fn variant<'d>(flag: &'d ActiveFlag, condition: &Condition, bucketing: &str) -> 
         .map_or(FlagValueRef::Bool(true), |v| FlagValueRef::Variant(&v.key))
 }
 
+#[inline]
 pub(crate) fn payload_key<'v>(value: &FlagValueRef<'v>) -> &'v str {
     match *value {
         FlagValueRef::Bool(true) => "true",

@@ -29,10 +29,16 @@
 //! # Ok::<(), posthog_flags::DefinitionsError>(())
 //! ```
 
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod cohort;
 mod compile;
 mod context;
 mod evaluate;
+mod fast_hash;
 mod model;
 mod operators;
 mod outcome;
@@ -74,7 +80,11 @@ impl FlagSet {
     where
         'd: 'c,
     {
-        (0..self.flags.len()).map(move |i| (&*self.flags[i].key, Engine::new(self, ctx).evaluate(i)))
+        let mut engine = Engine::with_cache(self, ctx);
+        (0..self.flags.len()).map(move |i| {
+            engine.reset();
+            (&*self.flags[i].key, engine.evaluate(i))
+        })
     }
 
     /// The payload stored for `value` of flag `key` (decoded JSON), e.g. for a value that came
@@ -87,7 +97,11 @@ impl FlagSet {
     /// Id, version and experiment flag of a definition.
     pub fn info(&self, key: &str) -> Option<FlagInfo> {
         let flag = &self.flags[*self.index.get(key)?];
-        Some(FlagInfo { id: flag.id, version: flag.version, has_experiment: flag.has_experiment })
+        Some(FlagInfo {
+            id: flag.id,
+            version: flag.version,
+            has_experiment: flag.has_experiment,
+        })
     }
 
     /// Whether a flag with this key is defined.

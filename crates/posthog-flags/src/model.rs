@@ -1,7 +1,5 @@
 //! The compiled form of a flag: everything parsed, resolved and precomputed.
 
-use std::collections::HashMap;
-
 use posthog_core::hash::BucketHasher;
 use serde_json::Value;
 
@@ -14,7 +12,7 @@ pub(crate) struct CompiledFlag {
     pub(crate) version: Option<i64>,
     pub(crate) has_experiment: Option<bool>,
     /// Decoded payloads by `"true"`, `"false"` or variant key.
-    pub(crate) payloads: HashMap<Box<str>, Value>,
+    pub(crate) payloads: crate::fast_hash::FxMap<Box<str>, Value>,
     pub(crate) body: Body,
 }
 
@@ -86,8 +84,16 @@ pub(crate) enum CondAggregation {
 
 #[derive(Debug)]
 pub(crate) enum Filter {
-    Property { key: Box<str>, matcher: Matcher },
-    Cohort { id: Box<str>, op: CohortOp },
+    /// `slot`: the key's index among the set's distinct property keys (lookup cache).
+    Property {
+        key: Box<str>,
+        slot: u32,
+        matcher: Matcher,
+    },
+    Cohort {
+        id: Box<str>,
+        op: CohortOp,
+    },
     Flag(FlagDependency),
 }
 
@@ -104,5 +110,9 @@ pub(crate) enum FlagDependency {
     Malformed,
     /// `dependency_chain` missing, not an array, or empty (a cycle marker).
     BadChain,
-    Chain { chain: Box<[Box<str>]>, key: Box<str>, expected: Value },
+    Chain {
+        chain: Box<[Box<str>]>,
+        key: Box<str>,
+        expected: Value,
+    },
 }

@@ -7,7 +7,9 @@ use serde_json::Value;
 pub(crate) fn decode(raw: &Value) -> Option<Value> {
     match raw {
         Value::Null => None,
-        Value::String(text) => serde_json::from_str::<Value>(text).ok().filter(|v| !v.is_null()),
+        Value::String(text) => serde_json::from_str::<Value>(text)
+            .ok()
+            .filter(|v| !v.is_null()),
         other => Some(other.clone()),
     }
 }

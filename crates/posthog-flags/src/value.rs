@@ -1,5 +1,6 @@
 //! How filter and property values read as text, truth and numbers (flags.md §5.2, §5.3, §5.5).
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use serde_json::{Number, Value};
@@ -179,17 +180,17 @@ fn write_float(out: &mut String, f: f64, exp_style: Exponent, min_exp: i32) {
 
 /// Python `str()` of a scalar filter value: `True`/`False`/`None`, floats as `repr`.
 /// Arrays and objects give `None` (their Python literal form is not supported).
-pub(crate) fn python_str(v: &Value) -> Option<String> {
+pub(crate) fn python_str(v: &Value) -> Option<Cow<'_, str>> {
     Some(match v {
-        Value::Null => "None".to_owned(),
-        Value::Bool(true) => "True".to_owned(),
-        Value::Bool(false) => "False".to_owned(),
+        Value::Null => Cow::Borrowed("None"),
+        Value::Bool(true) => Cow::Borrowed("True"),
+        Value::Bool(false) => Cow::Borrowed("False"),
         Value::Number(n) => {
             let mut out = String::new();
             write_number(&mut out, n, Exponent::Padded, -4);
-            out
+            Cow::Owned(out)
         }
-        Value::String(s) => s.clone(),
+        Value::String(s) => Cow::Borrowed(s),
         Value::Array(_) | Value::Object(_) => return None,
     })
 }
@@ -289,7 +290,9 @@ mod tests {
         for ok in ["1e3", "+4", ".5", "5.", "-1.5E-3"] {
             assert!(numeric(&json!(ok)).is_some(), "{ok}");
         }
-        for bad in ["0x10", "1_000", "inf", "1e999", " 1", "", ".", "1e", "\u{663}"] {
+        for bad in [
+            "0x10", "1_000", "inf", "1e999", " 1", "", ".", "1e", "\u{663}",
+        ] {
             assert!(numeric(&json!(bad)).is_none(), "{bad}");
         }
         assert_eq!(numeric(&json!(true)), None);

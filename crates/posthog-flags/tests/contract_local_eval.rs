@@ -1,6 +1,8 @@
 //! C-LOCAL-EVAL acceptance scenarios and the evaluator's robustness promises.
 
-use posthog_flags::{Cause, EvalContext, Evaluation, FlagSet, FlagValueRef, Groups, Properties, Reason};
+use posthog_flags::{
+    Cause, EvalContext, Evaluation, FlagSet, FlagValueRef, Groups, Properties, Reason,
+};
 use serde_json::{Value, json};
 
 fn set(doc: Value) -> FlagSet {
@@ -19,7 +21,9 @@ fn rollout(key: &str, pct: f64) -> Value {
 #[test]
 fn c_local_eval_rollout_true_for_user_123() {
     let s = set(json!({"flags": [rollout("beta-ui", 50.0)]}));
-    let answer = s.evaluate("beta-ui", &EvalContext::new("user-123")).unwrap();
+    let answer = s
+        .evaluate("beta-ui", &EvalContext::new("user-123"))
+        .unwrap();
     assert_eq!(answer.value(), Some(FlagValueRef::Bool(true)));
 }
 
@@ -29,7 +33,10 @@ fn c_local_eval_2_inactive_is_false() {
     let mut flag = rollout("off", 100.0);
     flag["active"] = json!(false);
     let s = set(json!({"flags": [flag]}));
-    assert_eq!(s.evaluate("off", &EvalContext::new("u")).unwrap().value(), Some(FlagValueRef::Bool(false)));
+    assert_eq!(
+        s.evaluate("off", &EvalContext::new("u")).unwrap().value(),
+        Some(FlagValueRef::Bool(false))
+    );
 }
 
 fn checkout() -> Value {
@@ -44,7 +51,11 @@ fn checkout() -> Value {
 #[test]
 fn c_local_eval_8_variant_and_payload() {
     let s = set(checkout());
-    let m = *s.evaluate("checkout", &EvalContext::new("user-123")).unwrap().as_match().unwrap();
+    let m = *s
+        .evaluate("checkout", &EvalContext::new("user-123"))
+        .unwrap()
+        .as_match()
+        .unwrap();
     assert_eq!(m.value, FlagValueRef::Variant("blue"));
     assert_eq!(m.payload, Some(&json!({"copy": "new"})));
     assert_eq!(m.condition_index, Some(0));
@@ -59,13 +70,22 @@ fn c_local_eval_3_group_flag_without_group_is_inconclusive() {
             "aggregation_group_type_index": 0, "groups": [{"properties": [], "rollout_percentage": 100}]}}],
         "group_type_mapping": {"0": "company"}
     }));
-    let answer = s.evaluate("company-beta", &EvalContext::new("user-123")).unwrap();
-    let Evaluation::Inconclusive(i) = answer else { panic!("{answer:?}") };
+    let answer = s
+        .evaluate("company-beta", &EvalContext::new("user-123"))
+        .unwrap();
+    let Evaluation::Inconclusive(i) = answer else {
+        panic!("{answer:?}")
+    };
     assert_eq!(i.cause, Cause::GroupNotProvided);
     assert_eq!(answer.local_only_value(), Some(FlagValueRef::Bool(false)));
 
     let groups: Groups = [("company".to_owned(), "acme".to_owned())].into();
-    let answer = s.evaluate("company-beta", &EvalContext::new("user-123").groups(&groups)).unwrap();
+    let answer = s
+        .evaluate(
+            "company-beta",
+            &EvalContext::new("user-123").groups(&groups),
+        )
+        .unwrap();
     assert_eq!(answer.value(), Some(FlagValueRef::Bool(true)));
 }
 
@@ -73,14 +93,23 @@ fn c_local_eval_3_group_flag_without_group_is_inconclusive() {
 /// inconclusive.
 #[test]
 fn c_local_eval_6_starts_with_and_missing_property() {
-    let s = set(json!({"flags": [{"key": "enterprise-ui", "active": true, "filters": {"groups": [{
+    let s = set(
+        json!({"flags": [{"key": "enterprise-ui", "active": true, "filters": {"groups": [{
         "properties": [{"key": "email", "operator": "starts_with", "value": "admin@", "type": "person"}],
-        "rollout_percentage": 100}]}}]}));
+        "rollout_percentage": 100}]}}]}),
+    );
     let p = props(json!({"email": "Admin@Example.com"}));
-    let answer = s.evaluate("enterprise-ui", &EvalContext::new("u").person_properties(&p)).unwrap();
+    let answer = s
+        .evaluate(
+            "enterprise-ui",
+            &EvalContext::new("u").person_properties(&p),
+        )
+        .unwrap();
     assert_eq!(answer.value(), Some(FlagValueRef::Bool(true)));
     let answer = s.evaluate("enterprise-ui", &EvalContext::new("u")).unwrap();
-    let Evaluation::Inconclusive(i) = answer else { panic!("{answer:?}") };
+    let Evaluation::Inconclusive(i) = answer else {
+        panic!("{answer:?}")
+    };
     assert_eq!(i.reason, Reason::MissingContext);
 }
 
@@ -95,7 +124,9 @@ fn c_local_eval_7_unknown_operator_is_isolated() {
     let ctx = EvalContext::new("user-123");
     let all: Vec<_> = s.evaluate_all(&ctx).collect();
     assert_eq!(all.len(), 2);
-    let Evaluation::Inconclusive(i) = all[0].1 else { panic!("{:?}", all[0]) };
+    let Evaluation::Inconclusive(i) = all[0].1 else {
+        panic!("{:?}", all[0])
+    };
     assert_eq!(i.reason, Reason::UnsupportedDefinition);
     assert_eq!(all[1].1.value(), Some(FlagValueRef::Bool(true)));
 }
@@ -103,10 +134,18 @@ fn c_local_eval_7_unknown_operator_is_isolated() {
 /// C-LOCAL-EVAL.5: 0.1 % is not rounded; 100.0 admits everyone and 0.0 nobody.
 #[test]
 fn c_local_eval_5_fractional_rollout() {
-    let s = set(json!({"flags": [rollout("fractional-rollout", 0.1), rollout("all", 100.0), rollout("none", 0.0)]}));
+    let s = set(
+        json!({"flags": [rollout("fractional-rollout", 0.1), rollout("all", 100.0), rollout("none", 0.0)]}),
+    );
     let on = |key: &str, id: &str| s.evaluate(key, &EvalContext::new(id)).unwrap().value();
-    assert_eq!(on("fractional-rollout", "user-2411"), Some(FlagValueRef::Bool(true)));
-    assert_eq!(on("fractional-rollout", "user-184"), Some(FlagValueRef::Bool(false)));
+    assert_eq!(
+        on("fractional-rollout", "user-2411"),
+        Some(FlagValueRef::Bool(true))
+    );
+    assert_eq!(
+        on("fractional-rollout", "user-184"),
+        Some(FlagValueRef::Bool(false))
+    );
     for id in ["a", "b", "c", "user-2411"] {
         assert_eq!(on("all", id), Some(FlagValueRef::Bool(true)));
         assert_eq!(on("none", id), Some(FlagValueRef::Bool(false)));
@@ -125,9 +164,14 @@ fn c_local_eval_10_cohort_cycle_is_detected() {
         }
     }));
     let answer = s.evaluate("f", &EvalContext::new("u")).unwrap();
-    let Evaluation::Inconclusive(i) = answer else { panic!("{answer:?}") };
+    let Evaluation::Inconclusive(i) = answer else {
+        panic!("{answer:?}")
+    };
     assert_eq!(i.cause, Cause::Cycle);
-    assert_eq!(s.evaluate("other", &EvalContext::new("u")).unwrap().value(), Some(FlagValueRef::Bool(true)));
+    assert_eq!(
+        s.evaluate("other", &EvalContext::new("u")).unwrap().value(),
+        Some(FlagValueRef::Bool(true))
+    );
 }
 
 /// C-LOCAL-EVAL.10: flags depending on each other (without the server's cycle marker).
@@ -147,7 +191,8 @@ fn c_local_eval_10_dependency_cycle_is_detected() {
 /// Deeply nested cohorts end as inconclusive rather than overflowing the stack.
 #[test]
 fn deep_cohort_nesting_is_bounded() {
-    let mut group = json!({"type": "AND", "values": [{"key": "x", "value": "y", "type": "person"}]});
+    let mut group =
+        json!({"type": "AND", "values": [{"key": "x", "value": "y", "type": "person"}]});
     for _ in 0..500 {
         group = json!({"type": "AND", "values": [group]});
     }
@@ -157,7 +202,9 @@ fn deep_cohort_nesting_is_bounded() {
         "cohorts": {"1": group}
     }));
     let p = props(json!({"x": "y"}));
-    let answer = s.evaluate("f", &EvalContext::new("u").person_properties(&p)).unwrap();
+    let answer = s
+        .evaluate("f", &EvalContext::new("u").person_properties(&p))
+        .unwrap();
     assert!(answer.is_inconclusive(), "{answer:?}");
 }
 
@@ -174,11 +221,20 @@ fn malformed_flag_is_reported_and_isolated() {
     let problems = s.problems();
     assert_eq!(problems.len(), 3, "{problems:?}");
     assert_eq!(problems[0].flag_key.as_deref(), Some("broken"));
-    assert!(problems[1].message.contains("rollout_percentage"), "{}", problems[1]);
+    assert!(
+        problems[1].message.contains("rollout_percentage"),
+        "{}",
+        problems[1]
+    );
     let answer = s.evaluate("broken", &EvalContext::new("u")).unwrap();
-    let Evaluation::Inconclusive(i) = answer else { panic!("{answer:?}") };
+    let Evaluation::Inconclusive(i) = answer else {
+        panic!("{answer:?}")
+    };
     assert_eq!(i.cause, Cause::MalformedDefinition);
-    assert_eq!(s.evaluate("fine", &EvalContext::new("u")).unwrap().value(), Some(FlagValueRef::Bool(true)));
+    assert_eq!(
+        s.evaluate("fine", &EvalContext::new("u")).unwrap().value(),
+        Some(FlagValueRef::Bool(true))
+    );
     assert_eq!(s.len(), 3);
 }
 
@@ -201,9 +257,16 @@ fn flag_set_is_send_and_sync() {
 #[test]
 fn typed_definitions_compile() {
     let defs = posthog_core::FlagDefinitions {
-        flags: vec![posthog_core::definitions::FlagDefinition::rollout("beta-ui", 50.0)],
+        flags: vec![posthog_core::definitions::FlagDefinition::rollout(
+            "beta-ui", 50.0,
+        )],
         ..Default::default()
     };
     let s = FlagSet::from_definitions(&defs).unwrap();
-    assert_eq!(s.evaluate("beta-ui", &EvalContext::new("user-123")).unwrap().value(), Some(FlagValueRef::Bool(true)));
+    assert_eq!(
+        s.evaluate("beta-ui", &EvalContext::new("user-123"))
+            .unwrap()
+            .value(),
+        Some(FlagValueRef::Bool(true))
+    );
 }

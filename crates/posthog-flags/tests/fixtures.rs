@@ -3,12 +3,17 @@
 
 use std::path::PathBuf;
 
-use posthog_flags::{EvalContext, Evaluation, FlagSet, FlagValueRef, GroupProperties, Groups, Properties};
+use posthog_flags::{
+    EvalContext, Evaluation, FlagSet, FlagValueRef, GroupProperties, Groups, Properties,
+};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/flags").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/flags")
+        .join(name);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
@@ -23,11 +28,16 @@ fn value_of(v: &Value) -> Option<FlagValueRef<'_>> {
 /// Runs one case; `Err` describes the disagreement.
 fn run_case(case: &Value) -> Result<(), String> {
     let set = FlagSet::compile(&case["definitions"]).map_err(|e| e.to_string())?;
-    let person: Properties = serde_json::from_value(case["person_properties"].clone()).unwrap_or_default();
+    let person: Properties =
+        serde_json::from_value(case["person_properties"].clone()).unwrap_or_default();
     let groups: Groups = serde_json::from_value(case["groups"].clone()).unwrap_or_default();
-    let group_props: GroupProperties = serde_json::from_value(case["group_properties"].clone()).unwrap_or_default();
+    let group_props: GroupProperties =
+        serde_json::from_value(case["group_properties"].clone()).unwrap_or_default();
     let distinct_id = case["distinct_id"].as_str().unwrap_or_default();
-    let mut ctx = EvalContext::new(distinct_id).person_properties(&person).groups(&groups).group_properties(&group_props);
+    let mut ctx = EvalContext::new(distinct_id)
+        .person_properties(&person)
+        .groups(&groups)
+        .group_properties(&group_props);
     if let Some(device) = case.get("device_id").and_then(Value::as_str) {
         ctx = ctx.device_id(device);
     }
@@ -42,7 +52,10 @@ fn run_case(case: &Value) -> Result<(), String> {
                 if i.reason.as_str() == reason || (reason == "error") {
                     Ok(())
                 } else {
-                    Err(format!("inconclusive {:?} ({:?}), expected {reason}", i.reason, i.cause))
+                    Err(format!(
+                        "inconclusive {:?} ({:?}), expected {reason}",
+                        i.reason, i.cause
+                    ))
                 }
             }
             (Some(Evaluation::Inconclusive(i)), None) if i.local_only_value().is_none() => Ok(()),
@@ -51,7 +64,9 @@ fn run_case(case: &Value) -> Result<(), String> {
     }
     let want = value_of(&expected["value"]).ok_or("bad expected value")?;
     let answer = answer.ok_or("flag missing")?;
-    let got = answer.local_only_value().ok_or_else(|| format!("got {answer:?}, expected {want:?}"))?;
+    let got = answer
+        .local_only_value()
+        .ok_or_else(|| format!("got {answer:?}, expected {want:?}"))?;
     if got != want {
         return Err(format!("got {got:?} ({answer:?}), expected {want:?}"));
     }
@@ -74,11 +89,20 @@ fn run_file(name: &str) {
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|case| {
-            let result = std::panic::catch_unwind(|| run_case(case)).unwrap_or_else(|_| Err("panicked".into()));
-            result.err().map(|e| format!("{name}: {}: {e}", case["name"].as_str().unwrap_or("?")))
+            let result = std::panic::catch_unwind(|| run_case(case))
+                .unwrap_or_else(|_| Err("panicked".into()));
+            result
+                .err()
+                .map(|e| format!("{name}: {}: {e}", case["name"].as_str().unwrap_or("?")))
         })
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -111,7 +135,9 @@ fn c_local_eval_consistency_vectors() {
         let set = FlagSet::compile(&definitions).expect("compiles");
         let key = entry["flag"]["key"].as_str().expect("key");
         for (distinct_id, expected) in entry["results"].as_object().expect("results") {
-            let got = set.evaluate(key, &EvalContext::new(distinct_id)).and_then(|e| e.value());
+            let got = set
+                .evaluate(key, &EvalContext::new(distinct_id))
+                .and_then(|e| e.value());
             assert_eq!(got, value_of(expected), "{}: {distinct_id}", entry["test"]);
             checked += 1;
         }
@@ -124,8 +150,12 @@ fn c_local_eval_consistency_vectors() {
 fn hash_vectors() {
     let doc = fixture("hash_vectors.json");
     for v in doc["vectors"].as_array().expect("vectors") {
-        let (key, bucketing, salt, sep) =
-            (v["flag_key"].as_str().unwrap(), v["bucketing_value"].as_str().unwrap(), v["salt"].as_str().unwrap(), v["separator"].as_str().unwrap());
+        let (key, bucketing, salt, sep) = (
+            v["flag_key"].as_str().unwrap(),
+            v["bucketing_value"].as_str().unwrap(),
+            v["salt"].as_str().unwrap(),
+            v["separator"].as_str().unwrap(),
+        );
         let got = posthog_core::hash::BucketHasher::new(key, sep).bucket(bucketing, salt);
         assert_eq!(got, v["hash"].as_f64().unwrap(), "{}", v["input"]);
     }

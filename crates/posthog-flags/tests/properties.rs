@@ -7,18 +7,71 @@ use serde_json::{Value, json};
 
 /// Field names of the definitions format, so generated documents reach deep into the compiler.
 const NAMES: &[&str] = &[
-    "key", "active", "filters", "groups", "properties", "rollout_percentage", "variant", "multivariate",
-    "variants", "payloads", "aggregation_group_type_index", "type", "operator", "value", "negation",
-    "dependency_chain", "holdout", "id", "exclusion_percentage", "feature_enrollment", "early_exit",
-    "bucketing_identifier", "values", "ensure_experience_continuity", "flags", "cohorts",
-    "group_type_mapping", "property_matching_version", "true", "false", "0", "1",
+    "key",
+    "active",
+    "filters",
+    "groups",
+    "properties",
+    "rollout_percentage",
+    "variant",
+    "multivariate",
+    "variants",
+    "payloads",
+    "aggregation_group_type_index",
+    "type",
+    "operator",
+    "value",
+    "negation",
+    "dependency_chain",
+    "holdout",
+    "id",
+    "exclusion_percentage",
+    "feature_enrollment",
+    "early_exit",
+    "bucketing_identifier",
+    "values",
+    "ensure_experience_continuity",
+    "flags",
+    "cohorts",
+    "group_type_mapping",
+    "property_matching_version",
+    "true",
+    "false",
+    "0",
+    "1",
 ];
 
 const OPERATORS: &[&str] = &[
-    "exact", "is_not", "is_set", "is_not_set", "icontains", "not_icontains", "regex", "not_regex",
-    "starts_with", "not_starts_with", "ends_with", "not_ends_with", "gt", "gte", "lt", "lte",
-    "is_date_before", "is_date_after", "semver_eq", "semver_neq", "semver_gt", "semver_gte", "semver_lt",
-    "semver_lte", "semver_tilde", "semver_caret", "semver_wildcard", "in", "not_in", "flag_evaluates_to",
+    "exact",
+    "is_not",
+    "is_set",
+    "is_not_set",
+    "icontains",
+    "not_icontains",
+    "regex",
+    "not_regex",
+    "starts_with",
+    "not_starts_with",
+    "ends_with",
+    "not_ends_with",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "is_date_before",
+    "is_date_after",
+    "semver_eq",
+    "semver_neq",
+    "semver_gt",
+    "semver_gte",
+    "semver_lt",
+    "semver_lte",
+    "semver_tilde",
+    "semver_caret",
+    "semver_wildcard",
+    "in",
+    "not_in",
+    "flag_evaluates_to",
     "unknown_op",
 ];
 
@@ -46,14 +99,20 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         (-200.0f64..200.0).prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         arb_text().prop_map(Value::from),
     ];
     leaf.prop_recursive(6, 96, 6, |inner| {
-        let key = prop_oneof![prop::sample::select(NAMES).prop_map(str::to_owned), "[a-z]{1,6}"];
+        let key = prop_oneof![
+            prop::sample::select(NAMES).prop_map(str::to_owned),
+            "[a-z]{1,6}"
+        ];
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(key, inner, 0..8).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(key, inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -91,8 +150,13 @@ fn evaluate_everything(set: &FlagSet, person: &Properties) {
     let group_props: GroupProperties = [("company".to_owned(), person.clone())].into();
     for ctx in [
         EvalContext::new("user-1"),
-        EvalContext::new("user-1").person_properties(person).groups(&groups).group_properties(&group_props),
-        EvalContext::new("").device_id("device-1").person_properties(person),
+        EvalContext::new("user-1")
+            .person_properties(person)
+            .groups(&groups)
+            .group_properties(&group_props),
+        EvalContext::new("")
+            .device_id("device-1")
+            .person_properties(person),
     ] {
         for (key, _answer) in set.evaluate_all(&ctx) {
             let _ = set.payload(key, FlagValueRef::Bool(true));
@@ -151,16 +215,21 @@ proptest! {
 /// Variant shares over 10,000 ids stay within 2 points of the configured split.
 #[test]
 fn variant_shares_follow_the_split() {
-    let set = FlagSet::compile(&json!({"flags": [{"key": "split", "active": true, "filters": {
+    let set = FlagSet::compile(
+        &json!({"flags": [{"key": "split", "active": true, "filters": {
         "groups": [{"rollout_percentage": 100}],
         "multivariate": {"variants": [
             {"key": "a", "rollout_percentage": 20}, {"key": "b", "rollout_percentage": 30},
-            {"key": "c", "rollout_percentage": 50}]}}}]}))
+            {"key": "c", "rollout_percentage": 50}]}}}]}),
+    )
     .unwrap();
     let mut counts = [0usize; 3];
     for i in 0..10_000 {
         let id = format!("user-{i}");
-        match set.evaluate("split", &EvalContext::new(&id)).and_then(|e| e.value()) {
+        match set
+            .evaluate("split", &EvalContext::new(&id))
+            .and_then(|e| e.value())
+        {
             Some(FlagValueRef::Variant("a")) => counts[0] += 1,
             Some(FlagValueRef::Variant("b")) => counts[1] += 1,
             Some(FlagValueRef::Variant("c")) => counts[2] += 1,

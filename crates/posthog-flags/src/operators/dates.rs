@@ -1,7 +1,12 @@
 //! Date filters (flags.md §5.7): relative (`-7d`) and absolute texts, as CPython 3.11's
 //! `datetime.fromisoformat` reads them after PostHog's pre-processing.
 
-use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
+
+/// An instant as microseconds since the Unix epoch.
+pub(crate) type Micros = i64;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// A compiled date filter value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -9,7 +14,7 @@ pub(crate) enum DateFilter {
     /// `now - n units`, resolved at evaluation time.
     Relative { n: u32, unit: Unit },
     /// A fixed instant.
-    Absolute(DateTime<Utc>),
+    Absolute(Micros),
     /// A bare four-digit year: that year, today's month and day, midnight UTC.
     Year(i32),
 }
@@ -32,12 +37,12 @@ impl DateFilter {
         }
         match preprocess(raw)? {
             Pre::Year(y) => Some(DateFilter::Year(y)),
-            Pre::Text(t) => from_iso(&t).map(DateFilter::Absolute),
+            Pre::Text(t) => from_iso(t.as_bytes()).map(DateFilter::Absolute),
         }
     }
 
     /// The instant at `now`. `None` when a relative or year date falls outside years 1–9999.
-    pub(crate) fn resolve(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn resolve(&self, now: DateTime<Utc>) -> Option<Micros> {
         match *self {
             DateFilter::Absolute(t) => Some(t),
             DateFilter::Year(y) => year_today(y, now),
@@ -52,23 +57,47 @@ impl DateFilter {
                     Unit::Month => months_back(now, n)?,
                     Unit::Year => years_back(now, n)?,
                 };
-                (1..=9999).contains(&t.year()).then_some(t)
+                (1..=9999)
+                    .contains(&t.year())
+                    .then_some(t.timestamp_micros())
             }
         }
     }
 }
 
 /// Parses a property value (always absolute). `None` = unparseable.
-pub(crate) fn parse_property(raw: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_property(raw: &str, now: DateTime<Utc>) -> Option<Micros> {
     match preprocess(raw)? {
         Pre::Year(y) => year_today(y, now),
-        Pre::Text(t) => from_iso(&t),
+        Pre::Text(t) => from_iso(t.as_bytes()),
     }
 }
 
-fn year_today(year: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let date = NaiveDate::from_ymd_opt(year, now.month(), now.day())?;
-    Some(Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN)))
+fn year_today(year: i32, now: DateTime<Utc>) -> Option<Micros> {
+    Some(days_from_civil(year, now.month(), now.day())? * MICROS_PER_DAY)
+}
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Days since 1970-01-01 of a valid proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i32, month: u32, day: u32) -> Option<i64> {
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
 }
 
 fn months_back(now: DateTime<Utc>, n: u32) -> Option<DateTime<Utc>> {
@@ -83,7 +112,11 @@ fn months_back(now: DateTime<Utc>, n: u32) -> Option<DateTime<Utc>> {
 fn years_back(now: DateTime<Utc>, n: u32) -> Option<DateTime<Utc>> {
     let year = now.year().checked_sub(i32::try_from(n).ok()?)?;
     let date = now.date_naive();
-    let day = if date.month() == 2 && date.day() == 29 { 28 } else { date.day() };
+    let day = if date.month() == 2 && date.day() == 29 {
+        28
+    } else {
+        date.day()
+    };
     let target = NaiveDate::from_ymd_opt(year, date.month(), day)?;
     Some(Utc.from_utc_datetime(&target.and_time(now.time())))
 }
@@ -95,7 +128,10 @@ fn parse_relative(raw: &str) -> Option<Option<DateFilter>> {
     let body = text.strip_prefix('-').unwrap_or(text);
     let (digits, unit) = body.split_at(body.len().checked_sub(1)?);
     let unit = unit.chars().next()?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || !unit.is_ascii_lowercase() {
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || !unit.is_ascii_lowercase()
+    {
         return None;
     }
     let n = match digits.parse::<u32>() {
@@ -115,59 +151,88 @@ fn parse_relative(raw: &str) -> Option<Option<DateFilter>> {
 
 enum Pre {
     Year(i32),
-    Text(String),
+    Text(Buf),
+}
+
+/// The pre-processed text: on the stack unless it is unusually long (no allocation for
+/// ordinary timestamps on the evaluation path).
+enum Buf {
+    Stack([u8; 64], usize),
+    Heap(Vec<u8>),
+}
+
+impl Buf {
+    fn new(parts: &[&[u8]]) -> Buf {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len <= 64 {
+            let mut buf = [0u8; 64];
+            let mut at = 0;
+            for part in parts {
+                buf[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            Buf::Stack(buf, len)
+        } else {
+            Buf::Heap(parts.concat())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Buf::Stack(buf, len) => &buf[..*len],
+            Buf::Heap(v) => v,
+        }
+    }
 }
 
 fn preprocess(raw: &str) -> Option<Pre> {
-    let t = raw.trim();
-    let mut text = if let Some(rest) = t.strip_suffix('Z') {
-        format!("{rest}+00:00")
-    } else if t.len() >= 4 && t.is_char_boundary(t.len() - 4) && t[t.len() - 4..].eq_ignore_ascii_case(" utc") {
-        format!("{}+00:00", &t[..t.len() - 4])
-    } else if t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit()) {
-        return t.parse().ok().map(Pre::Year);
+    let t = raw.trim().as_bytes();
+    let utc: &[u8] = b"+00:00";
+    let (body, suffix): (&[u8], &[u8]) = if let Some(rest) = t.strip_suffix(b"Z") {
+        (rest, utc)
+    } else if t.len() >= 4 && t[t.len() - 4..].eq_ignore_ascii_case(b" utc") {
+        (&t[..t.len() - 4], utc)
+    } else if t.len() == 4 && t.iter().all(u8::is_ascii_digit) {
+        return std::str::from_utf8(t).ok()?.parse().ok().map(Pre::Year);
     } else {
-        t.to_owned()
+        (t, b"")
     };
     // One space directly before a trailing ±HH:MM offset is removed.
-    let b = text.as_bytes();
-    let n = b.len();
-    if n >= 7
-        && b[n - 7] == b' '
-        && matches!(b[n - 6], b'+' | b'-')
-        && b[n - 5].is_ascii_digit()
-        && b[n - 4].is_ascii_digit()
-        && b[n - 3] == b':'
-        && b[n - 2].is_ascii_digit()
-        && b[n - 1].is_ascii_digit()
-    {
-        text.remove(n - 7);
+    let n = body.len();
+    let spaced_offset = suffix.is_empty()
+        && n >= 7
+        && body[n - 7] == b' '
+        && matches!(body[n - 6], b'+' | b'-')
+        && body[n - 5].is_ascii_digit()
+        && body[n - 4].is_ascii_digit()
+        && body[n - 3] == b':'
+        && body[n - 2].is_ascii_digit()
+        && body[n - 1].is_ascii_digit();
+    if spaced_offset {
+        return Some(Pre::Text(Buf::new(&[&body[..n - 7], &body[n - 6..]])));
     }
-    Some(Pre::Text(text))
+    Some(Pre::Text(Buf::new(&[body, suffix])))
 }
 
 /// CPython 3.11 `datetime.fromisoformat` (C implementation) for the shapes PostHog uses.
-fn from_iso(s: &str) -> Option<DateTime<Utc>> {
-    let b = s.as_bytes();
+fn from_iso(b: &[u8]) -> Option<Micros> {
     if b.len() < 7 {
         return None;
     }
     let sep = separator_location(b)?;
-    let date = parse_date(b.get(..sep.min(b.len()))?, sep)?;
-    let (time, offset_secs, offset_us) = if b.len() > sep + 1 {
+    let days = parse_date(b.get(..sep.min(b.len()))?, sep)?;
+    let (time_micros, offset_micros) = if b.len() > sep + 1 {
         parse_time(&b[sep + 1..])?
     } else if b.len() == sep + 1 {
         // A separator with nothing after it: CPython reads an empty time and fails.
         return None;
     } else {
-        (NaiveTime::MIN, 0, 0)
+        (0, 0)
     };
-    let naive = NaiveDateTime::new(date, time);
-    let offset = Duration::seconds(offset_secs) + Duration::microseconds(offset_us);
-    if offset.num_microseconds()?.abs() >= 86_400_000_000 {
+    if offset_micros.abs() >= MICROS_PER_DAY {
         return None;
     }
-    Some(Utc.from_utc_datetime(&naive.checked_sub_signed(offset)?))
+    Some(days * MICROS_PER_DAY + time_micros - offset_micros)
 }
 
 fn separator_location(b: &[u8]) -> Option<usize> {
@@ -210,10 +275,15 @@ fn digits(b: &[u8], p: &mut usize, n: usize) -> Option<u32> {
         return None;
     }
     *p += n;
-    Some(chunk.iter().fold(0, |acc, d| acc * 10 + u32::from(d - b'0')))
+    Some(
+        chunk
+            .iter()
+            .fold(0, |acc, d| acc * 10 + u32::from(d - b'0')),
+    )
 }
 
-fn parse_date(b: &[u8], len: usize) -> Option<NaiveDate> {
+/// Days since the epoch of `YYYY-MM-DD`, `YYYYMMDD` or an ISO week date.
+fn parse_date(b: &[u8], len: usize) -> Option<i64> {
     let mut p = 0;
     let year = digits(b, &mut p, 4)? as i32;
     let dash = b.get(p) == Some(&b'-');
@@ -244,7 +314,8 @@ fn parse_date(b: &[u8], len: usize) -> Option<NaiveDate> {
             7 => chrono::Weekday::Sun,
             _ => return None,
         };
-        return NaiveDate::from_isoywd_opt(year, week, weekday);
+        let date = NaiveDate::from_isoywd_opt(year, week, weekday)?;
+        return days_from_civil(date.year(), date.month(), date.day());
     }
     let month = digits(b, &mut p, 2)?;
     if dash {
@@ -254,7 +325,7 @@ fn parse_date(b: &[u8], len: usize) -> Option<NaiveDate> {
         p += 1;
     }
     let day = digits(b, &mut p, 2)?;
-    NaiveDate::from_ymd_opt(year, month, day)
+    days_from_civil(year, month, day)
 }
 
 /// `[HH[:?MM[:?SS]]][.,fraction]`; returns (h, m, s, µs, more text follows).
@@ -291,23 +362,32 @@ fn hh_mm_ss_ff(b: &[u8]) -> Option<([u32; 3], u32, bool)> {
     Some((vals, micro, p < b.len()))
 }
 
-fn parse_time(b: &[u8]) -> Option<(NaiveTime, i64, i64)> {
-    let tz = b.iter().position(|c| matches!(c, b'Z' | b'+' | b'-')).unwrap_or(b.len());
+/// The time of day and the UTC offset, both in microseconds.
+fn parse_time(b: &[u8]) -> Option<(i64, i64)> {
+    let tz = b
+        .iter()
+        .position(|c| matches!(c, b'Z' | b'+' | b'-'))
+        .unwrap_or(b.len());
     let ([h, m, s], micro, more) = hh_mm_ss_ff(&b[..tz])?;
-    let time = NaiveTime::from_hms_micro_opt(h, m, s, micro)?;
+    if h > 23 || m > 59 || s > 59 {
+        return None;
+    }
+    let time =
+        (i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s)) * 1_000_000 + i64::from(micro);
     if tz == b.len() {
-        return (!more).then_some((time, 0, 0));
+        return (!more).then_some((time, 0));
     }
     if b[tz] == b'Z' {
-        return (tz + 1 == b.len()).then_some((time, 0, 0));
+        return (tz + 1 == b.len()).then_some((time, 0));
     }
     let sign: i64 = if b[tz] == b'-' { -1 } else { 1 };
     let ([th, tm, ts], tus, tz_more) = hh_mm_ss_ff(&b[tz + 1..])?;
     if tz_more {
         return None;
     }
-    let secs = i64::from(th) * 3600 + i64::from(tm) * 60 + i64::from(ts);
-    Some((time, sign * secs, sign * i64::from(tus)))
+    let offset =
+        (i64::from(th) * 3600 + i64::from(tm) * 60 + i64::from(ts)) * 1_000_000 + i64::from(tus);
+    Some((time, sign * offset))
 }
 
 #[cfg(test)]
@@ -316,37 +396,110 @@ mod tests {
 
     fn abs(s: &str) -> Option<String> {
         DateFilter::parse(s).and_then(|d| match d {
-            DateFilter::Absolute(t) => Some(t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
+            DateFilter::Absolute(t) => Some(
+                DateTime::from_timestamp_micros(t)?
+                    .format("%Y-%m-%dT%H:%M:%S%.6f")
+                    .to_string(),
+            ),
             _ => None,
         })
     }
 
     #[test]
+    fn civil_days_agree_with_chrono() {
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (2000, 2, 29),
+            (1, 1, 1),
+            (9999, 12, 31),
+            (1900, 3, 1),
+            (2024, 12, 31),
+        ] {
+            let chrono_days = NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
+                .num_days();
+            assert_eq!(days_from_civil(y, m, d), Some(chrono_days), "{y}-{m}-{d}");
+        }
+        assert_eq!(days_from_civil(2023, 2, 29), None);
+        assert_eq!(days_from_civil(2023, 13, 1), None);
+    }
+
+    #[test]
     fn iso_shapes() {
-        assert_eq!(abs("2000-01-01").as_deref(), Some("2000-01-01T00:00:00.000000"));
-        assert_eq!(abs("19991231").as_deref(), Some("1999-12-31T00:00:00.000000"));
-        assert_eq!(abs("1999-W52-5").as_deref(), Some("1999-12-31T00:00:00.000000"));
-        assert_eq!(abs("1999-12-31T23").as_deref(), Some("1999-12-31T23:00:00.000000"));
-        assert_eq!(abs("1999-12-31T2359").as_deref(), Some("1999-12-31T23:59:00.000000"));
-        assert_eq!(abs("1999-12-31 23:59:59,5").as_deref(), Some("1999-12-31T23:59:59.500000"));
-        assert_eq!(abs("2000-01-01T01:00:00+0200").as_deref(), Some("1999-12-31T23:00:00.000000"));
-        assert_eq!(abs("2000-01-01T00:30:00+01").as_deref(), Some("1999-12-31T23:30:00.000000"));
-        assert_eq!(abs("1999-12-31T23:59:59.999999999").as_deref(), Some("1999-12-31T23:59:59.999999"));
-        assert_eq!(abs("2000-01-01T00:00:00 UTC").as_deref(), Some("2000-01-01T00:00:00.000000"));
-        assert_eq!(abs("1999-12-31T23:00:00 -02:00").as_deref(), Some("2000-01-01T01:00:00.000000"));
+        assert_eq!(
+            abs("2000-01-01").as_deref(),
+            Some("2000-01-01T00:00:00.000000")
+        );
+        assert_eq!(
+            abs("19991231").as_deref(),
+            Some("1999-12-31T00:00:00.000000")
+        );
+        assert_eq!(
+            abs("1999-W52-5").as_deref(),
+            Some("1999-12-31T00:00:00.000000")
+        );
+        assert_eq!(
+            abs("1999-12-31T23").as_deref(),
+            Some("1999-12-31T23:00:00.000000")
+        );
+        assert_eq!(
+            abs("1999-12-31T2359").as_deref(),
+            Some("1999-12-31T23:59:00.000000")
+        );
+        assert_eq!(
+            abs("1999-12-31 23:59:59,5").as_deref(),
+            Some("1999-12-31T23:59:59.500000")
+        );
+        assert_eq!(
+            abs("2000-01-01T01:00:00+0200").as_deref(),
+            Some("1999-12-31T23:00:00.000000")
+        );
+        assert_eq!(
+            abs("2000-01-01T00:30:00+01").as_deref(),
+            Some("1999-12-31T23:30:00.000000")
+        );
+        assert_eq!(
+            abs("1999-12-31T23:59:59.999999999").as_deref(),
+            Some("1999-12-31T23:59:59.999999")
+        );
+        assert_eq!(
+            abs("2000-01-01T00:00:00 UTC").as_deref(),
+            Some("2000-01-01T00:00:00.000000")
+        );
+        assert_eq!(
+            abs("1999-12-31T23:00:00 -02:00").as_deref(),
+            Some("2000-01-01T01:00:00.000000")
+        );
     }
 
     #[test]
     fn invalid_shapes() {
-        for s in ["1999-12-31T24:00:00", "1999-12-31T23:59:60", "2000-1-1", "2000/01/01", "1999-12", "1999-365"] {
+        for s in [
+            "1999-12-31T24:00:00",
+            "1999-12-31T23:59:60",
+            "2000-1-1",
+            "2000/01/01",
+            "1999-12",
+            "1999-365",
+        ] {
             assert_eq!(DateFilter::parse(s), None, "{s}");
         }
     }
 
     #[test]
     fn relative_forms() {
-        assert!(matches!(DateFilter::parse("-3d"), Some(DateFilter::Relative { n: 3, unit: Unit::Day })));
-        assert!(matches!(DateFilter::parse("3d"), Some(DateFilter::Relative { .. })));
+        assert!(matches!(
+            DateFilter::parse("-3d"),
+            Some(DateFilter::Relative {
+                n: 3,
+                unit: Unit::Day
+            })
+        ));
+        assert!(matches!(
+            DateFilter::parse("3d"),
+            Some(DateFilter::Relative { .. })
+        ));
         for s in ["+1d", "-1.5d", "-1 d", "-1D", "-10000d", "--1d", "-1q"] {
             assert_eq!(DateFilter::parse(s), None, "{s}");
         }
@@ -355,10 +508,28 @@ mod tests {
     #[test]
     fn months_clamp_each_step() {
         let now = Utc.with_ymd_and_hms(2021, 3, 31, 12, 0, 0).unwrap();
-        let t = DateFilter::Relative { n: 2, unit: Unit::Month }.resolve(now).unwrap();
-        assert_eq!(t.date_naive(), NaiveDate::from_ymd_opt(2021, 1, 28).unwrap());
+        let t = DateFilter::Relative {
+            n: 2,
+            unit: Unit::Month,
+        }
+        .resolve(now)
+        .unwrap();
+        let t = DateTime::from_timestamp_micros(t).unwrap();
+        assert_eq!(
+            t.date_naive(),
+            NaiveDate::from_ymd_opt(2021, 1, 28).unwrap()
+        );
         let leap = Utc.with_ymd_and_hms(2024, 2, 29, 0, 0, 0).unwrap();
-        let t = DateFilter::Relative { n: 1, unit: Unit::Year }.resolve(leap).unwrap();
-        assert_eq!(t.date_naive(), NaiveDate::from_ymd_opt(2023, 2, 28).unwrap());
+        let t = DateFilter::Relative {
+            n: 1,
+            unit: Unit::Year,
+        }
+        .resolve(leap)
+        .unwrap();
+        let t = DateTime::from_timestamp_micros(t).unwrap();
+        assert_eq!(
+            t.date_naive(),
+            NaiveDate::from_ymd_opt(2023, 2, 28).unwrap()
+        );
     }
 }

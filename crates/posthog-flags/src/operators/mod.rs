@@ -23,12 +23,30 @@ pub(crate) enum Matcher {
     Unknown,
     IsSet,
     IsNotSet,
-    Exact { negate: bool, rule: ExactRule },
-    Text { kind: TextKind, negate: bool, needle: Box<str> },
-    Regex { negate: bool, regex: RegexMatcher },
-    Numeric { cmp: Cmp, filter: Option<f64> },
-    Date { before: bool, filter: Option<DateFilter> },
-    Semver { filter: Option<SemverFilter> },
+    Exact {
+        negate: bool,
+        rule: ExactRule,
+    },
+    Text {
+        kind: TextKind,
+        negate: bool,
+        needle: Box<str>,
+    },
+    Regex {
+        negate: bool,
+        regex: RegexMatcher,
+    },
+    Numeric {
+        cmp: Cmp,
+        filter: Option<f64>,
+    },
+    Date {
+        before: bool,
+        filter: Option<DateFilter>,
+    },
+    Semver {
+        filter: Option<SemverFilter>,
+    },
 }
 
 #[derive(Debug)]
@@ -84,17 +102,41 @@ impl Matcher {
             Some(op) => op,
         };
         match op {
-            "exact" | "is_not" => Matcher::Exact { negate: op == "is_not", rule: exact_rule(value, matching_v2) },
+            "exact" | "is_not" => Matcher::Exact {
+                negate: op == "is_not",
+                rule: exact_rule(value, matching_v2),
+            },
             "is_set" => Matcher::IsSet,
             "is_not_set" => Matcher::IsNotSet,
-            "icontains" | "not_icontains" => text(TextKind::Contains, op.starts_with("not_"), value),
-            "starts_with" | "not_starts_with" => text(TextKind::StartsWith, op.starts_with("not_"), value),
-            "ends_with" | "not_ends_with" => text(TextKind::EndsWith, op.starts_with("not_"), value),
-            "regex" | "not_regex" => Matcher::Regex { negate: op == "not_regex", regex: compile_regex(value) },
-            "gt" => Matcher::Numeric { cmp: Cmp::Gt, filter: numeric(value) },
-            "gte" => Matcher::Numeric { cmp: Cmp::Gte, filter: numeric(value) },
-            "lt" => Matcher::Numeric { cmp: Cmp::Lt, filter: numeric(value) },
-            "lte" => Matcher::Numeric { cmp: Cmp::Lte, filter: numeric(value) },
+            "icontains" | "not_icontains" => {
+                text(TextKind::Contains, op.starts_with("not_"), value)
+            }
+            "starts_with" | "not_starts_with" => {
+                text(TextKind::StartsWith, op.starts_with("not_"), value)
+            }
+            "ends_with" | "not_ends_with" => {
+                text(TextKind::EndsWith, op.starts_with("not_"), value)
+            }
+            "regex" | "not_regex" => Matcher::Regex {
+                negate: op == "not_regex",
+                regex: compile_regex(value),
+            },
+            "gt" => Matcher::Numeric {
+                cmp: Cmp::Gt,
+                filter: numeric(value),
+            },
+            "gte" => Matcher::Numeric {
+                cmp: Cmp::Gte,
+                filter: numeric(value),
+            },
+            "lt" => Matcher::Numeric {
+                cmp: Cmp::Lt,
+                filter: numeric(value),
+            },
+            "lte" => Matcher::Numeric {
+                cmp: Cmp::Lte,
+                filter: numeric(value),
+            },
             "is_date_before" | "is_date_after" => Matcher::Date {
                 before: op == "is_date_before",
                 filter: python_str(value).and_then(|t| DateFilter::parse(&t)),
@@ -130,15 +172,23 @@ impl Matcher {
             return Tri::Soft(Reason::UnsupportedDefinition);
         }
         let Some(prop) = property else {
-            return Tri::Soft(if self.unusable() { Reason::UnsupportedDefinition } else { Reason::MissingContext });
+            return Tri::Soft(if self.unusable() {
+                Reason::UnsupportedDefinition
+            } else {
+                Reason::MissingContext
+            });
         };
         match self {
             Matcher::Unknown => Tri::Soft(Reason::UnsupportedDefinition),
             Matcher::IsSet => Tri::Yes,
             Matcher::IsNotSet => Tri::No,
             Matcher::Numeric { cmp, filter } => {
-                let Some(f) = *filter else { return Tri::Soft(Reason::UnsupportedDefinition) };
-                let Some(p) = numeric(prop) else { return Tri::No };
+                let Some(f) = *filter else {
+                    return Tri::Soft(Reason::UnsupportedDefinition);
+                };
+                let Some(p) = numeric(prop) else {
+                    return Tri::No;
+                };
                 Tri::from(match cmp {
                     Cmp::Gt => p > f,
                     Cmp::Gte => p >= f,
@@ -147,7 +197,11 @@ impl Matcher {
                 })
             }
             Matcher::Exact { negate, rule } => Tri::from(exact(rule, prop) != *negate),
-            Matcher::Text { kind, negate, needle } => {
+            Matcher::Text {
+                kind,
+                negate,
+                needle,
+            } => {
                 let owned;
                 let hay = match prop {
                     Value::String(s) => s.as_str(),
@@ -163,17 +217,28 @@ impl Matcher {
                 if prop.is_null() {
                     return Tri::No;
                 }
-                let Some(filter) = filter else { return Tri::Soft(Reason::UnsupportedDefinition) };
-                let Some(f) = filter.resolve(now()) else { return Tri::Soft(Reason::UnsupportedDefinition) };
-                let Value::String(text) = prop else { return Tri::Soft(Reason::MissingContext) };
-                let Some(p) = dates::parse_property(text, now()) else { return Tri::Soft(Reason::MissingContext) };
+                let Some(filter) = filter else {
+                    return Tri::Soft(Reason::UnsupportedDefinition);
+                };
+                let now = now();
+                let Some(f) = filter.resolve(now) else {
+                    return Tri::Soft(Reason::UnsupportedDefinition);
+                };
+                let Value::String(text) = prop else {
+                    return Tri::Soft(Reason::MissingContext);
+                };
+                let Some(p) = dates::parse_property(text, now) else {
+                    return Tri::Soft(Reason::MissingContext);
+                };
                 Tri::from(if *before { p < f } else { p > f })
             }
             Matcher::Semver { filter } => {
                 if prop.is_null() {
                     return Tri::No;
                 }
-                let Some(filter) = filter else { return Tri::Soft(Reason::UnsupportedDefinition) };
+                let Some(filter) = filter else {
+                    return Tri::Soft(Reason::UnsupportedDefinition);
+                };
                 match python_str(prop).as_deref().and_then(semver::parse) {
                     Some(v) => Tri::from(filter.matches(v)),
                     None => Tri::Soft(Reason::MissingContext),
@@ -187,9 +252,12 @@ fn exact_rule(value: &Value, matching_v2: bool) -> ExactRule {
     match value {
         Value::Array(items) if items.is_empty() => ExactRule::EmptyArray,
         v if !matching_v2 && boolean_like(v) => ExactRule::Truthiness(exact_truthy(v)),
-        Value::Array(items) => {
-            ExactRule::Candidates(items.iter().map(|i| stringify(i).to_lowercase().into_boxed_str()).collect())
-        }
+        Value::Array(items) => ExactRule::Candidates(
+            items
+                .iter()
+                .map(|i| stringify(i).to_lowercase().into_boxed_str())
+                .collect(),
+        ),
         v => ExactRule::Candidates(Box::new([stringify(v).to_lowercase().into_boxed_str()])),
     }
 }
@@ -211,7 +279,11 @@ fn exact(rule: &ExactRule, prop: &Value) -> bool {
 }
 
 fn text(kind: TextKind, negate: bool, value: &Value) -> Matcher {
-    Matcher::Text { kind, negate, needle: stringify(value).to_ascii_lowercase().into_boxed_str() }
+    Matcher::Text {
+        kind,
+        negate,
+        needle: stringify(value).to_ascii_lowercase().into_boxed_str(),
+    }
 }
 
 fn text_match(kind: TextKind, hay: &[u8], needle: &[u8]) -> bool {
@@ -221,20 +293,31 @@ fn text_match(kind: TextKind, hay: &[u8], needle: &[u8]) -> bool {
     match kind {
         TextKind::StartsWith => hay[..needle.len()].eq_ignore_ascii_case(needle),
         TextKind::EndsWith => hay[hay.len() - needle.len()..].eq_ignore_ascii_case(needle),
-        TextKind::Contains => needle.is_empty() || hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle)),
+        TextKind::Contains => {
+            needle.is_empty()
+                || hay
+                    .windows(needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(needle))
+        }
     }
 }
 
 fn semver(op: SemverOp, value: &Value) -> Matcher {
-    Matcher::Semver { filter: python_str(value).and_then(|t| SemverFilter::compile(op, &t)) }
+    Matcher::Semver {
+        filter: python_str(value).and_then(|t| SemverFilter::compile(op, &t)),
+    }
 }
 
 fn compile_regex(value: &Value) -> RegexMatcher {
-    let Some(pattern) = python_str(value) else { return RegexMatcher::Unportable };
+    let Some(pattern) = python_str(value) else {
+        return RegexMatcher::Unportable;
+    };
     if pattern.is_empty() {
         return RegexMatcher::Empty;
     }
-    let Some(gated) = regex_gate::gate(&pattern) else { return RegexMatcher::Unportable };
+    let Some(gated) = regex_gate::gate(&pattern) else {
+        return RegexMatcher::Unportable;
+    };
     match Regex::new(&gated.rust) {
         Ok(regex) => RegexMatcher::Compiled(Box::new(CompiledRegex {
             regex,

@@ -57,7 +57,10 @@ pub(crate) fn gate(pattern: &str) -> Option<Gated> {
                     out.push('(');
                     i += 1;
                 }
-                groups.push(Group { has_quantifier: false, empty: true });
+                groups.push(Group {
+                    has_quantifier: false,
+                    empty: true,
+                });
                 prev = Prev::OpenGroup;
                 continue;
             }
@@ -91,7 +94,9 @@ pub(crate) fn gate(pattern: &str) -> Option<Gated> {
             '*' | '+' | '?' => {
                 has_repetition = true;
                 match prev {
-                    Prev::Caret | Prev::Dollar | Prev::EmptyGroup | Prev::QuantifiedGroup => return None,
+                    Prev::Caret | Prev::Dollar | Prev::EmptyGroup | Prev::QuantifiedGroup => {
+                        return None;
+                    }
                     Prev::Quantifier if c == '+' => return None,
                     _ => {}
                 }
@@ -208,7 +213,10 @@ fn counted_repetition(chars: &[char], start: usize) -> Option<usize> {
             return None;
         }
         let text: String = chars[from..*i].iter().collect();
-        text.parse::<u64>().ok().filter(|n| *n <= 4_294_967_295).map(|_| len)
+        text.parse::<u64>()
+            .ok()
+            .filter(|n| *n <= 4_294_967_295)
+            .map(|_| len)
     };
     read_count(&mut i)?;
     if chars.get(i) == Some(&',') {
@@ -337,7 +345,9 @@ mod tests {
 
     #[test]
     fn portable_patterns_pass() {
-        for p in ["^abc$", r"\d+", "(?:ab)+", "a{2,3}", "[a-z]+", r"[\b]", r"\.", "a*?", "x|y"] {
+        for p in [
+            "^abc$", r"\d+", "(?:ab)+", "a{2,3}", "[a-z]+", r"[\b]", r"\.", "a*?", "x|y",
+        ] {
             assert!(gate(p).is_some(), "{p}");
         }
     }
@@ -345,8 +355,8 @@ mod tests {
     #[test]
     fn unportable_patterns_are_refused() {
         for p in [
-            "(?i)a", "(?=a)", r"\bword", r"\p{L}", r"\1", "a*+", "a{2}{3}", "(a+)+", "(?:ab*)+", "^*", "[[a]]",
-            "[a&&b]", r"[\d-z]", r"[a-\d]", "[]", "{2}", "a{,3}", r"\A", r"\x4",
+            "(?i)a", "(?=a)", r"\bword", r"\p{L}", r"\1", "a*+", "a{2}{3}", "(a+)+", "(?:ab*)+",
+            "^*", "[[a]]", "[a&&b]", r"[\d-z]", r"[a-\d]", "[]", "{2}", "a{,3}", r"\A", r"\x4",
         ] {
             assert!(gate(p).is_none(), "{p}");
         }

@@ -82,7 +82,8 @@ fn optional_part(p: &str) -> Option<u64> {
 }
 
 fn part(p: &str) -> Option<u64> {
-    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0'))
+    {
         return None;
     }
     p.parse().ok()
@@ -97,7 +98,10 @@ fn wildcard(text: &str) -> Option<SemverFilter> {
         [] => None,
         [x] => Some(SemverFilter::Range((*x, 0, 0), (x.checked_add(1)?, 0, 0))),
         [x, y] => Some(SemverFilter::Range((*x, *y, 0), (*x, y.checked_add(1)?, 0))),
-        [x, y, z, ..] => Some(SemverFilter::Range((*x, *y, *z), (*x, *y, z.checked_add(1)?))),
+        [x, y, z, ..] => Some(SemverFilter::Range(
+            (*x, *y, *z),
+            (*x, *y, z.checked_add(1)?),
+        )),
     }
 }
 
