@@ -83,6 +83,16 @@ impl FlagValueRef<'_> {
     }
 }
 
+/// `true`, `false`, or the variant key.
+impl std::fmt::Display for FlagValueRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlagValueRef::Bool(b) => write!(f, "{b}"),
+            FlagValueRef::Variant(v) => f.write_str(v),
+        }
+    }
+}
+
 impl PartialEq<FlagValue> for FlagValueRef<'_> {
     fn eq(&self, other: &FlagValue) -> bool {
         match (self, other) {
