@@ -1,1 +1,147 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`:
+//!
+//! - `ci`: every check CI runs (formatting, clippy, tests, docs, fixture sync, dependency
+//!   guards), stopping at the first failure;
+//! - `sync-fixtures [--check]`: copy `../shared/fixtures` into `fixtures/` (or only compare);
+//! - `bench`: run the benchmarks and print medians with ratios to their floors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("sync-fixtures") => sync_fixtures(args.iter().any(|a| a == "--check")),
+        Some("bench") => bench(&args[1..]),
+        _ => Err("usage: cargo xtask <ci | sync-fixtures [--check] | bench [criterion args]>".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result {
+    eprintln!("\n==> cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("`cargo {}` failed ({status})", args.join(" "))) }
+}
+
+fn ci() -> Result {
+    cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    sync_fixtures(true)?;
+    // Clippy also enforces the MSRV: `incompatible_msrv` flags std APIs newer than
+    // `rust-version`, and the lockfile was resolved for that version.
+    cargo(&["clippy", "--locked", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
+    cargo(&["test", "--locked", "--workspace", "--all-features"], &[("INSTA_UPDATE", "no")])?;
+    cargo(&["doc", "--locked", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-Dwarnings")])?;
+    cargo(&["check", "--locked", "-p", "posthog-flags", "--no-default-features"], &[])?;
+    no_runtime_in(&["posthog-core", "posthog-flags"])?;
+    eprintln!("\nxtask ci: all checks passed");
+    Ok(())
+}
+
+/// The pure crates must not pull an async runtime or an HTTP stack.
+fn no_runtime_in(crates: &[&str]) -> Result {
+    const FORBIDDEN: &[&str] = &["tokio", "hyper", "tower", "async-std", "reqwest", "futures-executor"];
+    for krate in crates {
+        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["tree", "--locked", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}"])
+            .current_dir(root())
+            .output()
+            .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+        let tree = String::from_utf8_lossy(&out.stdout);
+        let bad: Vec<&str> = tree
+            .lines()
+            .filter(|line| FORBIDDEN.iter().any(|f| line.split_whitespace().next() == Some(*f)))
+            .collect();
+        if !out.status.success() || !bad.is_empty() {
+            return Err(format!("{krate} must not depend on a runtime: {bad:?}"));
+        }
+        eprintln!("==> {krate}: no runtime dependencies ({} crates)", tree.lines().count());
+    }
+    Ok(())
+}
+
+fn sync_fixtures(check_only: bool) -> Result {
+    let shared = root().join("../shared/fixtures");
+    let local = root().join("fixtures");
+    if !shared.is_dir() {
+        eprintln!("==> ../shared/fixtures not found; fixtures/ is used as committed");
+        return Ok(());
+    }
+    let mut stale = Vec::new();
+    copy_tree(&shared, &local, check_only, &mut stale)?;
+    if check_only && !stale.is_empty() {
+        return Err(format!("fixtures/ is out of date with ../shared/fixtures: {stale:?}; run `cargo xtask sync-fixtures`"));
+    }
+    eprintln!("==> fixtures {}", if check_only { "match ../shared/fixtures" } else { "synced" });
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path, check_only: bool, stale: &mut Vec<String>) -> Result {
+    let entries = std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst, check_only, stale)?;
+            continue;
+        }
+        let want = std::fs::read(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+        if std::fs::read(&dst).ok().as_deref() == Some(&want[..]) {
+            continue;
+        }
+        stale.push(dst.display().to_string());
+        if !check_only {
+            std::fs::create_dir_all(to).map_err(|e| e.to_string())?;
+            std::fs::write(&dst, &want).map_err(|e| format!("{}: {e}", dst.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Benchmarks, then a table of criterion's medians with each one's ratio to its floor.
+fn bench(extra: &[String]) -> Result {
+    let mut args = vec!["bench", "--locked", "-p", "posthog-flags", "--bench", "evaluate", "--"];
+    args.extend(extra.iter().map(String::as_str));
+    cargo(&args, &[])?;
+    let group = root().join("target/criterion/flags");
+    let floor = median_ns(&group.join("sha1_floor"))?;
+    println!("\nposthog-flags: median ns per evaluation (ratio to one SHA-1, the floor)");
+    let mut names: Vec<_> = std::fs::read_dir(&group)
+        .map_err(|e| format!("{}: {e}", group.display()))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n != "report")
+        .collect();
+    names.sort();
+    for name in names {
+        if let Ok(ns) = median_ns(&group.join(&name)) {
+            println!("  {name:<22} {ns:>9.1} ns   {:>5.2}x", ns / floor);
+        }
+    }
+    println!("  targets: rollout_50 <= 2.00x the floor; all_30_flags <= 2000 ns");
+    Ok(())
+}
+
+fn median_ns(dir: &Path) -> Result<f64> {
+    let path = dir.join("new/estimates.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    json["median"]["point_estimate"].as_f64().ok_or_else(|| format!("{}: no median", path.display()))
+}
