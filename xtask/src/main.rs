@@ -16,7 +16,9 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("sync-fixtures") => sync_fixtures(args.iter().any(|a| a == "--check")),
         Some("bench") => bench(&args[1..]),
-        _ => Err("usage: cargo xtask <ci | sync-fixtures [--check] | bench [criterion args]>".into()),
+        _ => {
+            Err("usage: cargo xtask <ci | sync-fixtures [--check] | bench [criterion args]>".into())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -39,7 +41,11 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result {
         .current_dir(root())
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`cargo {}` failed ({status})", args.join(" "))) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
 }
 
 fn ci() -> Result {
@@ -47,10 +53,37 @@ fn ci() -> Result {
     sync_fixtures(true)?;
     // Clippy also enforces the MSRV: `incompatible_msrv` flags std APIs newer than
     // `rust-version`, and the lockfile was resolved for that version.
-    cargo(&["clippy", "--locked", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
-    cargo(&["test", "--locked", "--workspace", "--all-features"], &[("INSTA_UPDATE", "no")])?;
-    cargo(&["doc", "--locked", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-Dwarnings")])?;
-    cargo(&["check", "--locked", "-p", "posthog-flags", "--no-default-features"], &[])?;
+    cargo(
+        &[
+            "clippy",
+            "--locked",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    cargo(
+        &["test", "--locked", "--workspace", "--all-features"],
+        &[("INSTA_UPDATE", "no")],
+    )?;
+    cargo(
+        &["doc", "--locked", "--workspace", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-Dwarnings")],
+    )?;
+    cargo(
+        &[
+            "check",
+            "--locked",
+            "-p",
+            "posthog-flags",
+            "--no-default-features",
+        ],
+        &[],
+    )?;
     no_runtime_in(&["posthog-core", "posthog-flags"])?;
     eprintln!("\nxtask ci: all checks passed");
     Ok(())
@@ -58,22 +91,39 @@ fn ci() -> Result {
 
 /// The pure crates must not pull an async runtime or an HTTP stack.
 fn no_runtime_in(crates: &[&str]) -> Result {
-    const FORBIDDEN: &[&str] = &["tokio", "hyper", "tower", "async-std", "reqwest", "futures-executor"];
+    const FORBIDDEN: &[&str] = &[
+        "tokio",
+        "hyper",
+        "tower",
+        "async-std",
+        "reqwest",
+        "futures-executor",
+    ];
     for krate in crates {
         let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["tree", "--locked", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}"])
+            .args([
+                "tree", "--locked", "-p", krate, "-e", "normal", "--prefix", "none", "--format",
+                "{p}",
+            ])
             .current_dir(root())
             .output()
             .map_err(|e| format!("cannot run cargo tree: {e}"))?;
         let tree = String::from_utf8_lossy(&out.stdout);
         let bad: Vec<&str> = tree
             .lines()
-            .filter(|line| FORBIDDEN.iter().any(|f| line.split_whitespace().next() == Some(*f)))
+            .filter(|line| {
+                FORBIDDEN
+                    .iter()
+                    .any(|f| line.split_whitespace().next() == Some(*f))
+            })
             .collect();
         if !out.status.success() || !bad.is_empty() {
             return Err(format!("{krate} must not depend on a runtime: {bad:?}"));
         }
-        eprintln!("==> {krate}: no runtime dependencies ({} crates)", tree.lines().count());
+        eprintln!(
+            "==> {krate}: no runtime dependencies ({} crates)",
+            tree.lines().count()
+        );
     }
     Ok(())
 }
@@ -88,9 +138,18 @@ fn sync_fixtures(check_only: bool) -> Result {
     let mut stale = Vec::new();
     copy_tree(&shared, &local, check_only, &mut stale)?;
     if check_only && !stale.is_empty() {
-        return Err(format!("fixtures/ is out of date with ../shared/fixtures: {stale:?}; run `cargo xtask sync-fixtures`"));
+        return Err(format!(
+            "fixtures/ is out of date with ../shared/fixtures: {stale:?}; run `cargo xtask sync-fixtures`"
+        ));
     }
-    eprintln!("==> fixtures {}", if check_only { "match ../shared/fixtures" } else { "synced" });
+    eprintln!(
+        "==> fixtures {}",
+        if check_only {
+            "match ../shared/fixtures"
+        } else {
+            "synced"
+        }
+    );
     Ok(())
 }
 
@@ -118,7 +177,15 @@ fn copy_tree(from: &Path, to: &Path, check_only: bool, stale: &mut Vec<String>) 
 
 /// Benchmarks, then a table of criterion's medians with each one's ratio to its floor.
 fn bench(extra: &[String]) -> Result {
-    let mut args = vec!["bench", "--locked", "-p", "posthog-flags", "--bench", "evaluate", "--"];
+    let mut args = vec![
+        "bench",
+        "--locked",
+        "-p",
+        "posthog-flags",
+        "--bench",
+        "evaluate",
+        "--",
+    ];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args, &[])?;
     let group = root().join("target/criterion/flags");
@@ -143,5 +210,7 @@ fn median_ns(dir: &Path) -> Result<f64> {
     let path = dir.join("new/estimates.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    json["median"]["point_estimate"].as_f64().ok_or_else(|| format!("{}: no median", path.display()))
+    json["median"]["point_estimate"]
+        .as_f64()
+        .ok_or_else(|| format!("{}: no median", path.display()))
 }

@@ -16,10 +16,15 @@ use std::process::ExitCode;
 
 use posthog_flags::{EvalContext, Evaluation, FlagSet, GroupProperties, Groups, Properties};
 
-fn parse_arg<T: serde::de::DeserializeOwned + Default>(arg: Option<&String>, what: &str) -> Result<T, String> {
+fn parse_arg<T: serde::de::DeserializeOwned + Default>(
+    arg: Option<&String>,
+    what: &str,
+) -> Result<T, String> {
     match arg {
         None => Ok(T::default()),
-        Some(text) => serde_json::from_str(text).map_err(|e| format!("{what} must be a JSON object: {e}")),
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| format!("{what} must be a JSON object: {e}"))
+        }
     }
 }
 
@@ -35,18 +40,36 @@ fn run(args: &[String]) -> Result<(), String> {
     let person: Properties = parse_arg(rest.first(), "person properties")?;
     let groups: Groups = parse_arg(rest.get(1), "groups")?;
     let group_props: GroupProperties = parse_arg(rest.get(2), "group properties")?;
-    let ctx = EvalContext::new(distinct_id).person_properties(&person).groups(&groups).group_properties(&group_props);
+    let ctx = EvalContext::new(distinct_id)
+        .person_properties(&person)
+        .groups(&groups)
+        .group_properties(&group_props);
 
     println!("{} flags for {distinct_id:?}:", set.len());
     for (key, answer) in set.evaluate_all(&ctx) {
         match answer {
             Evaluation::Match(m) => {
-                let payload = m.payload.map(|p| format!("  payload {p}")).unwrap_or_default();
-                let condition = m.condition_index.map(|i| format!(" #{i}")).unwrap_or_default();
-                println!("  {key:<24} {:<14} {}{condition}{payload}", m.value.to_string(), m.reason.code());
+                let payload = m
+                    .payload
+                    .map(|p| format!("  payload {p}"))
+                    .unwrap_or_default();
+                let condition = m
+                    .condition_index
+                    .map(|i| format!(" #{i}"))
+                    .unwrap_or_default();
+                println!(
+                    "  {key:<24} {:<14} {}{condition}{payload}",
+                    m.value.to_string(),
+                    m.reason.code()
+                );
             }
             Evaluation::Inconclusive(i) => {
-                println!("  {key:<24} {:<14} {} ({:?})", "inconclusive", i.reason.as_str(), i.cause);
+                println!(
+                    "  {key:<24} {:<14} {} ({:?})",
+                    "inconclusive",
+                    i.reason.as_str(),
+                    i.cause
+                );
             }
         }
     }
