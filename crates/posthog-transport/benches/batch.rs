@@ -1,0 +1,3 @@
+//! Throughput of the transport (filled in below).
+
+fn main() {}

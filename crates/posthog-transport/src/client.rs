@@ -1,0 +1,181 @@
+//! [`HttpClient`]: the default HTTP stack, hyper-util's pooled client over rustls.
+//!
+//! Connections are kept alive and reused; HTTPS negotiates HTTP/2 through ALPN when the server
+//! offers it. Certificates are checked against the Mozilla roots compiled in (feature
+//! `webpki-roots`, default) or the system store (feature `native-roots`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tower::Service;
+
+use crate::{ErrorKind, TransportError};
+
+/// Settings of the default HTTP client.
+#[derive(Debug, Clone)]
+pub struct HttpClientBuilder {
+    connect_timeout: Duration,
+    pool_idle_timeout: Duration,
+    pool_max_idle_per_host: usize,
+    max_response_bytes: usize,
+}
+
+impl Default for HttpClientBuilder {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 8,
+            max_response_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl HttpClientBuilder {
+    /// Limit for establishing a TCP connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long an idle pooled connection is kept.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// Idle connections kept per host.
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.pool_max_idle_per_host = max;
+        self
+    }
+
+    /// Responses with larger bodies fail with [`ErrorKind::BodyTooLarge`].
+    pub fn max_response_bytes(mut self, max: usize) -> Self {
+        self.max_response_bytes = max;
+        self
+    }
+
+    /// Builds the client. Must be called inside a tokio runtime only when used, not here.
+    pub fn build(self) -> Result<HttpClient, TransportError> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(self.connect_timeout));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        #[cfg(feature = "native-roots")]
+        let builder = builder
+            .with_provider_and_native_roots(provider)
+            .map_err(|e| {
+                TransportError::config(format!("cannot load the system's root certificates: {e}"))
+            })?;
+        #[cfg(not(feature = "native-roots"))]
+        let builder = builder
+            .with_provider_and_webpki_roots(provider)
+            .map_err(|e| TransportError::config(format!("cannot set up TLS: {e}")))?;
+        let https = builder
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .pool_max_idle_per_host(self.pool_max_idle_per_host)
+            .build(https);
+        Ok(HttpClient {
+            client,
+            max_response_bytes: self.max_response_bytes,
+        })
+    }
+}
+
+/// The default HTTP stack: a `tower::Service<http::Request<Bytes>>` answering
+/// `http::Response<Bytes>` with the whole body read.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    max_response_bytes: usize,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client with default settings.
+    pub fn new() -> Result<Self, TransportError> {
+        HttpClientBuilder::default().build()
+    }
+
+    /// Settings to adjust before building.
+    pub fn builder() -> HttpClientBuilder {
+        HttpClientBuilder::default()
+    }
+}
+
+fn has_tls_cause(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+fn map_client_error(err: hyper_util::client::legacy::Error) -> TransportError {
+    let kind = if has_tls_cause(&err) {
+        ErrorKind::Tls
+    } else if err.is_connect() {
+        ErrorKind::Connect
+    } else {
+        ErrorKind::Io
+    };
+    TransportError::no_response(kind, err)
+}
+
+impl Service<Request<Bytes>> for HttpClient {
+    type Response = Response<Bytes>;
+    type Error = TransportError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Bytes>, TransportError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), TransportError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+        let client = self.client.clone();
+        let limit = self.max_response_bytes;
+        Box::pin(async move {
+            let response = client
+                .request(request.map(Full::new))
+                .await
+                .map_err(map_client_error)?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, limit).collect().await.map_err(|e| {
+                if e.is::<LengthLimitError>() {
+                    TransportError::new(ErrorKind::BodyTooLarge).with_source(e)
+                } else {
+                    TransportError::no_response(ErrorKind::Io, e)
+                }
+            })?;
+            Ok(Response::from_parts(parts, body.to_bytes()))
+        })
+    }
+}

@@ -1,0 +1,69 @@
+//! The user-agent layer: names the SDK on every request (C-HTTP.3).
+
+use std::task::{Context, Poll};
+
+use http::Request;
+use http::header::{HeaderValue, USER_AGENT};
+use tower::{Layer, Service};
+
+/// `posthog-rs/<version>`, the user agent PostHog attributes usage to.
+pub fn default_user_agent() -> HeaderValue {
+    HeaderValue::from_static(concat!("posthog-rs/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Adds [`UserAgent`] to a service.
+#[derive(Debug, Clone)]
+pub struct UserAgentLayer {
+    value: HeaderValue,
+}
+
+impl UserAgentLayer {
+    /// Sets `value` on requests that have no user agent yet.
+    pub fn new(value: HeaderValue) -> Self {
+        Self { value }
+    }
+}
+
+impl Default for UserAgentLayer {
+    fn default() -> Self {
+        Self::new(default_user_agent())
+    }
+}
+
+impl<S> Layer<S> for UserAgentLayer {
+    type Service = UserAgent<S>;
+
+    fn layer(&self, inner: S) -> UserAgent<S> {
+        UserAgent {
+            inner,
+            value: self.value.clone(),
+        }
+    }
+}
+
+/// Sets the `User-Agent` header.
+#[derive(Debug, Clone)]
+pub struct UserAgent<S> {
+    inner: S,
+    value: HeaderValue,
+}
+
+impl<S, B> Service<Request<B>> for UserAgent<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> S::Future {
+        if !request.headers().contains_key(USER_AGENT) {
+            request.headers_mut().insert(USER_AGENT, self.value.clone());
+        }
+        self.inner.call(request)
+    }
+}
