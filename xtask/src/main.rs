@@ -175,34 +175,48 @@ fn copy_tree(from: &Path, to: &Path, check_only: bool, stale: &mut Vec<String>) 
     Ok(())
 }
 
+/// Benchmark groups and the bench each group's ratios are taken against.
+const GROUPS: &[(&str, &str, &str, &str)] = &[
+    ("posthog-flags", "evaluate", "flags", "sha1_floor"),
+    (
+        "posthog-transport",
+        "batch",
+        "transport",
+        "bare_hyper_gzip_1000",
+    ),
+];
+
 /// Benchmarks, then a table of criterion's medians with each one's ratio to its floor.
 fn bench(extra: &[String]) -> Result {
-    let mut args = vec![
-        "bench",
-        "--locked",
-        "-p",
-        "posthog-flags",
-        "--bench",
-        "evaluate",
-        "--",
-    ];
-    args.extend(extra.iter().map(String::as_str));
-    cargo(&args, &[])?;
-    let group = root().join("target/criterion/flags");
-    let floor = median_ns(&group.join("sha1_floor"))?;
-    println!("\nposthog-flags: median ns per evaluation (ratio to one SHA-1, the floor)");
-    let mut names: Vec<_> = std::fs::read_dir(&group)
-        .map_err(|e| format!("{}: {e}", group.display()))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n != "report")
-        .collect();
-    names.sort();
-    for name in names {
-        if let Ok(ns) = median_ns(&group.join(&name)) {
-            println!("  {name:<22} {ns:>9.1} ns   {:>5.2}x", ns / floor);
+    for (krate, bench, _, _) in GROUPS {
+        let mut args = vec!["bench", "--locked", "-p", krate, "--bench", bench, "--"];
+        args.extend(extra.iter().map(String::as_str));
+        cargo(&args, &[])?;
+    }
+    for (krate, _, group, floor_name) in GROUPS {
+        let dir = root().join("target/criterion").join(group);
+        let floor = median_ns(&dir.join(floor_name))?;
+        println!("\n{krate}: medians (ratio to {floor_name})");
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|n| n != "report")
+            .collect();
+        names.sort();
+        for name in names {
+            if let Ok(ns) = median_ns(&dir.join(&name)) {
+                let shown = if ns >= 1e6 {
+                    format!("{:.3} ms", ns / 1e6)
+                } else {
+                    format!("{ns:.1} ns")
+                };
+                println!("  {name:<24} {shown:>12}   {:>5.2}x", ns / floor);
+            }
         }
     }
-    println!("  targets: rollout_50 <= 2.00x the floor; all_30_flags <= 2000 ns");
+    println!(
+        "\ntargets: flags/rollout_50 <= 2.00x; flags/all_30_flags <= 2000 ns; transport/stack <= 1.10x"
+    );
     Ok(())
 }
 

@@ -132,6 +132,7 @@ struct State {
     requests: Vec<RecordedRequest>,
     connections: usize,
     tasks: Vec<AbortHandle>,
+    recording: bool,
 }
 
 /// A scripted HTTP server on 127.0.0.1. Dropping it stops it.
@@ -160,6 +161,7 @@ impl TestServer {
             requests: Vec::new(),
             connections: 0,
             tasks: Vec::new(),
+            recording: true,
         }));
         let accept_state = state.clone();
         let accept = tokio::spawn(async move {
@@ -232,6 +234,12 @@ impl TestServer {
         lock(&self.state).connections
     }
 
+    /// Stops (or resumes) keeping requests, e.g. for load tests; replies still follow the
+    /// script.
+    pub fn set_recording(&self, on: bool) {
+        lock(&self.state).recording = on;
+    }
+
     /// Forgets recorded requests.
     pub fn clear(&self) {
         lock(&self.state).requests.clear();
@@ -265,10 +273,13 @@ async fn handle(
         .await
         .map_err(std::io::Error::other)?
         .to_bytes();
-    let gzipped = parts
-        .headers
-        .get(http::header::CONTENT_ENCODING)
-        .is_some_and(|v| v == "gzip");
+    // Without recording (load tests) the body is not decoded either.
+    let recording = lock(&state).recording;
+    let gzipped = recording
+        && parts
+            .headers
+            .get(http::header::CONTENT_ENCODING)
+            .is_some_and(|v| v == "gzip");
     let body = if gzipped {
         let mut decoded = Vec::new();
         flate2::read::GzDecoder::new(&raw_body[..]).read_to_end(&mut decoded)?;
@@ -288,7 +299,9 @@ async fn handle(
     };
     let reply = {
         let mut s = lock(&state);
-        s.requests.push(recorded.clone());
+        if s.recording {
+            s.requests.push(recorded.clone());
+        }
         let scripted = s.script.pop_front();
         let handler = s.handler.clone();
         let default = s.default.clone();
