@@ -1,4 +1,4 @@
-//! The request-compression layer: gzips bodies whose [`RequestPolicy`](crate::RequestPolicy)
+//! The request-compression layer: gzips bodies whose [`RequestPolicy`]
 //! asks for it and that are not encoded yet, setting `Content-Encoding: gzip` and (optionally)
 //! PostHog's `compression=gzip` query hint.
 

@@ -1,4 +1,4 @@
-//! The per-attempt timeout layer: the request's [`RequestPolicy`](crate::RequestPolicy) timeout,
+//! The per-attempt timeout layer: the request's [`RequestPolicy`] timeout,
 //! else the layer's default; expiry is [`ErrorKind::Timeout`](crate::ErrorKind::Timeout).
 
 use std::future::Future;

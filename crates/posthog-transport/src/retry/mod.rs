@@ -1,7 +1,7 @@
 //! The retry layer: re-sends a request while its [`RetryPolicy`] says the outcome is worth
 //! another attempt, waiting as [`backoff::delay`] says.
 //!
-//! The policy comes from the request's [`RequestPolicy`](crate::RequestPolicy) extension, else
+//! The policy comes from the request's [`RequestPolicy`] extension, else
 //! the layer's default. The final outcome carries the number of attempts: in the error, or as
 //! an [`Attempts`] extension on the response.
 
