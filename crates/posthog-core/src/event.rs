@@ -108,6 +108,11 @@ impl Event {
         self
     }
 
+    /// Replaces the distinct id in place.
+    pub fn set_distinct_id(&mut self, distinct_id: impl Into<String>) {
+        self.distinct_id = distinct_id.into();
+    }
+
     /// The event name.
     pub fn name(&self) -> &str {
         &self.event

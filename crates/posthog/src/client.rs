@@ -1,0 +1,430 @@
+//! [`Client`]: capture and identity calls that never block, over the pipeline's worker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use posthog_core::{Event, PersonProperties, Properties};
+use posthog_transport::{RetryPolicy, Transport};
+use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::hooks::{self, HookOutcome};
+use crate::options::Options;
+use crate::pipeline::{FlushReport, Msg, ShutdownReport, Worker, WorkerConfig, report};
+use crate::report::{Counters, DeliveryError, DeliveryErrorKind, Stats};
+
+/// A PostHog client: a cheap handle (clone it freely) over one queue and one worker.
+///
+/// `capture` and the identity calls are plain functions: they assemble the event, run the
+/// `before_send` hooks and hand it to a bounded queue without blocking or doing I/O. Call
+/// [`Client::shutdown`] before the process exits to deliver what is queued.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), posthog::Error> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// let client = posthog::Client::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// client.capture(posthog::Event::new("order_placed", "user-123").property("amount", 42));
+/// client.flush().await;
+/// # assert_eq!(server.events().len(), 1);
+/// client.shutdown(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    options: Options,
+    transport: Option<Transport>,
+    tx: Option<mpsc::Sender<Msg>>,
+    counters: Arc<Counters>,
+    opted_out: AtomicBool,
+    shut_down: AtomicBool,
+    shutdown_report: AsyncMutex<Option<ShutdownReport>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("host", &self.inner.options.host)
+            .field("enabled", &self.inner.tx.is_some())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Options for a client of the project whose token is `api_key`.
+    pub fn builder(api_key: impl Into<String>) -> crate::ClientBuilder {
+        crate::ClientBuilder::new(api_key)
+    }
+
+    pub(crate) fn start(options: Options) -> Result<Client, Error> {
+        let counters = Arc::new(Counters::default());
+        let enabled = !options.disabled && !options.api_key.is_empty();
+        if !options.disabled && options.api_key.is_empty() {
+            tracing::warn!(target: "posthog", "no PostHog project API key: the client is disabled and sends nothing");
+        }
+        let (transport, tx) = if enabled {
+            let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+            let mut transport = Transport::builder(&options.api_key)
+                .host(&options.host)
+                .gzip(options.gzip)
+                .capture_timeout(options.timeout)
+                .max_retries(0);
+            if let Some(key) = &options.personal_api_key {
+                transport = transport.personal_api_key(key);
+            }
+            if let Some(service) = &options.service {
+                transport = transport.service(service.clone());
+            }
+            let transport = transport.build()?;
+            let (tx, rx) = mpsc::channel(options.max_queue_size);
+            let config = WorkerConfig {
+                flush_at: options.flush_at,
+                flush_interval: options.flush_interval,
+                max_batch_bytes: options.max_batch_bytes,
+                max_event_bytes: options.max_event_bytes,
+                max_retries: options.max_retries,
+                max_pending: options.max_queue_size,
+                retry: RetryPolicy::ingestion(options.max_retries),
+            };
+            let worker = Worker::new(
+                rx,
+                transport.clone(),
+                &options.api_key,
+                options.historical_migration,
+                config,
+                counters.clone(),
+                options.on_error.clone(),
+            );
+            runtime.spawn(worker.run());
+            (Some(transport), Some(tx))
+        } else {
+            (None, None)
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                options,
+                transport,
+                tx,
+                counters,
+                opted_out: AtomicBool::new(false),
+                shut_down: AtomicBool::new(false),
+                shutdown_report: AsyncMutex::new(None),
+            }),
+        })
+    }
+
+    /// Whether events are being sent (not disabled, not shut down).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.tx.is_some() && !self.inner.shut_down.load(Ordering::Acquire)
+    }
+
+    /// Stops capturing until [`Client::opt_in`]: every capture-type call is a no-op (C-CAPTURE.3).
+    pub fn opt_out(&self) {
+        self.inner.opted_out.store(true, Ordering::Release);
+    }
+
+    /// Resumes capturing after [`Client::opt_out`].
+    pub fn opt_in(&self) {
+        self.inner.opted_out.store(false, Ordering::Release);
+    }
+
+    /// Whether capturing is opted out.
+    pub fn is_opted_out(&self) -> bool {
+        self.inner.opted_out.load(Ordering::Acquire)
+    }
+
+    /// The counters: captured, sent, retried, dropped, failed, filtered, pending.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    fn drop_event(&self, kind: DeliveryErrorKind, uuid: Option<Uuid>, message: String) {
+        let error = DeliveryError {
+            kind,
+            count: 1,
+            uuids: uuid.into_iter().collect(),
+            status: None,
+            message,
+        };
+        report(
+            &self.inner.counters,
+            self.inner.options.on_error.as_ref(),
+            error,
+            false,
+        );
+    }
+
+    /// Assembles the envelope and SDK-owned properties (C-CAPTURE.4/.5, C-TRACING-HEADERS.3–5).
+    fn assemble(&self, mut event: Event) -> Result<Event, String> {
+        if event.name().is_empty() {
+            return Err("event name is empty".into());
+        }
+        crate::context::with_current(|ctx| {
+            if event.get_distinct_id().trim().is_empty() {
+                match ctx {
+                    Some(c) if c.get_distinct_id().is_some() => {
+                        event.set_distinct_id(c.get_distinct_id().unwrap_or_default());
+                    }
+                    Some(_) => {
+                        // C-TRACING-HEADERS.5: inside a context without an id, personless.
+                        event.set_distinct_id(Uuid::now_v7().to_string());
+                        event.set_default(posthog_core::event::PROCESS_PERSON_PROFILE, false);
+                    }
+                    None => {}
+                }
+            }
+            if let Some(c) = ctx {
+                if let Some(session) = c.get_session_id() {
+                    event.set_default("$session_id", session);
+                }
+                for (k, v) in c.tags() {
+                    event.set_default(k, v.clone());
+                }
+            }
+        });
+        if event.get_distinct_id().trim().is_empty() {
+            return Err(format!("event {:?} has no distinct id", event.name()));
+        }
+        event.stamp(Utc::now());
+        let o = &self.inner.options;
+        for (k, v) in &o.super_properties {
+            event.set_default(k, v.clone());
+        }
+        event.set_default("$lib", posthog_core::LIB_NAME);
+        event.set_default("$lib_version", posthog_core::LIB_VERSION);
+        event.set_default("$is_server", true);
+        if o.disable_geoip {
+            event.set_default("$geoip_disable", true);
+        }
+        Ok(event)
+    }
+
+    /// Validation, assembly and hooks, shared by every capture path. `None`: not admitted
+    /// (already counted and reported).
+    fn admit(&self, event: Event) -> Option<Event> {
+        if !self.is_enabled() {
+            return None;
+        }
+        if self.is_opted_out() {
+            Counters::add(&self.inner.counters.filtered, 1);
+            return None;
+        }
+        let event = match self.assemble(event) {
+            Ok(event) => event,
+            Err(message) => {
+                self.drop_event(
+                    DeliveryErrorKind::Invalid,
+                    None,
+                    format!("invalid event dropped: {message}"),
+                );
+                return None;
+            }
+        };
+        let uuid = event.get_uuid();
+        match hooks::run(&self.inner.options.before_send, event) {
+            HookOutcome::Keep(event) => Some(event),
+            HookOutcome::Dropped => {
+                tracing::debug!(target: "posthog", "before_send dropped an event");
+                Counters::add(&self.inner.counters.filtered, 1);
+                None
+            }
+            HookOutcome::Failed(message) => {
+                self.drop_event(DeliveryErrorKind::HookFailed, uuid, message);
+                None
+            }
+        }
+    }
+
+    /// Captures an event; returns its uuid, or `None` when it was not queued (disabled, opted
+    /// out, invalid, dropped by a hook, or the queue was full — each counted and, when data is
+    /// lost, reported through `on_error`). Never blocks and never does I/O (C-CAPTURE).
+    ///
+    /// An event with an empty distinct id takes the active [`Context`](crate::context::Context)'s;
+    /// inside a context without one it is sent personless.
+    pub fn capture(&self, event: Event) -> Option<Uuid> {
+        let event = self.admit(event)?;
+        let uuid = event.get_uuid();
+        if !self.inner.options.send {
+            return uuid;
+        }
+        let tx = self.inner.tx.as_ref()?;
+        match tx.try_send(Msg::Event(Box::new(event))) {
+            Ok(()) => {
+                Counters::add(&self.inner.counters.captured, 1);
+                uuid
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let message = format!(
+                    "queue full ({} events); event dropped",
+                    self.inner.options.max_queue_size
+                );
+                self.drop_event(DeliveryErrorKind::QueueFull, uuid, message);
+                None
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => None,
+        }
+    }
+
+    /// Captures and delivers one event now, returning the delivery outcome (C-CAPTURE.10):
+    /// for scripts and serverless handlers. Validation, opt-out and hooks still apply.
+    pub async fn capture_immediate(&self, event: Event) -> Result<Uuid, Error> {
+        let event = self.admit(event).ok_or_else(|| {
+            Error::NotAccepted("disabled, opted out, invalid or dropped by a hook".into())
+        })?;
+        let transport = self.inner.transport.as_ref().ok_or(Error::Shutdown)?;
+        let uuid = event.get_uuid().unwrap_or_default();
+        transport.send_event(&event).await?;
+        Counters::add(&self.inner.counters.captured, 1);
+        Counters::add(&self.inner.counters.sent, 1);
+        Ok(uuid)
+    }
+
+    fn capture_built(&self, built: Result<Event, posthog_core::EventError>) -> Option<Uuid> {
+        match built {
+            Ok(event) => self.capture(event),
+            Err(err) => {
+                if self.is_enabled() && !self.is_opted_out() {
+                    self.drop_event(
+                        DeliveryErrorKind::Invalid,
+                        None,
+                        format!("invalid call dropped: {err}"),
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    /// `$identify`: sets person properties for `distinct_id` (C-IDENTIFY).
+    pub fn identify(
+        &self,
+        distinct_id: impl Into<String>,
+        person: PersonProperties,
+    ) -> Option<Uuid> {
+        self.capture_built(Event::identify(distinct_id, person))
+    }
+
+    /// `$set`: overwrites person properties (C-IDENTIFY.5).
+    pub fn set(&self, distinct_id: impl Into<String>, properties: Properties) -> Option<Uuid> {
+        self.capture_built(Event::set_person(distinct_id, properties))
+    }
+
+    /// `$set_once`: sets person properties that are still unset (C-IDENTIFY.5).
+    pub fn set_once(&self, distinct_id: impl Into<String>, properties: Properties) -> Option<Uuid> {
+        self.capture_built(Event::set_person_once(distinct_id, properties))
+    }
+
+    /// `$create_alias`: links `new_id` to the person known as `previous_id`; the event's
+    /// distinct id is `previous_id` (C-ALIAS).
+    pub fn alias(&self, previous_id: impl Into<String>, new_id: impl Into<String>) -> Option<Uuid> {
+        self.capture_built(Event::alias(previous_id, new_id))
+    }
+
+    /// `$groupidentify`: creates or updates a group's properties; the event's distinct id is
+    /// `$<type>_<key>` (C-GROUP-IDENTIFY).
+    pub fn group_identify(
+        &self,
+        group_type: impl Into<String>,
+        group_key: impl Into<String>,
+        properties: Properties,
+    ) -> Option<Uuid> {
+        self.capture_built(Event::group_identify(group_type, group_key, properties))
+    }
+
+    /// [`Client::group_identify`] with an explicit distinct id (C-GROUP-IDENTIFY.3).
+    pub fn group_identify_as(
+        &self,
+        distinct_id: impl Into<String>,
+        group_type: impl Into<String>,
+        group_key: impl Into<String>,
+        properties: Properties,
+    ) -> Option<Uuid> {
+        let distinct_id = distinct_id.into();
+        self.capture_built(
+            Event::group_identify(group_type, group_key, properties)
+                .map(|e| e.distinct_id(distinct_id)),
+        )
+    }
+
+    /// `$pageview` with `$current_url`.
+    pub fn pageview(&self, distinct_id: impl Into<String>, url: impl Into<String>) -> Option<Uuid> {
+        self.capture(Event::pageview(distinct_id, url))
+    }
+
+    /// `$screen` with `$screen_name`.
+    pub fn screen(
+        &self,
+        distinct_id: impl Into<String>,
+        screen_name: impl Into<String>,
+    ) -> Option<Uuid> {
+        self.capture(Event::screen(distinct_id, screen_name))
+    }
+
+    /// Delivers everything captured before the call (C-FLUSH): each buffered event gets an
+    /// attempt; retryable failures stay queued for a later retry. Returns at once when empty.
+    pub async fn flush(&self) -> FlushReport {
+        let Some(tx) = &self.inner.tx else {
+            return FlushReport::default();
+        };
+        let (reply, done) = oneshot::channel();
+        if tx.send(Msg::Flush(reply)).await.is_err() {
+            return FlushReport::default();
+        }
+        done.await.unwrap_or_default()
+    }
+
+    /// [`Client::flush`] with a deadline.
+    pub async fn flush_timeout(&self, timeout: Duration) -> Result<FlushReport, Error> {
+        tokio::time::timeout(timeout, self.flush())
+            .await
+            .map_err(|_| Error::FlushTimeout(timeout))
+    }
+
+    /// Delivers what is queued (retrying as configured) until `timeout`, then stops the worker
+    /// (C-SHUTDOWN). Idempotent: later and concurrent calls get the first call's report.
+    /// Afterwards every capture call is a no-op.
+    pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        let mut report = self.inner.shutdown_report.lock().await;
+        if let Some(done) = *report {
+            return done;
+        }
+        self.inner.shut_down.store(true, Ordering::Release);
+        let outcome = match &self.inner.tx {
+            None => ShutdownReport::default(),
+            Some(tx) => {
+                let deadline = Instant::now() + timeout;
+                let (reply, done) = oneshot::channel();
+                if tx.send(Msg::Shutdown { deadline, reply }).await.is_err() {
+                    ShutdownReport::default()
+                } else {
+                    // The worker stops itself at the deadline; the grace covers its report.
+                    match tokio::time::timeout(timeout + Duration::from_secs(1), done).await {
+                        Ok(Ok(r)) => r,
+                        _ => ShutdownReport {
+                            timed_out: true,
+                            undelivered: self.stats().pending,
+                            ..Default::default()
+                        },
+                    }
+                }
+            }
+        };
+        *report = Some(outcome);
+        outcome
+    }
+
+    /// [`Client::shutdown`] with the configured `shutdown_timeout` (30 s by default).
+    pub async fn shutdown_default(&self) -> ShutdownReport {
+        self.shutdown(self.inner.options.shutdown_timeout).await
+    }
+}

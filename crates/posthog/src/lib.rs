@@ -1,0 +1,71 @@
+//! PostHog for Rust services: product analytics capture, identity, and (soon) feature flags
+//! and error tracking, built so the hot path never blocks and no event is lost silently.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), posthog::Error> {
+//! # let server = posthog::test_util::FakePostHog::start().await;
+//! use posthog::{Client, Event, PersonProperties};
+//!
+//! let client = Client::builder("phc_project_token")
+//! #   .host(server.url())
+//!     .build()?;
+//! client.capture(Event::new("order_placed", "user-123").property("amount", 42));
+//! client.identify("user-123", PersonProperties::new().set("plan", "pro"));
+//! let report = client.shutdown(std::time::Duration::from_secs(10)).await;
+//! assert_eq!(report.undelivered, 0);
+//! # Ok(()) }
+//! ```
+//!
+//! # How capture works
+//!
+//! `capture` assembles the event (uuid v7, timestamp, `$lib`, context, super properties), runs
+//! the `before_send` hooks and puts it on a bounded queue — no I/O, no await. One worker task
+//! serialises events once, cuts batches (by count, bytes and interval), gzips and sends them,
+//! and retries failed batches with backoff from its own queue. Lost events are counted
+//! ([`Client::stats`]) and reported through `on_error` with the reason.
+//!
+//! # Features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `webpki-roots` | yes | TLS trusts the Mozilla roots compiled in |
+//! | `native-roots` | no | TLS trusts the system's certificate store |
+//! | `test-util` | no | [`test_util::FakePostHog`], an in-process PostHog |
+
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod client;
+pub mod context;
+mod error;
+mod hooks;
+mod options;
+mod pipeline;
+mod report;
+#[cfg(feature = "test-util")]
+pub mod test_util;
+
+#[doc(inline)]
+pub use client::Client;
+#[doc(inline)]
+pub use error::Error;
+#[doc(inline)]
+pub use hooks::{BeforeSend, HookError};
+#[doc(inline)]
+pub use options::{ClientBuilder, DEFAULT_HOST};
+#[doc(inline)]
+pub use pipeline::{FlushReport, ShutdownReport};
+#[doc(inline)]
+pub use posthog_core::{Event, EventError, PersonProperties, Properties};
+#[doc(inline)]
+pub use report::{DeliveryError, DeliveryErrorKind, OnError, Stats};
+
+/// Wire types, builders and the flag hash.
+pub use posthog_core as core;
+/// Local flag evaluation.
+pub use posthog_flags as flags;
+/// The HTTP stack.
+pub use posthog_transport as transport;

@@ -1,0 +1,301 @@
+//! [`ClientBuilder`]: the client's options, with the Python SDK's names and defaults where
+//! they apply to Rust, validated when the client is built.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use posthog_core::{Event, Properties};
+use posthog_transport::HttpService;
+use serde_json::Value;
+
+use crate::error::{Error, invalid};
+use crate::hooks::{BeforeSend, HookError};
+use crate::report::{DeliveryError, OnError};
+
+/// The default host, PostHog's US ingestion host.
+pub const DEFAULT_HOST: &str = posthog_transport::host::US_INGESTION_HOST;
+
+/// Options of a [`Client`](crate::Client). Build with [`ClientBuilder`].
+#[derive(Clone)]
+pub(crate) struct Options {
+    pub(crate) api_key: String,
+    pub(crate) host: String,
+    pub(crate) personal_api_key: Option<String>,
+    pub(crate) max_queue_size: usize,
+    pub(crate) flush_at: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) max_batch_bytes: usize,
+    pub(crate) max_event_bytes: usize,
+    pub(crate) gzip: bool,
+    pub(crate) max_retries: u32,
+    pub(crate) timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) disabled: bool,
+    pub(crate) send: bool,
+    pub(crate) disable_geoip: bool,
+    pub(crate) historical_migration: bool,
+    pub(crate) super_properties: Properties,
+    pub(crate) on_error: Option<OnError>,
+    pub(crate) before_send: Vec<BeforeSend>,
+    pub(crate) service: Option<HttpService>,
+}
+
+/// Builds a [`Client`](crate::Client); [`ClientBuilder::build`] validates every option.
+///
+/// | option | default | |
+/// |---|---|---|
+/// | `host` | `https://us.i.posthog.com` | app hosts are rewritten to ingestion hosts |
+/// | `max_queue_size` | 10,000 | events waiting in memory; more are dropped and reported |
+/// | `flush_at` | 100 | events per batch, and the count that triggers a send |
+/// | `flush_interval` | 5 s | a non-empty buffer is sent at least this often |
+/// | `max_batch_bytes` / `max_event_bytes` | 5 MiB / 900 KiB | batch cut / single-event limit |
+/// | `gzip` | on | request compression |
+/// | `max_retries` | 3 | retries per batch, scheduled on the queue with backoff |
+/// | `timeout` | 15 s | per request |
+/// | `shutdown_timeout` | 30 s | used when the last handle is dropped / by `shutdown_default` |
+/// | `disable_geoip` | on | adds `$geoip_disable: true` (a server's IP is not the user's) |
+#[derive(Clone)]
+pub struct ClientBuilder {
+    options: Options,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("host", &self.options.host)
+            .field(
+                "personal_api_key",
+                &self.options.personal_api_key.as_ref().map(|_| "***"),
+            )
+            .field("flush_at", &self.options.flush_at)
+            .field("max_queue_size", &self.options.max_queue_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Options for the project whose token is `api_key`, with the defaults above.
+    pub fn new(api_key: impl Into<String>) -> Self {
+        Self {
+            options: Options {
+                api_key: api_key.into().trim().to_owned(),
+                host: DEFAULT_HOST.to_owned(),
+                personal_api_key: None,
+                max_queue_size: 10_000,
+                flush_at: 100,
+                flush_interval: Duration::from_secs(5),
+                max_batch_bytes: 5 * 1024 * 1024,
+                max_event_bytes: 900 * 1024,
+                gzip: true,
+                max_retries: 3,
+                timeout: Duration::from_secs(15),
+                shutdown_timeout: Duration::from_secs(30),
+                disabled: false,
+                send: true,
+                disable_geoip: true,
+                historical_migration: false,
+                super_properties: Properties::new(),
+                on_error: None,
+                before_send: Vec::new(),
+                service: None,
+            },
+        }
+    }
+
+    /// Options from the environment: `POSTHOG_API_KEY`, `POSTHOG_HOST` and
+    /// `POSTHOG_PERSONAL_API_KEY`. A missing key gives a disabled client (C-SETUP.2).
+    pub fn from_env() -> Self {
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v: &String| !v.trim().is_empty())
+        };
+        let mut builder = Self::new(var("POSTHOG_API_KEY").unwrap_or_default());
+        if let Some(host) = var("POSTHOG_HOST") {
+            builder = builder.host(host);
+        }
+        if let Some(key) = var("POSTHOG_PERSONAL_API_KEY") {
+            builder = builder.personal_api_key(key);
+        }
+        builder
+    }
+
+    /// The PostHog host (ingestion host, or a reverse proxy).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.options.host = host.into();
+        self
+    }
+
+    /// The personal API key, for local flag evaluation and the private API.
+    pub fn personal_api_key(mut self, key: impl Into<String>) -> Self {
+        self.options.personal_api_key = Some(key.into());
+        self
+    }
+
+    /// The most events kept in memory (queued, batched and waiting for retries).
+    pub fn max_queue_size(mut self, size: usize) -> Self {
+        self.options.max_queue_size = size;
+        self
+    }
+
+    /// Events per batch, and the count that triggers a send.
+    pub fn flush_at(mut self, count: usize) -> Self {
+        self.options.flush_at = count;
+        self
+    }
+
+    /// How often a non-empty buffer is sent.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.options.flush_interval = interval;
+        self
+    }
+
+    /// The largest batch body before it is cut (uncompressed JSON).
+    pub fn max_batch_bytes(mut self, bytes: usize) -> Self {
+        self.options.max_batch_bytes = bytes;
+        self
+    }
+
+    /// The largest single event (serialised); larger ones are dropped and reported.
+    pub fn max_event_bytes(mut self, bytes: usize) -> Self {
+        self.options.max_event_bytes = bytes;
+        self
+    }
+
+    /// Gzip request bodies (default on).
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.options.gzip = on;
+        self
+    }
+
+    /// Retries per batch before it is dropped and reported.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.options.max_retries = retries;
+        self
+    }
+
+    /// Timeout of each ingestion request.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// How long the final drain may take when the last handle is dropped.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.options.shutdown_timeout = timeout;
+        self
+    }
+
+    /// A disabled client accepts every call and sends nothing.
+    pub fn disabled(mut self, disabled: bool) -> Self {
+        self.options.disabled = disabled;
+        self
+    }
+
+    /// `false` runs the whole capture path but never queues events (for tests and dry runs).
+    pub fn send(mut self, send: bool) -> Self {
+        self.options.send = send;
+        self
+    }
+
+    /// Ask PostHog not to geolocate events (default on for server SDKs).
+    pub fn disable_geoip(mut self, disable: bool) -> Self {
+        self.options.disable_geoip = disable;
+        self
+    }
+
+    /// Route batches to PostHog's historical-import pipeline.
+    pub fn historical_migration(mut self, on: bool) -> Self {
+        self.options.historical_migration = on;
+        self
+    }
+
+    /// A property added to every event that does not set it itself.
+    pub fn super_property(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.options
+            .super_properties
+            .insert(key.into(), value.into());
+        self
+    }
+
+    /// Called (on the worker, or on the capturing thread for a full queue) whenever events are
+    /// lost, with what, how many and why.
+    pub fn on_error(mut self, callback: impl Fn(&DeliveryError) + Send + Sync + 'static) -> Self {
+        self.options.on_error = Some(Arc::new(callback));
+        self
+    }
+
+    /// Adds a `before_send` hook: it sees each assembled event and returns it (edited or not),
+    /// or `None` to drop it. Hooks run in the order they were added, on the capturing thread.
+    /// A hook that panics drops the event (fail closed); with `panic = "abort"` it aborts.
+    pub fn before_send(
+        mut self,
+        hook: impl Fn(Event) -> Option<Event> + Send + Sync + 'static,
+    ) -> Self {
+        self.options
+            .before_send
+            .push(Arc::new(move |e| Ok(hook(e))));
+        self
+    }
+
+    /// A `before_send` hook that may fail: an `Err` drops the event with a warning.
+    pub fn before_send_fallible(
+        mut self,
+        hook: impl Fn(Event) -> Result<Option<Event>, HookError> + Send + Sync + 'static,
+    ) -> Self {
+        self.options.before_send.push(Arc::new(hook));
+        self
+    }
+
+    /// Replaces the HTTP stack (see `posthog_transport::from_service`).
+    pub fn http_service(mut self, service: HttpService) -> Self {
+        self.options.service = Some(service);
+        self
+    }
+
+    /// Validates the options and starts the client (inside a tokio runtime).
+    pub fn build(self) -> Result<crate::Client, Error> {
+        self.validate()?;
+        crate::client::Client::start(self.options)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let o = &self.options;
+        if o.max_queue_size == 0 {
+            return Err(invalid("max_queue_size", "must be at least 1"));
+        }
+        if o.flush_at == 0 || o.flush_at > o.max_queue_size {
+            return Err(invalid(
+                "flush_at",
+                format!(
+                    "must be between 1 and max_queue_size ({})",
+                    o.max_queue_size
+                ),
+            ));
+        }
+        if o.flush_interval.is_zero() {
+            return Err(invalid("flush_interval", "must be longer than zero"));
+        }
+        if o.timeout.is_zero() {
+            return Err(invalid("timeout", "must be longer than zero"));
+        }
+        if o.max_event_bytes < 1024 || o.max_event_bytes > o.max_batch_bytes {
+            return Err(invalid(
+                "max_event_bytes",
+                "must be at least 1 KiB and at most max_batch_bytes",
+            ));
+        }
+        if o.max_batch_bytes > 20 * 1024 * 1024 {
+            return Err(invalid(
+                "max_batch_bytes",
+                "PostHog accepts at most 20 MiB per request",
+            ));
+        }
+        if o.max_retries > 20 {
+            return Err(invalid("max_retries", "at most 20"));
+        }
+        posthog_transport::host::normalize_host(&o.host)
+            .map_err(|e| invalid("host", e.to_string()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+//! Reports of lost events ([`DeliveryError`], through `on_error`) and the client's counters
+//! ([`Stats`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use uuid::Uuid;
+
+/// Why events were not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeliveryErrorKind {
+    /// The queue was full when the event was captured.
+    QueueFull,
+    /// The event was invalid (empty name or distinct id, unserialisable properties).
+    Invalid,
+    /// A `before_send` hook failed (panicked or returned an error).
+    HookFailed,
+    /// One event was larger than the per-event limit.
+    EventTooLarge,
+    /// The server rejected the batch for good (the status is in `status`).
+    Rejected,
+    /// Retries were exhausted (the last error is in `message`).
+    RetriesExhausted,
+    /// Shutdown's deadline passed before the events could be sent.
+    ShutdownTimeout,
+}
+
+/// A report of events that will not be delivered, handed to `on_error` and logged.
+#[derive(Debug, Clone)]
+pub struct DeliveryError {
+    /// What happened.
+    pub kind: DeliveryErrorKind,
+    /// How many events.
+    pub count: usize,
+    /// Their ids, when known.
+    pub uuids: Vec<Uuid>,
+    /// The HTTP status, for rejections.
+    pub status: Option<u16>,
+    /// A description (never contains keys).
+    pub message: String,
+}
+
+/// The `on_error` callback.
+pub type OnError = Arc<dyn Fn(&DeliveryError) + Send + Sync>;
+
+/// The client's counters, shared with the worker.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) captured: AtomicU64,
+    pub(crate) sent: AtomicU64,
+    pub(crate) retried: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) filtered: AtomicU64,
+    pub(crate) batches: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (captured, sent, dropped, failed) = (
+            get(&self.captured),
+            get(&self.sent),
+            get(&self.dropped),
+            get(&self.failed),
+        );
+        Stats {
+            captured,
+            sent,
+            retried: get(&self.retried),
+            dropped,
+            failed,
+            filtered: get(&self.filtered),
+            batches: get(&self.batches),
+            pending: captured.saturating_sub(sent + failed),
+        }
+    }
+}
+
+/// A snapshot of the client's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Events accepted into the queue.
+    pub captured: u64,
+    /// Events the server acknowledged.
+    pub sent: u64,
+    /// Events sent again after a retryable failure (once per retry).
+    pub retried: u64,
+    /// Events never queued: queue full, invalid, or a failing hook.
+    pub dropped: u64,
+    /// Queued events given up on: rejected by the server, too large, retries exhausted, or
+    /// still unsent when shutdown's deadline passed.
+    pub failed: u64,
+    /// Events a `before_send` hook chose to drop, or captured while opted out.
+    pub filtered: u64,
+    /// Requests that delivered a batch.
+    pub batches: u64,
+    /// Events accepted but neither sent nor failed yet.
+    pub pending: u64,
+}
