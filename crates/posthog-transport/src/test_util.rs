@@ -108,6 +108,8 @@ pub struct RecordedRequest {
     pub connection: usize,
     /// When it arrived.
     pub at: Instant,
+    /// The status it was answered with (`None`: closed or cut off without a full answer).
+    pub status: Option<u16>,
 }
 
 impl RecordedRequest {
@@ -296,19 +298,28 @@ async fn handle(
         raw_body,
         connection,
         at: Instant::now(),
+        status: None,
     };
     let reply = {
         let mut s = lock(&state);
-        if s.recording {
-            s.requests.push(recorded.clone());
-        }
+        let recording = s.recording;
         let scripted = s.script.pop_front();
         let handler = s.handler.clone();
         let default = s.default.clone();
         drop(s);
-        scripted
+        let reply = scripted
             .or_else(|| handler.and_then(|h| h(&recorded)))
-            .unwrap_or(default)
+            .unwrap_or(default);
+        if recording {
+            let status = match &reply {
+                Reply::Respond { status, .. } => Some(*status),
+                Reply::Close | Reply::CutOffBody => None,
+            };
+            lock(&state)
+                .requests
+                .push(RecordedRequest { status, ..recorded });
+        }
+        reply
     };
     match reply {
         Reply::Respond {

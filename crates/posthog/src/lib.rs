@@ -31,7 +31,7 @@
 //! |---|---|---|
 //! | `webpki-roots` | yes | TLS trusts the Mozilla roots compiled in |
 //! | `native-roots` | no | TLS trusts the system's certificate store |
-//! | `test-util` | no | [`test_util::FakePostHog`], an in-process PostHog |
+//! | `test-util` | no | `test_util::FakePostHog`, an in-process PostHog for tests |
 
 #![cfg_attr(
     not(test),

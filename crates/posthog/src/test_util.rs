@@ -77,16 +77,18 @@ impl FakePostHog {
         self.server.requests()
     }
 
-    /// Ingestion requests that were answered with success, as JSON bodies, in arrival order.
-    /// (Requests that the script failed are in [`FakePostHog::requests`].)
+    /// Bodies of the ingestion requests it accepted (answered 2xx), in arrival order.
+    /// Requests a scripted failure answered are only in [`FakePostHog::requests`].
     pub fn batches(&self) -> Vec<Value> {
         self.ingestion_requests()
             .into_iter()
+            .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
             .map(|r| r.json())
             .collect()
     }
 
-    fn ingestion_requests(&self) -> Vec<RecordedRequest> {
+    /// Every ingestion request received, accepted or not.
+    pub fn ingestion_requests(&self) -> Vec<RecordedRequest> {
         self.server
             .requests()
             .into_iter()
@@ -94,8 +96,7 @@ impl FakePostHog {
             .collect()
     }
 
-    /// Events of every ingestion request received, in order (including requests a scripted
-    /// failure answered, which a client will resend).
+    /// Events of the accepted ingestion requests, in order.
     pub fn events(&self) -> Vec<Value> {
         let mut out = Vec::new();
         for body in self.batches() {
