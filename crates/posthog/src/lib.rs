@@ -38,10 +38,12 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod blocking;
 mod client;
 pub mod context;
 mod error;
 mod hooks;
+pub mod middleware;
 mod options;
 mod pipeline;
 mod report;

@@ -259,6 +259,10 @@ impl ClientBuilder {
         crate::client::Client::start(self.options)
     }
 
+    pub(crate) fn shutdown_timeout_value(&self) -> Duration {
+        self.options.shutdown_timeout
+    }
+
     fn validate(&self) -> Result<(), Error> {
         let o = &self.options;
         if o.max_queue_size == 0 {

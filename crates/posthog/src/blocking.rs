@@ -1,0 +1,181 @@
+//! [`Client`] for programs without an async runtime: the same queue and worker, run on a
+//! runtime thread the client owns. `capture` and the identity calls are the async client's
+//! (they never block); `flush` and `shutdown` block the calling thread; dropping the last
+//! handle flushes within a bounded time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use posthog_core::{Event, PersonProperties, Properties};
+use uuid::Uuid;
+
+use crate::{ClientBuilder, Error, FlushReport, ShutdownReport, Stats};
+
+/// The longest a drop waits for delivery (the configured `shutdown_timeout` if shorter).
+pub const DROP_FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
+/// A blocking PostHog client; clone it freely.
+///
+/// ```
+/// # let server = tokio::runtime::Runtime::new().unwrap().block_on(posthog::test_util::FakePostHog::start());
+/// let client = posthog::ClientBuilder::new("phc_project_token")
+/// #   .host(server.url())
+///     .build_blocking()?;
+/// client.capture(posthog::Event::new("job_finished", "worker-7"));
+/// let report = client.shutdown(std::time::Duration::from_secs(5));
+/// assert_eq!(report.undelivered, 0);
+/// # Ok::<(), posthog::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: crate::Client,
+    runtime: Option<tokio::runtime::Runtime>,
+    drop_timeout: Duration,
+}
+
+impl Inner {
+    /// Runs `future` to completion on the client's runtime from any thread, including a thread
+    /// that is itself inside an async runtime (where blocking in place is not allowed).
+    fn block_on<F: std::future::Future + Send>(&self, future: F) -> Option<F::Output>
+    where
+        F::Output: Send,
+    {
+        let runtime = self.runtime.as_ref()?;
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| s.spawn(|| runtime.block_on(future)).join().ok())
+        } else {
+            Some(runtime.block_on(future))
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let (client, timeout) = (self.client.clone(), self.drop_timeout);
+        let _ = self.block_on(async move { client.shutdown(timeout).await });
+        if let Some(runtime) = self.runtime.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                runtime.shutdown_background(); // blocking is not allowed here
+            } else {
+                runtime.shutdown_timeout(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Builds a [`blocking::Client`](Client) with its own runtime thread.
+    pub fn build_blocking(self) -> Result<Client, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("posthog-worker")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                crate::error::invalid("runtime", format!("cannot start the worker thread: {e}"))
+            })?;
+        let drop_timeout = self.shutdown_timeout_value().min(DROP_FLUSH_LIMIT);
+        let client = {
+            let _entered = runtime.enter();
+            self.build()?
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                client,
+                runtime: Some(runtime),
+                drop_timeout,
+            }),
+        })
+    }
+}
+
+impl Client {
+    /// Options for a blocking client of the project whose token is `api_key`.
+    pub fn builder(api_key: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(api_key)
+    }
+
+    /// The async client this one wraps (sharing its queue).
+    pub fn as_async(&self) -> &crate::Client {
+        &self.inner.client
+    }
+
+    /// See [`crate::Client::capture`].
+    pub fn capture(&self, event: Event) -> Option<Uuid> {
+        self.inner.client.capture(event)
+    }
+
+    /// See [`crate::Client::identify`].
+    pub fn identify(
+        &self,
+        distinct_id: impl Into<String>,
+        person: PersonProperties,
+    ) -> Option<Uuid> {
+        self.inner.client.identify(distinct_id, person)
+    }
+
+    /// See [`crate::Client::set`].
+    pub fn set(&self, distinct_id: impl Into<String>, properties: Properties) -> Option<Uuid> {
+        self.inner.client.set(distinct_id, properties)
+    }
+
+    /// See [`crate::Client::set_once`].
+    pub fn set_once(&self, distinct_id: impl Into<String>, properties: Properties) -> Option<Uuid> {
+        self.inner.client.set_once(distinct_id, properties)
+    }
+
+    /// See [`crate::Client::alias`].
+    pub fn alias(&self, previous_id: impl Into<String>, new_id: impl Into<String>) -> Option<Uuid> {
+        self.inner.client.alias(previous_id, new_id)
+    }
+
+    /// See [`crate::Client::group_identify`].
+    pub fn group_identify(
+        &self,
+        group_type: impl Into<String>,
+        group_key: impl Into<String>,
+        properties: Properties,
+    ) -> Option<Uuid> {
+        self.inner
+            .client
+            .group_identify(group_type, group_key, properties)
+    }
+
+    /// See [`crate::Client::opt_out`].
+    pub fn opt_out(&self) {
+        self.inner.client.opt_out();
+    }
+
+    /// See [`crate::Client::opt_in`].
+    pub fn opt_in(&self) {
+        self.inner.client.opt_in();
+    }
+
+    /// See [`crate::Client::stats`].
+    pub fn stats(&self) -> Stats {
+        self.inner.client.stats()
+    }
+
+    /// Blocks until everything captured before the call had an attempt (see
+    /// [`crate::Client::flush`]).
+    pub fn flush(&self) -> FlushReport {
+        let client = self.inner.client.clone();
+        self.inner
+            .block_on(async move { client.flush().await })
+            .unwrap_or_default()
+    }
+
+    /// Blocks while delivering what is queued, at most `timeout` (see
+    /// [`crate::Client::shutdown`]).
+    pub fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        let client = self.inner.client.clone();
+        self.inner
+            .block_on(async move { client.shutdown(timeout).await })
+            .unwrap_or_default()
+    }
+}

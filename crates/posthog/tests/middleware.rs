@@ -1,0 +1,82 @@
+//! C-TRACING-HEADERS through the tower layer, against FakePostHog.
+
+use std::time::Duration;
+
+use posthog::middleware::ContextLayer;
+use posthog::test_util::FakePostHog;
+use posthog::{Client, Event};
+use tower::{ServiceBuilder, ServiceExt};
+
+fn request(headers: &[(&str, &str)]) -> http::Request<()> {
+    let mut builder = http::Request::get("https://api.example.com/orders/42?token=secret");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(()).unwrap()
+}
+
+/// C-TRACING-HEADERS.1/.3/.5/.7/.9/.10 in one server: ids from headers, personless without a
+/// distinct id, isolation between concurrent requests, metadata without the query string,
+/// and the handler's error returned unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_tracing_headers_layer_scopes_each_request() {
+    let server = FakePostHog::start().await;
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let handler_client = client.clone();
+    let service = ServiceBuilder::new().layer(ContextLayer::new()).service_fn(
+        move |req: http::Request<()>| {
+            let client = handler_client.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(20)).await; // let requests interleave
+                client.capture(Event::new("Backend Work", ""));
+                if req.headers().contains_key("x-fail") {
+                    return Err::<http::Response<()>, &'static str>("handler failed");
+                }
+                Ok(http::Response::new(()))
+            }
+        },
+    );
+
+    let a = service.clone().oneshot(request(&[
+        ("X-PostHog-Distinct-Id", "user-123"),
+        ("x-posthog-session-id", "session-123"),
+    ]));
+    let b = service.clone().oneshot(request(&[
+        ("x-posthog-distinct-id", " user-456\t "),
+        ("user-agent", "tests/1.0"),
+    ]));
+    let c = service.clone().oneshot(request(&[
+        ("x-posthog-session-id", "only-session"),
+        ("x-fail", "1"),
+    ]));
+    let (a, b, c) = tokio::join!(a, b, c);
+    assert!(a.is_ok() && b.is_ok());
+    assert_eq!(
+        c.unwrap_err(),
+        "handler failed",
+        "C-TRACING-HEADERS.10: errors pass through unchanged"
+    );
+
+    client.flush().await;
+    let events = server.events();
+    assert_eq!(events.len(), 3);
+    let by_session = |s: &str| {
+        events
+            .iter()
+            .find(|e| e["properties"]["$session_id"] == s)
+            .cloned()
+    };
+    let a = by_session("session-123").unwrap();
+    assert_eq!(a["distinct_id"], "user-123");
+    assert_eq!(a["properties"]["$request_method"], "GET");
+    assert_eq!(a["properties"]["$request_path"], "/orders/42");
+    assert!(!a.to_string().contains("secret"), "no query strings");
+    let b = events
+        .iter()
+        .find(|e| e["distinct_id"] == "user-456")
+        .unwrap();
+    assert_eq!(b["properties"]["$user_agent"], "tests/1.0");
+    assert!(b["properties"].get("$session_id").is_none());
+    let c = by_session("only-session").unwrap();
+    assert_eq!(c["properties"]["$process_person_profile"], false);
+}
