@@ -17,7 +17,8 @@ pub const DROP_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 /// A blocking PostHog client; clone it freely.
 ///
 /// ```
-/// # let server = tokio::runtime::Runtime::new().unwrap().block_on(posthog::test_util::FakePostHog::start());
+/// # let runtime = tokio::runtime::Runtime::new().unwrap(); // hosts the fake server only
+/// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
 /// let client = posthog::ClientBuilder::new("phc_project_token")
 /// #   .host(server.url())
 ///     .build_blocking()?;
