@@ -84,6 +84,16 @@ fn ci() -> Result {
         ],
         &[],
     )?;
+    // Each crate alone, as a user builds it: dev-dependencies' features must not be what
+    // makes it compile.
+    for krate in [
+        "posthog-core",
+        "posthog-flags",
+        "posthog-transport",
+        "posthog",
+    ] {
+        cargo(&["check", "--locked", "-p", krate, "--lib"], &[])?;
+    }
     no_runtime_in(&["posthog-core", "posthog-flags"])?;
     eprintln!("\nxtask ci: all checks passed");
     Ok(())

@@ -16,6 +16,27 @@ use crate::options::Options;
 use crate::pipeline::{FlushReport, Msg, ShutdownReport, Worker, WorkerConfig, report};
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind, Stats};
 
+/// Properties the SDK adds to every event where the event does not set them (C-CAPTURE.5).
+#[derive(Debug)]
+pub(crate) struct Defaults {
+    super_properties: Properties,
+    disable_geoip: bool,
+}
+
+impl Defaults {
+    pub(crate) fn apply(&self, event: &mut Event) {
+        for (k, v) in &self.super_properties {
+            event.set_default(k, v.clone());
+        }
+        event.set_default("$lib", posthog_core::LIB_NAME);
+        event.set_default("$lib_version", posthog_core::LIB_VERSION);
+        event.set_default("$is_server", true);
+        if self.disable_geoip {
+            event.set_default("$geoip_disable", true);
+        }
+    }
+}
+
 /// A PostHog client: a cheap handle (clone it freely) over one queue and one worker.
 ///
 /// `capture` and the identity calls are plain functions: they assemble the event, run the
@@ -42,6 +63,7 @@ pub struct Client {
 
 struct Inner {
     options: Options,
+    defaults: Arc<Defaults>,
     transport: Option<Transport>,
     tx: Option<mpsc::Sender<Msg>>,
     counters: Arc<Counters>,
@@ -68,6 +90,10 @@ impl Client {
 
     pub(crate) fn start(options: Options) -> Result<Client, Error> {
         let counters = Arc::new(Counters::default());
+        let defaults = Arc::new(Defaults {
+            super_properties: options.super_properties.clone(),
+            disable_geoip: options.disable_geoip,
+        });
         let enabled = !options.disabled && !options.api_key.is_empty();
         if !options.disabled && options.api_key.is_empty() {
             tracing::warn!(target: "posthog", "no PostHog project API key: the client is disabled and sends nothing");
@@ -104,6 +130,7 @@ impl Client {
                 config,
                 counters.clone(),
                 options.on_error.clone(),
+                defaults.clone(),
             );
             runtime.spawn(worker.run());
             (Some(transport), Some(tx))
@@ -112,6 +139,7 @@ impl Client {
         };
         Ok(Client {
             inner: Arc::new(Inner {
+                defaults,
                 options,
                 transport,
                 tx,
@@ -177,7 +205,7 @@ impl Client {
                     }
                     Some(_) => {
                         // C-TRACING-HEADERS.5: inside a context without an id, personless.
-                        event.set_distinct_id(Uuid::now_v7().to_string());
+                        event.set_distinct_id(posthog_core::ids::new_uuid().to_string());
                         event.set_default(posthog_core::event::PROCESS_PERSON_PROFILE, false);
                     }
                     None => {}
@@ -196,15 +224,11 @@ impl Client {
             return Err(format!("event {:?} has no distinct id", event.name()));
         }
         event.stamp(Utc::now());
-        let o = &self.inner.options;
-        for (k, v) in &o.super_properties {
-            event.set_default(k, v.clone());
-        }
-        event.set_default("$lib", posthog_core::LIB_NAME);
-        event.set_default("$lib_version", posthog_core::LIB_VERSION);
-        event.set_default("$is_server", true);
-        if o.disable_geoip {
-            event.set_default("$geoip_disable", true);
+        // Hooks must see the fully assembled event (C-BEFORE-SEND.1); without hooks nothing on
+        // this thread can observe it, so the worker adds the SDK-owned properties when it
+        // serialises the event, off the hot path.
+        if !self.inner.options.before_send.is_empty() {
+            self.inner.defaults.apply(&mut event);
         }
         Ok(event)
     }
@@ -283,6 +307,8 @@ impl Client {
         })?;
         let transport = self.inner.transport.as_ref().ok_or(Error::Shutdown)?;
         let uuid = event.get_uuid().unwrap_or_default();
+        let mut event = event;
+        self.inner.defaults.apply(&mut event);
         transport.send_event(&event).await?;
         Counters::add(&self.inner.counters.captured, 1);
         Counters::add(&self.inner.counters.sent, 1);

@@ -15,6 +15,7 @@ use posthog_transport::retry::{RetryOn, backoff};
 use posthog_transport::{RetryPolicy, Transport, TransportError};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::client::Defaults;
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind, OnError};
 use batch::{Envelope, PendingBatch, PendingEvent, cut};
 
@@ -71,6 +72,7 @@ pub(crate) struct Worker {
     config: WorkerConfig,
     counters: Arc<Counters>,
     on_error: Option<OnError>,
+    defaults: Arc<Defaults>,
     buffer: VecDeque<PendingEvent>,
     retries: VecDeque<PendingBatch>,
     auth_warned: bool,
@@ -106,6 +108,7 @@ impl Worker {
         config: WorkerConfig,
         counters: Arc<Counters>,
         on_error: Option<OnError>,
+        defaults: Arc<Defaults>,
     ) -> Self {
         Self {
             rx,
@@ -114,6 +117,7 @@ impl Worker {
             config,
             counters,
             on_error,
+            defaults,
             buffer: VecDeque::new(),
             retries: VecDeque::new(),
             auth_warned: false,
@@ -169,7 +173,8 @@ impl Worker {
     }
 
     /// Serialises an event once; events too large or unserialisable fail alone (C-BATCHER.8).
-    fn accept(&mut self, event: Event) {
+    fn accept(&mut self, mut event: Event) {
+        self.defaults.apply(&mut event);
         let uuid = event.get_uuid().unwrap_or_default();
         match serde_json::to_vec(&event) {
             Ok(json) if json.len() > self.config.max_event_bytes => self.fail(
