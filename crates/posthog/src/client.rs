@@ -119,7 +119,8 @@ impl Client {
                 max_batch_bytes: options.max_batch_bytes,
                 max_event_bytes: options.max_event_bytes,
                 max_retries: options.max_retries,
-                max_pending: options.max_queue_size,
+                max_pending_bytes: options.max_pending_bytes,
+                max_in_flight: options.max_in_flight,
                 retry: RetryPolicy::ingestion(options.max_retries),
             };
             let worker = Worker::new(

@@ -26,6 +26,8 @@ pub(crate) struct Options {
     pub(crate) flush_interval: Duration,
     pub(crate) max_batch_bytes: usize,
     pub(crate) max_event_bytes: usize,
+    pub(crate) max_pending_bytes: usize,
+    pub(crate) max_in_flight: usize,
     pub(crate) gzip: bool,
     pub(crate) max_retries: u32,
     pub(crate) timeout: Duration,
@@ -49,6 +51,8 @@ pub(crate) struct Options {
 /// | `flush_at` | 100 | events per batch, and the count that triggers a send |
 /// | `flush_interval` | 5 s | a non-empty buffer is sent at least this often |
 /// | `max_batch_bytes` / `max_event_bytes` | 5 MiB / 900 KiB | batch cut / single-event limit |
+/// | `max_pending_bytes` | 128 MiB | serialised events the worker holds before it stops taking more |
+/// | `max_in_flight` | 2 | batches sent concurrently |
 /// | `gzip` | on | request compression |
 /// | `max_retries` | 3 | retries per batch, scheduled on the queue with backoff |
 /// | `timeout` | 15 s | per request |
@@ -86,6 +90,8 @@ impl ClientBuilder {
                 flush_interval: Duration::from_secs(5),
                 max_batch_bytes: 5 * 1024 * 1024,
                 max_event_bytes: 900 * 1024,
+                max_pending_bytes: 128 * 1024 * 1024,
+                max_in_flight: 2,
                 gzip: true,
                 max_retries: 3,
                 timeout: Duration::from_secs(15),
@@ -159,6 +165,20 @@ impl ClientBuilder {
     /// The largest single event (serialised); larger ones are dropped and reported.
     pub fn max_event_bytes(mut self, bytes: usize) -> Self {
         self.options.max_event_bytes = bytes;
+        self
+    }
+
+    /// The most serialised bytes of events the worker holds (buffered, waiting for a retry or
+    /// being sent); when reached, it stops taking events until sends complete and the queue
+    /// absorbs the difference (default 128 MiB).
+    pub fn max_pending_bytes(mut self, bytes: usize) -> Self {
+        self.options.max_pending_bytes = bytes;
+        self
+    }
+
+    /// Batches sent at the same time (default 2; each compresses on its own thread).
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.options.max_in_flight = requests;
         self
     }
 
@@ -293,6 +313,15 @@ impl ClientBuilder {
             return Err(invalid(
                 "max_batch_bytes",
                 "PostHog accepts at most 20 MiB per request",
+            ));
+        }
+        if o.max_in_flight == 0 || o.max_in_flight > 64 {
+            return Err(invalid("max_in_flight", "must be between 1 and 64"));
+        }
+        if o.max_pending_bytes < o.max_batch_bytes {
+            return Err(invalid(
+                "max_pending_bytes",
+                "must be at least max_batch_bytes",
             ));
         }
         if o.max_retries > 20 {

@@ -15,9 +15,11 @@ pub(crate) struct PendingEvent {
     pub(crate) json: Bytes,
 }
 
-/// A batch waiting for (another) attempt.
+/// A batch waiting for (another) attempt. Its `id` identifies it to flush waiters
+/// (C-RETRY-QUEUE.4: sent events are removed by identity, never by position).
 #[derive(Debug)]
 pub(crate) struct PendingBatch {
+    pub(crate) id: u64,
     pub(crate) events: Vec<PendingEvent>,
     /// Attempts made so far.
     pub(crate) attempts: u32,
@@ -25,12 +27,17 @@ pub(crate) struct PendingBatch {
 }
 
 impl PendingBatch {
-    pub(crate) fn new(events: Vec<PendingEvent>) -> Self {
+    pub(crate) fn new(id: u64, events: Vec<PendingEvent>) -> Self {
         Self {
+            id,
             events,
             attempts: 0,
             next_at: Instant::now(),
         }
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.events.iter().map(|e| e.json.len()).sum()
     }
 
     pub(crate) fn uuids(&self) -> Vec<Uuid> {

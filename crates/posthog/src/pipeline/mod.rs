@@ -1,19 +1,25 @@
 //! The delivery pipeline (C-BATCHER, C-RETRY-QUEUE, C-FLUSH, C-SHUTDOWN): one worker task fed
-//! by a bounded channel. It serialises each event once, cuts batches by count, bytes and
-//! interval, sends them through the transport without inline retries, and keeps retryable
-//! batches on its own queue with backoff, so one failing flush never spins.
+//! by a bounded channel. It serialises each event once as it arrives, cuts batches by count,
+//! bytes and interval, and sends them as separate tasks (a few at a time, so compression runs
+//! on every core while the worker keeps taking events in). Failed batches wait on the
+//! worker's own retry queue with backoff, so a failing flush never spins. Memory is bounded
+//! twice: the channel holds at most `max_queue_size` events, and the worker at most
+//! `max_pending_bytes` of serialised events (when full it stops taking events, the channel
+//! fills, and new captures are dropped and reported).
 
 mod batch;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use posthog_core::Event;
 use posthog_transport::retry::{RetryOn, backoff};
-use posthog_transport::{RetryPolicy, Transport, TransportError};
+use posthog_transport::{Delivery, RetryPolicy, Transport, TransportError};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use uuid::Uuid;
 
 use crate::client::Defaults;
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind, OnError};
@@ -61,20 +67,39 @@ pub(crate) struct WorkerConfig {
     pub(crate) max_batch_bytes: usize,
     pub(crate) max_event_bytes: usize,
     pub(crate) max_retries: u32,
-    pub(crate) max_pending: usize,
+    pub(crate) max_pending_bytes: usize,
+    pub(crate) max_in_flight: usize,
     pub(crate) retry: RetryPolicy,
 }
+
+/// A flush waiting for the batches it covers.
+struct FlushWaiter {
+    reply: oneshot::Sender<FlushReport>,
+    outstanding: HashSet<u64>,
+    report: FlushReport,
+}
+
+type Sent = (PendingBatch, Result<Delivery, TransportError>);
 
 pub(crate) struct Worker {
     rx: mpsc::Receiver<Msg>,
     transport: Transport,
-    envelope: Envelope,
+    envelope: Arc<Envelope>,
     config: WorkerConfig,
     counters: Arc<Counters>,
     on_error: Option<OnError>,
     defaults: Arc<Defaults>,
     buffer: VecDeque<PendingEvent>,
+    /// Batches cut and waiting for a sending slot (flushes, 413 halves).
+    ready: VecDeque<PendingBatch>,
     retries: VecDeque<PendingBatch>,
+    in_flight: JoinSet<Sent>,
+    /// Ids and uuids of batches being sent, to report them if shutdown aborts the sends.
+    in_flight_ids: HashMap<u64, Vec<Uuid>>,
+    held_bytes: usize,
+    next_id: u64,
+    interval_due: bool,
+    flushes: Vec<FlushWaiter>,
     auth_warned: bool,
 }
 
@@ -100,6 +125,7 @@ pub(crate) fn report(
 }
 
 impl Worker {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         rx: mpsc::Receiver<Msg>,
         transport: Transport,
@@ -113,13 +139,20 @@ impl Worker {
         Self {
             rx,
             transport,
-            envelope: Envelope::new(envelope_key, historical_migration),
+            envelope: Arc::new(Envelope::new(envelope_key, historical_migration)),
             config,
             counters,
             on_error,
             defaults,
             buffer: VecDeque::new(),
+            ready: VecDeque::new(),
             retries: VecDeque::new(),
+            in_flight: JoinSet::new(),
+            in_flight_ids: HashMap::new(),
+            held_bytes: 0,
+            next_id: 0,
+            interval_due: false,
+            flushes: Vec::new(),
             auth_warned: false,
         }
     }
@@ -129,6 +162,9 @@ impl Worker {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await; // the first tick is immediate
         loop {
+            self.dispatch();
+            self.answer_flushes();
+            let accepting = self.held_bytes < self.config.max_pending_bytes;
             let next_retry = self.retries.iter().map(|b| b.next_at).min();
             let retry_wait = async {
                 match next_retry {
@@ -138,17 +174,14 @@ impl Worker {
             };
             tokio::select! {
                 biased;
-                msg = self.rx.recv() => match msg {
-                    Some(Msg::Event(event)) => {
-                        self.accept(*event);
-                        while self.buffer.len() >= self.config.flush_at {
-                            self.send_next_buffered().await;
-                        }
+                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
+                    if let Ok(sent) = done {
+                        self.complete(sent);
                     }
-                    Some(Msg::Flush(reply)) => {
-                        let report = self.flush().await;
-                        let _ = reply.send(report);
-                    }
+                }
+                msg = self.rx.recv(), if accepting => match msg {
+                    Some(Msg::Event(event)) => self.accept(*event),
+                    Some(Msg::Flush(reply)) => self.begin_flush(reply),
                     Some(Msg::Shutdown { deadline, reply }) => {
                         let report = self.shutdown(deadline).await;
                         let _ = reply.send(report);
@@ -160,16 +193,15 @@ impl Worker {
                         return;
                     }
                 },
-                _ = tick.tick() => {
-                    while !self.buffer.is_empty() {
-                        self.send_next_buffered().await;
-                    }
-                }
-                () = retry_wait => {
-                    self.send_due_retries(false).await;
-                }
+                _ = tick.tick() => self.interval_due = true,
+                () = retry_wait => {}
             }
         }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
     }
 
     /// Serialises an event once; events too large or unserialisable fail alone (C-BATCHER.8).
@@ -187,10 +219,13 @@ impl Worker {
                     self.config.max_event_bytes
                 ),
             ),
-            Ok(json) => self.buffer.push_back(PendingEvent {
-                uuid,
-                json: json.into(),
-            }),
+            Ok(json) => {
+                self.held_bytes += json.len();
+                self.buffer.push_back(PendingEvent {
+                    uuid,
+                    json: json.into(),
+                });
+            }
             Err(err) => self.fail(
                 DeliveryErrorKind::Invalid,
                 vec![uuid],
@@ -203,7 +238,7 @@ impl Worker {
     fn fail(
         &self,
         kind: DeliveryErrorKind,
-        uuids: Vec<uuid::Uuid>,
+        uuids: Vec<Uuid>,
         status: Option<u16>,
         message: String,
     ) {
@@ -217,79 +252,128 @@ impl Worker {
         report(&self.counters, self.on_error.as_ref(), error, true);
     }
 
-    async fn send_next_buffered(&mut self) -> (u64, u64) {
+    fn cut_batch(&mut self) -> Option<PendingBatch> {
         let events = cut(
             &mut self.buffer,
             self.config.flush_at,
             self.config.max_batch_bytes,
         );
         if events.is_empty() {
-            return (0, 0);
+            return None;
         }
-        self.send(PendingBatch::new(events)).await
+        let id = self.next_id();
+        Some(PendingBatch::new(id, events))
     }
 
-    /// Sends retry batches that are due (all of them when `all`), once each.
-    async fn send_due_retries(&mut self, all: bool) -> (u64, u64) {
+    /// Starts sends while slots are free: ready batches, then due retries, then the buffer when
+    /// a full batch is there or the interval has passed (C-BATCHER.1).
+    fn dispatch(&mut self) {
         let now = Instant::now();
-        let (due, later): (Vec<_>, Vec<_>) = self
-            .retries
-            .drain(..)
-            .partition(|b| all || b.next_at <= now);
-        self.retries.extend(later);
-        let (mut sent, mut failed) = (0, 0);
-        for batch in due {
-            let (s, f) = self.send(batch).await;
-            sent += s;
-            failed += f;
+        while self.in_flight.len() < self.config.max_in_flight {
+            let batch = if let Some(batch) = self.ready.pop_front() {
+                batch
+            } else if let Some(i) = self.retries.iter().position(|b| b.next_at <= now) {
+                match self.retries.remove(i) {
+                    Some(batch) => batch,
+                    None => break,
+                }
+            } else if self.buffer.len() >= self.config.flush_at
+                || (self.interval_due && !self.buffer.is_empty())
+            {
+                match self.cut_batch() {
+                    Some(batch) => batch,
+                    None => break,
+                }
+            } else {
+                break;
+            };
+            self.start(batch);
         }
-        (sent, failed)
+        if self.buffer.is_empty() {
+            self.interval_due = false;
+        }
     }
 
-    /// One attempt for one batch; returns (events sent, events failed).
-    async fn send(&mut self, mut batch: PendingBatch) -> (u64, u64) {
-        let n = batch.events.len();
-        let body = self.envelope.body(&batch.events);
+    fn start(&mut self, mut batch: PendingBatch) {
         batch.attempts += 1;
         if batch.attempts > 1 {
-            Counters::add(&self.counters.retried, n);
+            Counters::add(&self.counters.retried, batch.events.len());
         }
-        match self
-            .transport
-            .send_batch_with(body, RetryPolicy::none())
-            .await
-        {
+        self.in_flight_ids.insert(batch.id, batch.uuids());
+        let (transport, envelope) = (self.transport.clone(), self.envelope.clone());
+        self.in_flight.spawn(async move {
+            // The body (and its `sent_at`) is built for this attempt, then compressed by the
+            // transport on this task's thread.
+            let body = envelope.body(&batch.events);
+            let result = transport.send_batch_with(body, RetryPolicy::none()).await;
+            (batch, result)
+        });
+    }
+
+    /// Handles a finished send.
+    fn complete(&mut self, (mut batch, result): Sent) {
+        let id = batch.id;
+        self.in_flight_ids.remove(&id);
+        let n = batch.events.len();
+        let bytes = batch.bytes();
+        let (sent, failed) = match result {
             Ok(_) => {
                 Counters::add(&self.counters.sent, n);
                 Counters::add(&self.counters.batches, 1);
                 self.auth_warned = false;
+                self.held_bytes -= bytes.min(self.held_bytes);
                 (n as u64, 0)
             }
-            Err(err) => self.handle_failure(batch, err),
-        }
+            Err(err) => {
+                let status = err.status_code().map(|s| s.as_u16());
+                if status == Some(413) && n > 1 {
+                    // C-BATCHER.7: halve and resend (not counted as a retry).
+                    let second = batch.events.split_off(n / 2);
+                    let (a, b) = (self.next_id(), self.next_id());
+                    for waiter in &mut self.flushes {
+                        if waiter.outstanding.remove(&id) {
+                            waiter.outstanding.extend([a, b]);
+                        }
+                    }
+                    self.ready.push_front(PendingBatch::new(b, second));
+                    self.ready.push_front(PendingBatch::new(a, batch.events));
+                    return;
+                }
+                self.held_bytes -= bytes.min(self.held_bytes);
+                if status == Some(413) {
+                    let message = "the server rejected an event as too large (413)".to_owned();
+                    self.fail(
+                        DeliveryErrorKind::EventTooLarge,
+                        batch.uuids(),
+                        status,
+                        message,
+                    );
+                    (0, 1)
+                } else if let Some(retry) = self.retry_or_fail(batch, &err, status) {
+                    self.held_bytes += retry.bytes();
+                    self.resolve(retry.id, 0, 0);
+                    self.retries.push_back(retry);
+                    return;
+                } else {
+                    (0, n as u64)
+                }
+            }
+        };
+        self.resolve(id, sent, failed);
     }
 
-    fn handle_failure(&mut self, mut batch: PendingBatch, err: TransportError) -> (u64, u64) {
+    /// Returns the batch to retry later, or reports it as failed (`None`).
+    fn retry_or_fail(
+        &mut self,
+        mut batch: PendingBatch,
+        err: &TransportError,
+        status: Option<u16>,
+    ) -> Option<PendingBatch> {
         let n = batch.events.len();
-        let status = err.status_code().map(|s| s.as_u16());
-        if status == Some(413) {
-            // C-BATCHER.7: halve and resend (not counted as a retry); one event alone is dropped.
-            if n > 1 {
-                let second = batch.events.split_off(n / 2);
-                self.retries.push_front(PendingBatch::new(second));
-                self.retries.push_front(PendingBatch::new(batch.events));
-                return (0, 0);
-            }
-            self.fail(
-                DeliveryErrorKind::EventTooLarge,
-                batch.uuids(),
-                status,
-                "the server rejected an event as too large (413)".into(),
-            );
-            return (0, 1);
-        }
         let retryable = err.is_no_response()
-            || status.is_some_and(|s| RetryOn::Ingestion.retries_status(http_status(s)));
+            || status
+                .and_then(|s| http::StatusCode::from_u16(s).ok())
+                .is_some_and(|s| RetryOn::Ingestion.retries_status(s));
         if !retryable {
             if matches!(status, Some(401 | 403)) && !self.auth_warned {
                 self.auth_warned = true;
@@ -301,7 +385,7 @@ impl Worker {
                 status,
                 format!("batch of {n} events rejected: {err}"),
             );
-            return (0, n as u64);
+            return None;
         }
         if batch.attempts > self.config.max_retries {
             let message = format!(
@@ -314,7 +398,7 @@ impl Worker {
                 status,
                 message,
             );
-            return (0, n as u64);
+            return None;
         }
         let policy = self.config.retry;
         let wait = backoff::delay(
@@ -327,47 +411,75 @@ impl Worker {
         );
         tracing::debug!(target: "posthog", events = n, attempt = batch.attempts, wait_ms = wait.as_millis() as u64, "batch will be retried: {err}");
         batch.next_at = Instant::now() + wait;
-        self.retries.push_back(batch);
-        self.enforce_bound();
-        (0, 0)
+        Some(batch)
     }
 
-    /// C-RETRY-QUEUE.5: queued retries never exceed the queue bound; the oldest go first.
-    fn enforce_bound(&mut self) {
-        let mut pending: usize =
-            self.retries.iter().map(|b| b.events.len()).sum::<usize>() + self.buffer.len();
-        while pending > self.config.max_pending {
-            let Some(oldest) = self.retries.pop_front() else {
-                break;
-            };
-            pending -= oldest.events.len();
-            self.fail(
-                DeliveryErrorKind::RetriesExhausted,
-                oldest.uuids(),
-                None,
-                "retry queue full; oldest batch dropped".into(),
-            );
+    /// A batch's attempt is over: credit the flushes waiting for it.
+    fn resolve(&mut self, id: u64, sent: u64, failed: u64) {
+        for waiter in &mut self.flushes {
+            if waiter.outstanding.remove(&id) {
+                waiter.report.sent += sent;
+                waiter.report.failed += failed;
+            }
         }
     }
 
     fn pending_events(&self) -> u64 {
-        (self.buffer.len() + self.retries.iter().map(|b| b.events.len()).sum::<usize>()) as u64
+        let in_flight: usize = self.in_flight_ids.values().map(Vec::len).sum();
+        let queued: usize = self
+            .ready
+            .iter()
+            .chain(self.retries.iter())
+            .map(|b| b.events.len())
+            .sum();
+        (self.buffer.len() + queued + in_flight) as u64
     }
 
-    /// C-FLUSH: every buffered event gets an attempt, and so does every due retry; retryable
-    /// failures stay queued.
-    async fn flush(&mut self) -> FlushReport {
-        let (mut sent, mut failed) = (0, 0);
-        while !self.buffer.is_empty() {
-            let (s, f) = self.send_next_buffered().await;
-            sent += s;
-            failed += f;
+    /// C-FLUSH: every event buffered now, every batch waiting, and every due retry gets one
+    /// attempt; the flush answers when those attempts are over.
+    fn begin_flush(&mut self, reply: oneshot::Sender<FlushReport>) {
+        while let Some(batch) = self.cut_batch() {
+            self.ready.push_back(batch);
         }
-        let (s, f) = self.send_due_retries(false).await;
-        FlushReport {
-            sent: sent + s,
-            failed: failed + f,
-            pending: self.pending_events(),
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.retries.len() {
+            if self.retries[i].next_at <= now {
+                if let Some(batch) = self.retries.remove(i) {
+                    self.ready.push_back(batch);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let outstanding = self
+            .ready
+            .iter()
+            .map(|b| b.id)
+            .chain(self.in_flight_ids.keys().copied())
+            .collect();
+        self.flushes.push(FlushWaiter {
+            reply,
+            outstanding,
+            report: FlushReport::default(),
+        });
+    }
+
+    fn answer_flushes(&mut self) {
+        if self.flushes.iter().all(|w| !w.outstanding.is_empty()) {
+            return;
+        }
+        let pending = self.pending_events();
+        let (done, waiting): (Vec<_>, Vec<_>) = self
+            .flushes
+            .drain(..)
+            .partition(|w| w.outstanding.is_empty());
+        self.flushes = waiting;
+        for waiter in done {
+            let _ = waiter.reply.send(FlushReport {
+                pending,
+                ..waiter.report
+            });
         }
     }
 
@@ -378,46 +490,65 @@ impl Worker {
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
                 Msg::Event(event) => self.accept(*event),
-                Msg::Flush(reply) => {
-                    let _ = reply.send(FlushReport::default());
-                }
+                Msg::Flush(reply) => self.begin_flush(reply),
                 Msg::Shutdown { reply, .. } => {
                     let _ = reply.send(ShutdownReport::default());
                 }
             }
         }
-        let (mut sent, mut failed) = (0, 0);
+        while let Some(batch) = self.cut_batch() {
+            self.ready.push_back(batch);
+        }
+        let (sent_before, failed_before) = (
+            self.counters.snapshot().sent,
+            self.counters.snapshot().failed,
+        );
         let deadline_sleep = tokio::time::sleep_until(deadline.into());
         tokio::pin!(deadline_sleep);
-        let drain = async {
-            while !self.buffer.is_empty() || !self.retries.is_empty() {
-                let (s, f) = if self.buffer.is_empty() {
-                    if let Some(at) = self.retries.iter().map(|b| b.next_at).min() {
-                        tokio::time::sleep_until(at.into()).await;
-                    }
-                    self.send_due_retries(false).await
-                } else {
-                    self.send_next_buffered().await
-                };
-                sent += s;
-                failed += f;
+        let mut timed_out = false;
+        loop {
+            self.dispatch();
+            self.answer_flushes();
+            if self.ready.is_empty() && self.retries.is_empty() && self.in_flight.is_empty() {
+                break;
             }
-        };
-        let timed_out = tokio::select! {
-            () = drain => false,
-            () = &mut deadline_sleep => true,
-        };
-        let left: Vec<uuid::Uuid> = self
-            .buffer
-            .drain(..)
-            .map(|e| e.uuid)
+            let next_retry = self.retries.iter().map(|b| b.next_at).min();
+            let retry_wait = async {
+                match next_retry {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                () = &mut deadline_sleep => {
+                    timed_out = true;
+                    break;
+                }
+                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
+                    if let Ok(sent) = done {
+                        self.complete(sent);
+                    }
+                }
+                () = retry_wait => {}
+            }
+        }
+        self.in_flight.abort_all();
+        let left: Vec<Uuid> = self
+            .in_flight_ids
+            .drain()
+            .flat_map(|(_, uuids)| uuids)
+            .chain(self.buffer.drain(..).map(|e| e.uuid))
             .chain(
-                self.retries
+                self.ready
                     .drain(..)
+                    .chain(self.retries.drain(..))
                     .flat_map(|b| b.events.into_iter().map(|e| e.uuid)),
             )
             .collect();
-        let undelivered = failed + left.len() as u64;
+        for waiter in self.flushes.drain(..) {
+            let _ = waiter.reply.send(waiter.report);
+        }
         if !left.is_empty() {
             let message = format!(
                 "shutdown deadline passed with {} events undelivered",
@@ -426,16 +557,13 @@ impl Worker {
             tracing::error!(target: "posthog", "{message}");
             self.fail(DeliveryErrorKind::ShutdownTimeout, left, None, message);
         }
+        let after = self.counters.snapshot();
         ShutdownReport {
-            sent,
-            undelivered,
+            sent: after.sent - sent_before,
+            undelivered: after.failed - failed_before,
             timed_out,
         }
     }
-}
-
-fn http_status(code: u16) -> http::StatusCode {
-    http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn jitter() -> f64 {
