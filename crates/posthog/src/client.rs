@@ -63,6 +63,7 @@ pub struct Client {
 
 struct Inner {
     options: Options,
+    flags: Arc<crate::feature_flags::FlagsRuntime>,
     defaults: Arc<Defaults>,
     transport: Option<Transport>,
     tx: Option<mpsc::Sender<Msg>>,
@@ -98,12 +99,15 @@ impl Client {
         if !options.disabled && options.api_key.is_empty() {
             tracing::warn!(target: "posthog", "no PostHog project API key: the client is disabled and sends nothing");
         }
+        let flags = Arc::new(crate::feature_flags::FlagsRuntime::new());
         let (transport, tx) = if enabled {
             let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
             let mut transport = Transport::builder(&options.api_key)
                 .host(&options.host)
                 .gzip(options.gzip)
                 .capture_timeout(options.timeout)
+                .flags_timeout(options.feature_flags_request_timeout)
+                .flag_retries(options.flag_retries)
                 .max_retries(0);
             if let Some(key) = &options.personal_api_key {
                 transport = transport.personal_api_key(key);
@@ -134,12 +138,17 @@ impl Client {
                 defaults.clone(),
             );
             runtime.spawn(worker.run());
+            if options.local_evaluation && options.personal_api_key.is_some() {
+                let _entered = runtime.enter();
+                flags.start_poller(transport.clone(), options.poll_interval);
+            }
             (Some(transport), Some(tx))
         } else {
             (None, None)
         };
         Ok(Client {
             inner: Arc::new(Inner {
+                flags,
                 defaults,
                 options,
                 transport,
@@ -150,6 +159,18 @@ impl Client {
                 shutdown_report: AsyncMutex::new(None),
             }),
         })
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    pub(crate) fn transport(&self) -> Option<&Transport> {
+        self.inner.transport.as_ref()
+    }
+
+    pub(crate) fn flags_runtime(&self) -> Option<&crate::feature_flags::FlagsRuntime> {
+        self.inner.transport.as_ref().map(|_| &*self.inner.flags)
     }
 
     /// Whether events are being sent (not disabled, not shut down).
@@ -426,6 +447,7 @@ impl Client {
             return done;
         }
         self.inner.shut_down.store(true, Ordering::Release);
+        self.inner.flags.shutdown();
         let outcome = match &self.inner.tx {
             None => ShutdownReport::default(),
             Some(tx) => {

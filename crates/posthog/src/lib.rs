@@ -42,6 +42,7 @@ pub mod blocking;
 mod client;
 pub mod context;
 mod error;
+pub mod feature_flags;
 mod hooks;
 pub mod middleware;
 mod options;
@@ -55,11 +56,15 @@ pub use client::Client;
 #[doc(inline)]
 pub use error::Error;
 #[doc(inline)]
+pub use feature_flags::{FeatureFlagResult, FlagOptions};
+#[doc(inline)]
 pub use hooks::{BeforeSend, HookError};
 #[doc(inline)]
 pub use options::{ClientBuilder, DEFAULT_HOST};
 #[doc(inline)]
 pub use pipeline::{FlushReport, ShutdownReport};
+#[doc(inline)]
+pub use posthog_core::FlagValue;
 #[doc(inline)]
 pub use posthog_core::{Event, EventError, PersonProperties, Properties};
 #[doc(inline)]

@@ -21,6 +21,10 @@ pub(crate) struct Options {
     pub(crate) api_key: String,
     pub(crate) host: String,
     pub(crate) personal_api_key: Option<String>,
+    pub(crate) local_evaluation: bool,
+    pub(crate) poll_interval: Duration,
+    pub(crate) feature_flags_request_timeout: Duration,
+    pub(crate) flag_retries: u32,
     pub(crate) max_queue_size: usize,
     pub(crate) flush_at: usize,
     pub(crate) flush_interval: Duration,
@@ -85,6 +89,10 @@ impl ClientBuilder {
                 api_key: api_key.into().trim().to_owned(),
                 host: DEFAULT_HOST.to_owned(),
                 personal_api_key: None,
+                local_evaluation: true,
+                poll_interval: Duration::from_secs(30),
+                feature_flags_request_timeout: Duration::from_secs(3),
+                flag_retries: 1,
                 max_queue_size: 10_000,
                 flush_at: 100,
                 flush_interval: Duration::from_secs(5),
@@ -135,6 +143,30 @@ impl ClientBuilder {
     /// The personal API key, for local flag evaluation and the private API.
     pub fn personal_api_key(mut self, key: impl Into<String>) -> Self {
         self.options.personal_api_key = Some(key.into());
+        self
+    }
+
+    /// Evaluate flags locally when a personal API key is given (default on).
+    pub fn local_evaluation(mut self, on: bool) -> Self {
+        self.options.local_evaluation = on;
+        self
+    }
+
+    /// How often flag definitions are refreshed (default 30 s).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.options.poll_interval = interval;
+        self
+    }
+
+    /// Timeout of each `/flags` request (default 3 s).
+    pub fn feature_flags_request_timeout(mut self, timeout: Duration) -> Self {
+        self.options.feature_flags_request_timeout = timeout;
+        self
+    }
+
+    /// Retries of `/flags` requests on no response, 502 and 504 (default 1, at most 3).
+    pub fn flag_retries(mut self, retries: u32) -> Self {
+        self.options.flag_retries = retries;
         self
     }
 
@@ -299,6 +331,15 @@ impl ClientBuilder {
         }
         if o.flush_interval.is_zero() {
             return Err(invalid("flush_interval", "must be longer than zero"));
+        }
+        if o.poll_interval.is_zero() {
+            return Err(invalid("poll_interval", "must be longer than zero"));
+        }
+        if o.feature_flags_request_timeout.is_zero() {
+            return Err(invalid(
+                "feature_flags_request_timeout",
+                "must be longer than zero",
+            ));
         }
         if o.timeout.is_zero() {
             return Err(invalid("timeout", "must be longer than zero"));

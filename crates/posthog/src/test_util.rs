@@ -2,7 +2,7 @@
 //! `test-util`). It accepts the ingestion endpoints, records every batch, and can be told to
 //! fail (statuses, delays, closed connections) through [`FakePostHog::script`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use posthog_transport::test_util::{RecordedRequest, TestServer};
 use serde_json::Value;
@@ -37,6 +37,8 @@ const INGESTION: &[&str] = &[
 /// ```
 pub struct FakePostHog {
     server: TestServer,
+    flags: Arc<Mutex<Value>>,
+    definitions: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for FakePostHog {
@@ -47,19 +49,82 @@ impl std::fmt::Debug for FakePostHog {
     }
 }
 
+/// A weak ETag for a definitions document.
+fn etag_of(body: &str) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(body, &mut hasher);
+    format!("W/\"{:016x}\"", std::hash::Hasher::finish(&hasher))
+}
+
 impl FakePostHog {
-    /// Starts on a free port; answers ingestion with `200 {"status": 1}`.
+    /// Starts on a free port: ingestion answers `200 {"status": 1}`, `/flags` answers what
+    /// [`FakePostHog::set_flags`] set (no flags at first), and `/flags/definitions` what
+    /// [`FakePostHog::set_definitions`] set (404 until then), with an ETag and 304 for a
+    /// matching `If-None-Match`.
     ///
     /// # Panics
     /// When no port on 127.0.0.1 can be bound (a test environment problem).
     #[allow(clippy::expect_used)]
     pub async fn start() -> FakePostHog {
         let server = TestServer::start().await.expect("bind 127.0.0.1");
-        server.set_handler(Arc::new(|req: &RecordedRequest| {
-            INGESTION.contains(&req.path.as_str()).then(Reply::ok)
+        let flags = Arc::new(Mutex::new(serde_json::json!({"flags": {}})));
+        let definitions: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let (flags_answer, defs) = (flags.clone(), definitions.clone());
+        server.set_handler(Arc::new(move |req: &RecordedRequest| {
+            if INGESTION.contains(&req.path.as_str()) {
+                return Some(Reply::ok());
+            }
+            match req.path.as_str() {
+                "/flags" | "/flags/" => {
+                    let body = flags_answer
+                        .lock()
+                        .map(|v| v.clone())
+                        .unwrap_or(Value::Null);
+                    Some(Reply::json(200, &body))
+                }
+                "/flags/definitions"
+                | "/flags/definitions/"
+                | "/api/feature_flag/local_evaluation/" => {
+                    let doc = defs.lock().ok().and_then(|d| d.clone())?;
+                    let etag = etag_of(&doc);
+                    if req.header("if-none-match") == Some(etag.as_str()) {
+                        return Some(Reply::status(304).header("etag", &etag));
+                    }
+                    Some(
+                        Reply::status(200)
+                            .header("content-type", "application/json")
+                            .header("etag", &etag)
+                            .body(doc),
+                    )
+                }
+                _ => None,
+            }
         }));
         server.set_default(Reply::status(404));
-        FakePostHog { server }
+        FakePostHog {
+            server,
+            flags,
+            definitions,
+        }
+    }
+
+    /// What `/flags` answers from now on (either answer shape).
+    pub fn set_flags(&self, answer: Value) {
+        if let Ok(mut flags) = self.flags.lock() {
+            *flags = answer;
+        }
+    }
+
+    /// The local-evaluation definitions served from now on.
+    pub fn set_definitions(&self, definitions: Value) {
+        if let Ok(mut defs) = self.definitions.lock() {
+            *defs = Some(definitions.to_string());
+        }
+    }
+
+    /// Requests received on `path`.
+    pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
+        self.server.requests_to(path)
     }
 
     /// `http://127.0.0.1:<port>`, to pass as the client's host.

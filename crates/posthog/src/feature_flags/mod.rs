@@ -1,0 +1,442 @@
+//! Feature flags in the client (C-GET-FLAG, C-IS-ENABLED, C-GET-FLAG-PAYLOAD,
+//! C-GET-FLAG-RESULT, C-GET-FLAGS, C-GET-FLAGS-PAYLOADS, C-FLAG-CALLED, C-FLAG-DEFS):
+//! local evaluation first, one `/flags` request when it cannot decide.
+
+mod called;
+mod options;
+pub(crate) mod poller;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use posthog_core::{Event, FlagValue, FlagsRequest};
+use posthog_flags::{EvalContext, Evaluation};
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub use options::FlagOptions;
+
+use crate::Client;
+use called::CalledTracker;
+use poller::DefinitionsStore;
+
+/// A flag's value with its payload and how it was decided (C-GET-FLAG-RESULT).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FeatureFlagResult {
+    /// The flag key.
+    pub key: String,
+    /// `true` for `true` and for any variant.
+    pub enabled: bool,
+    /// The variant of a multivariate flag.
+    pub variant: Option<String>,
+    /// The decoded payload for this value.
+    pub payload: Option<Value>,
+    /// Why (a reason code such as `condition_match`), when known.
+    pub reason: Option<String>,
+    /// Whether local evaluation decided it (no request was made).
+    pub locally_evaluated: bool,
+}
+
+impl FeatureFlagResult {
+    /// The value.
+    pub fn value(&self) -> FlagValue {
+        match &self.variant {
+            Some(v) => FlagValue::Variant(v.clone()),
+            None => FlagValue::Bool(self.enabled),
+        }
+    }
+}
+
+/// The flag machinery a client owns.
+#[derive(Debug)]
+pub(crate) struct FlagsRuntime {
+    pub(crate) store: Arc<DefinitionsStore>,
+    pub(crate) tracker: CalledTracker,
+    stop: watch::Sender<bool>,
+}
+
+impl FlagsRuntime {
+    pub(crate) fn new() -> Self {
+        Self {
+            store: Arc::new(DefinitionsStore::new()),
+            tracker: CalledTracker::new(called::CAPACITY),
+            stop: watch::channel(false).0,
+        }
+    }
+
+    /// Starts the definitions poller on the current runtime.
+    pub(crate) fn start_poller(&self, transport: posthog_transport::Transport, interval: Duration) {
+        let stop = self.stop.subscribe();
+        tokio::spawn(poller::poll(self.store.clone(), transport, interval, stop));
+    }
+
+    /// Stops the poller and forgets reported flags (C-SHUTDOWN.2/.6, C-FLAG-CALLED.5).
+    pub(crate) fn shutdown(&self) {
+        self.stop.send_replace(true);
+        self.tracker.clear();
+    }
+}
+
+struct Resolved {
+    value: FlagValue,
+    payload: Option<Value>,
+    locally: bool,
+    reason: Option<String>,
+    id: Option<i64>,
+    version: Option<i64>,
+    request_id: Option<String>,
+}
+
+fn value_json(value: &FlagValue) -> Value {
+    match value {
+        FlagValue::Bool(b) => Value::Bool(*b),
+        FlagValue::Variant(v) => Value::String(v.clone()),
+    }
+}
+
+impl Client {
+    /// The distinct id of a flag read: the caller's, else the active context's (C-TRACING-HEADERS.6:
+    /// none at all → no evaluation, no request, no event).
+    fn flag_subject(&self, distinct_id: String) -> Option<String> {
+        if !distinct_id.trim().is_empty() {
+            return Some(distinct_id);
+        }
+        crate::context::current_distinct_id()
+    }
+
+    fn flags_request(
+        &self,
+        distinct_id: &str,
+        opts: &FlagOptions,
+        keys: Option<Vec<String>>,
+    ) -> FlagsRequest {
+        let groups = opts.groups.clone();
+        let group_properties = opts
+            .group_properties
+            .iter()
+            .filter(|(t, _)| groups.contains_key(*t))
+            .map(|(t, p)| (t.clone(), p.clone()))
+            .collect();
+        FlagsRequest {
+            api_key: String::new(), // set by the transport
+            distinct_id: distinct_id.to_owned(),
+            groups,
+            person_properties: opts.person_properties.clone(),
+            group_properties,
+            geoip_disable: self.options().disable_geoip,
+            flag_keys_to_evaluate: keys,
+            device_id: opts.device_id.clone(),
+        }
+    }
+
+    /// Local evaluation, then (unless local-only) one `/flags` request for this key.
+    async fn resolve(&self, key: &str, distinct_id: &str, opts: &FlagOptions) -> Option<Resolved> {
+        let runtime = self.flags_runtime()?;
+        if let Some(loaded) = runtime.store.current() {
+            let mut ctx = EvalContext::new(distinct_id)
+                .person_properties(&opts.person_properties)
+                .groups(&opts.groups)
+                .group_properties(&opts.group_properties);
+            if let Some(device) = &opts.device_id {
+                ctx = ctx.device_id(device);
+            }
+            let info = loaded.set.info(key);
+            let local = |value: posthog_flags::FlagValueRef<'_>,
+                         payload: Option<&Value>,
+                         reason: Option<&str>| Resolved {
+                value: value.to_owned(),
+                payload: payload.cloned(),
+                locally: true,
+                reason: reason.map(str::to_owned),
+                id: info.and_then(|i| i.id),
+                version: info.and_then(|i| i.version),
+                request_id: None,
+            };
+            match loaded.set.evaluate(key, &ctx) {
+                Some(Evaluation::Match(m)) => {
+                    return Some(local(m.value, m.payload, Some(m.reason.code())));
+                }
+                Some(answer @ Evaluation::Inconclusive(_)) if opts.only_evaluate_locally => {
+                    let value = answer.local_only_value()?;
+                    return Some(local(value, loaded.set.payload(key, value), None));
+                }
+                _ => {}
+            }
+        }
+        if opts.only_evaluate_locally {
+            return None;
+        }
+        let transport = self.transport()?;
+        match transport
+            .flags(&self.flags_request(distinct_id, opts, Some(vec![key.to_owned()])))
+            .await
+        {
+            Ok(answer) if answer.quota_limited => {
+                tracing::warn!(target: "posthog", "feature flags are over quota; no value for {key:?}");
+                None
+            }
+            Ok(answer) => {
+                let detail = answer.flags.get(key).filter(|d| !d.failed)?;
+                Some(Resolved {
+                    value: detail.value(),
+                    payload: detail.metadata.payload.clone(),
+                    locally: false,
+                    reason: detail.reason.as_ref().map(|r| r.code.clone()),
+                    id: detail.metadata.id,
+                    version: detail.metadata.version,
+                    request_id: answer.request_id.clone(),
+                })
+            }
+            Err(err) => {
+                tracing::warn!(target: "posthog", "feature flag {key:?} could not be evaluated remotely: {err}");
+                None
+            }
+        }
+    }
+
+    /// `$feature_flag_called`, once per (distinct id, flag, value, groups) (C-FLAG-CALLED).
+    fn report_called(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+        resolved: Option<&Resolved>,
+    ) {
+        let Some(runtime) = self.flags_runtime() else {
+            return;
+        };
+        let response = resolved.map_or(Value::Null, |r| value_json(&r.value));
+        let dedup = called::key(distinct_id, key, &response.to_string(), &opts.groups);
+        if !runtime.tracker.first_time(dedup) {
+            return;
+        }
+        let mut event = Event::new("$feature_flag_called", distinct_id)
+            .property("$feature_flag", key)
+            .property("$feature_flag_response", response.clone())
+            .property(format!("$feature/{key}"), response)
+            .property("locally_evaluated", resolved.is_some_and(|r| r.locally));
+        if let Some(r) = resolved {
+            if let Some(payload) = &r.payload {
+                event = event.property("$feature_flag_payload", payload.clone());
+            }
+            if let Some(id) = r.id {
+                event = event.property("$feature_flag_id", id);
+            }
+            if let Some(version) = r.version {
+                event = event.property("$feature_flag_version", version);
+            }
+            if let (Some(reason), false) = (&r.reason, r.locally) {
+                event = event.property("$feature_flag_reason", reason.as_str());
+            }
+            if let Some(request_id) = &r.request_id {
+                event = event.property("$feature_flag_request_id", request_id.as_str());
+            }
+        }
+        for (group_type, group_key) in &opts.groups {
+            event = event.group(group_type.as_str(), group_key.as_str());
+        }
+        self.capture(event);
+    }
+
+    async fn read_flag(
+        &self,
+        key: &str,
+        distinct_id: String,
+        opts: &FlagOptions,
+        events_default: bool,
+    ) -> Option<Resolved> {
+        if !self.is_enabled() {
+            return None;
+        }
+        let distinct_id = self.flag_subject(distinct_id)?;
+        let resolved = self.resolve(key, &distinct_id, opts).await;
+        if opts.send_feature_flag_events.unwrap_or(events_default) {
+            self.report_called(key, &distinct_id, opts, resolved.as_ref());
+        }
+        resolved
+    }
+
+    /// The value of flag `key` for `distinct_id` (C-GET-FLAG): decided locally when the loaded
+    /// definitions can, else by one `/flags` request (unless `only_evaluate_locally`). `None`
+    /// when the flag is unknown or could not be evaluated (the reason is logged). Emits
+    /// `$feature_flag_called` once per value unless turned off.
+    pub async fn get_feature_flag(
+        &self,
+        key: &str,
+        distinct_id: impl Into<String>,
+        opts: &FlagOptions,
+    ) -> Option<FlagValue> {
+        self.read_flag(key, distinct_id.into(), opts, true)
+            .await
+            .map(|r| r.value)
+    }
+
+    /// Whether flag `key` is on (`true` or any variant) for `distinct_id`; the options'
+    /// `default_value` (else `false`) when it has no value (C-IS-ENABLED).
+    pub async fn is_feature_enabled(
+        &self,
+        key: &str,
+        distinct_id: impl Into<String>,
+        opts: &FlagOptions,
+    ) -> bool {
+        match self.read_flag(key, distinct_id.into(), opts, true).await {
+            Some(r) => r.value.is_enabled(),
+            None => opts.default_value.unwrap_or(false),
+        }
+    }
+
+    /// The payload of the value flag `key` has for `distinct_id` (C-GET-FLAG-PAYLOAD); no
+    /// `$feature_flag_called` unless asked for.
+    pub async fn get_feature_flag_payload(
+        &self,
+        key: &str,
+        distinct_id: impl Into<String>,
+        opts: &FlagOptions,
+    ) -> Option<Value> {
+        self.read_flag(key, distinct_id.into(), opts, false)
+            .await
+            .and_then(|r| r.payload)
+    }
+
+    /// Value, payload and reason of flag `key` in one read (C-GET-FLAG-RESULT).
+    pub async fn get_feature_flag_result(
+        &self,
+        key: &str,
+        distinct_id: impl Into<String>,
+        opts: &FlagOptions,
+    ) -> Option<FeatureFlagResult> {
+        let r = self.read_flag(key, distinct_id.into(), opts, true).await?;
+        let (enabled, variant) = match &r.value {
+            FlagValue::Bool(b) => (*b, None),
+            FlagValue::Variant(v) => (true, Some(v.clone())),
+        };
+        Some(FeatureFlagResult {
+            key: key.to_owned(),
+            enabled,
+            variant,
+            payload: r.payload,
+            reason: r.reason,
+            locally_evaluated: r.locally,
+        })
+    }
+
+    /// Every flag's value for `distinct_id` (C-GET-FLAGS): all evaluated locally, and at most
+    /// one `/flags` request when some cannot be decided; the server's answers replace the
+    /// undecided ones. No `$feature_flag_called`.
+    pub async fn get_all_flags(
+        &self,
+        distinct_id: impl Into<String>,
+        opts: &FlagOptions,
+    ) -> BTreeMap<String, FlagValue> {
+        self.all_flags(distinct_id.into(), opts)
+            .await
+            .into_iter()
+            .map(|(k, (v, _))| (k, v))
+            .collect()
+    }
+
+    /// Every flag's value and the payloads of those that have one (C-GET-FLAGS-PAYLOADS).
+    pub async fn get_all_flags_and_payloads(
+        &self,
+        distinct_id: impl Into<String>,
+        opts: &FlagOptions,
+    ) -> (BTreeMap<String, FlagValue>, BTreeMap<String, Value>) {
+        let all = self.all_flags(distinct_id.into(), opts).await;
+        let payloads = all
+            .iter()
+            .filter_map(|(k, (_, p))| p.clone().map(|p| (k.clone(), p)))
+            .collect();
+        (
+            all.into_iter().map(|(k, (v, _))| (k, v)).collect(),
+            payloads,
+        )
+    }
+
+    async fn all_flags(
+        &self,
+        distinct_id: String,
+        opts: &FlagOptions,
+    ) -> BTreeMap<String, (FlagValue, Option<Value>)> {
+        let mut out = BTreeMap::new();
+        if !self.is_enabled() {
+            return out;
+        }
+        let Some(distinct_id) = self.flag_subject(distinct_id) else {
+            return out;
+        };
+        let Some(runtime) = self.flags_runtime() else {
+            return out;
+        };
+        let mut undecided = runtime.store.current().is_none();
+        if let Some(loaded) = runtime.store.current() {
+            let ctx = EvalContext::new(&distinct_id)
+                .person_properties(&opts.person_properties)
+                .groups(&opts.groups)
+                .group_properties(&opts.group_properties);
+            for (key, answer) in loaded.set.evaluate_all(&ctx) {
+                match answer {
+                    Evaluation::Match(m) => {
+                        out.insert(key.to_owned(), (m.value.to_owned(), m.payload.cloned()));
+                    }
+                    Evaluation::Inconclusive(_) if opts.only_evaluate_locally => {
+                        if let Some(value) = answer.local_only_value() {
+                            out.insert(
+                                key.to_owned(),
+                                (value.to_owned(), loaded.set.payload(key, value).cloned()),
+                            );
+                        }
+                    }
+                    Evaluation::Inconclusive(_) => undecided = true,
+                }
+            }
+        }
+        if undecided && !opts.only_evaluate_locally {
+            if let Some(transport) = self.transport() {
+                match transport
+                    .flags(&self.flags_request(&distinct_id, opts, None))
+                    .await
+                {
+                    Ok(answer) if !answer.quota_limited => {
+                        for (key, detail) in answer.flags {
+                            if !detail.failed {
+                                out.insert(key, (detail.value(), detail.metadata.payload));
+                            }
+                        }
+                    }
+                    Ok(_) => tracing::warn!(target: "posthog", "feature flags are over quota"),
+                    Err(err) => {
+                        tracing::warn!(target: "posthog", "flags could not be evaluated remotely: {err}")
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits until local-evaluation definitions are loaded, at most `timeout`; `false` when they
+    /// are not (no personal API key, refused, or not yet) (C-FLAG-DEFS.8).
+    pub async fn wait_for_flags(&self, timeout: Duration) -> bool {
+        match self.flags_runtime() {
+            Some(runtime) if self.options().personal_api_key.is_some() => {
+                runtime.store.wait_ready(timeout).await
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether local-evaluation definitions are loaded, and when.
+    pub fn feature_flag_definitions_loaded_at(&self) -> Option<std::time::SystemTime> {
+        self.flags_runtime()?.store.current().map(|l| l.loaded_at)
+    }
+
+    /// Loads the definitions now (otherwise the poller does every `poll_interval`).
+    pub async fn load_feature_flags(&self) {
+        if let (Some(runtime), Some(transport)) = (self.flags_runtime(), self.transport()) {
+            if transport.has_personal_api_key() {
+                runtime.store.load(transport).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! [`FlagOptions`]: per-call inputs of the flag methods.
+
+use posthog_core::{GroupProperties, Groups, Properties};
+
+/// What a flag read evaluates for, and how.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct FlagOptions {
+    /// Group type → group key.
+    pub groups: Groups,
+    /// Person properties known to the caller (used locally, and sent to `/flags`).
+    pub person_properties: Properties,
+    /// Group properties by group type.
+    pub group_properties: GroupProperties,
+    /// Never ask the server: an undecidable flag is absent (a group flag without its group is
+    /// `false`).
+    pub only_evaluate_locally: bool,
+    /// Emit `$feature_flag_called` (default: on for single reads, off for payloads and
+    /// all-flags reads).
+    pub send_feature_flag_events: Option<bool>,
+    /// The device id, for flags bucketed by device.
+    pub device_id: Option<String>,
+    /// The value `is_feature_enabled` answers when the flag has none.
+    pub default_value: Option<bool>,
+}
+
+impl FlagOptions {
+    /// Empty options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a group.
+    pub fn group(mut self, group_type: impl Into<String>, group_key: impl Into<String>) -> Self {
+        self.groups.insert(group_type.into(), group_key.into());
+        self
+    }
+
+    /// Adds a person property.
+    pub fn person_property(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.person_properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a group property for `group_type`.
+    pub fn group_property(
+        mut self,
+        group_type: impl Into<String>,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.group_properties
+            .entry(group_type.into())
+            .or_default()
+            .insert(key.into(), value.into());
+        self
+    }
+
+    /// Evaluate only with local definitions.
+    pub fn only_evaluate_locally(mut self, on: bool) -> Self {
+        self.only_evaluate_locally = on;
+        self
+    }
+
+    /// Turn `$feature_flag_called` on or off for this call.
+    pub fn send_feature_flag_events(mut self, on: bool) -> Self {
+        self.send_feature_flag_events = Some(on);
+        self
+    }
+
+    /// The device id for device-bucketed flags.
+    pub fn device_id(mut self, device_id: impl Into<String>) -> Self {
+        self.device_id = Some(device_id.into());
+        self
+    }
+
+    /// What `is_feature_enabled` answers when the flag has no value (C-IS-ENABLED.1).
+    pub fn default_value(mut self, value: bool) -> Self {
+        self.default_value = Some(value);
+        self
+    }
+}

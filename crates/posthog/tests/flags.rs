@@ -1,0 +1,452 @@
+//! Feature flags through the client, against FakePostHog (issue 5's contracts).
+
+use std::time::Duration;
+
+use posthog::test_util::{FakePostHog, Reply};
+use posthog::{Client, FlagOptions, FlagValue};
+use serde_json::json;
+
+const KEY: &str = "phx_personal_key";
+
+fn remote_checkout(server: &FakePostHog) {
+    server.set_flags(json!({
+        "flags": {
+            "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+                "reason": {"code": "condition_match", "condition_index": 0},
+                "metadata": {"id": 3, "version": 2, "payload": "{\"cta\": \"Try now\"}"}},
+            "beta-ui": {"key": "beta-ui", "enabled": true},
+            "off": {"key": "off", "enabled": false}
+        },
+        "requestId": "req-1"
+    }));
+}
+
+fn definitions() -> serde_json::Value {
+    json!({
+        "flags": [
+            {"id": 7, "version": 4, "key": "beta-ui", "active": true,
+             "filters": {"groups": [{"properties": [], "rollout_percentage": 100}], "payloads": {"true": "{\"a\": 1}"}}},
+            {"id": 8, "key": "needs-email", "active": true,
+             "filters": {"groups": [{"properties": [{"key": "email", "operator": "icontains", "value": "@acme.com", "type": "person"}]}]}},
+            {"id": 9, "key": "company-beta", "active": true,
+             "filters": {"aggregation_group_type_index": 0, "groups": [{"properties": [], "rollout_percentage": 100}]}}
+        ],
+        "group_type_mapping": {"0": "company"}
+    })
+}
+
+async fn local_client(server: &FakePostHog) -> Client {
+    server.set_definitions(definitions());
+    let client = Client::builder("phc")
+        .host(server.url())
+        .personal_api_key(KEY)
+        .build()
+        .unwrap();
+    assert!(
+        client.wait_for_flags(Duration::from_secs(5)).await,
+        "definitions load"
+    );
+    client
+}
+
+fn called_events(server: &FakePostHog) -> Vec<serde_json::Value> {
+    server
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "$feature_flag_called")
+        .collect()
+}
+
+/// C-GET-FLAG acceptance (remote): the value, one `/flags` request for that key, and one
+/// `$feature_flag_called` per value.
+#[tokio::test]
+async fn c_get_flag_remote_value_and_called_event() {
+    let server = FakePostHog::start().await;
+    remote_checkout(&server);
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let opts = FlagOptions::new();
+    assert_eq!(
+        client.get_feature_flag("checkout", "user-123", &opts).await,
+        Some(FlagValue::Variant("blue".into()))
+    );
+    assert_eq!(
+        client.get_feature_flag("checkout", "user-123", &opts).await,
+        Some(FlagValue::Variant("blue".into()))
+    );
+    let reqs = server.requests_to("/flags/");
+    assert_eq!(reqs.len(), 2);
+    let body = reqs[0].json();
+    assert_eq!(body["flag_keys_to_evaluate"], json!(["checkout"]));
+    assert_eq!(body["distinct_id"], "user-123");
+    assert_eq!(body["geoip_disable"], true);
+    assert_eq!(reqs[0].header("authorization"), None);
+    client.flush().await;
+    let called = called_events(&server);
+    assert_eq!(called.len(), 1, "C-FLAG-CALLED.2: deduplicated");
+    let p = &called[0]["properties"];
+    assert_eq!(p["$feature_flag"], "checkout");
+    assert_eq!(p["$feature_flag_response"], "blue");
+    assert_eq!(p["$feature/checkout"], "blue");
+    assert_eq!(p["locally_evaluated"], false);
+    assert_eq!(p["$feature_flag_id"], 3);
+    assert_eq!(p["$feature_flag_version"], 2);
+    assert_eq!(p["$feature_flag_reason"], "condition_match");
+    assert_eq!(p["$feature_flag_request_id"], "req-1");
+    assert_eq!(p["$feature_flag_payload"], json!({"cta": "Try now"}));
+}
+
+/// C-GET-FLAG.4 / C-IS-ENABLED.4: tracking can be turned off per call.
+#[tokio::test]
+async fn c_get_flag_4_tracking_disabled() {
+    let server = FakePostHog::start().await;
+    remote_checkout(&server);
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let opts = FlagOptions::new().send_feature_flag_events(false);
+    assert_eq!(
+        client.get_feature_flag("beta-ui", "u", &opts).await,
+        Some(FlagValue::Bool(true))
+    );
+    assert!(client.is_feature_enabled("beta-ui", "u", &opts).await);
+    client.flush().await;
+    assert!(called_events(&server).is_empty());
+}
+
+/// C-IS-ENABLED.1–.3: values map to booleans; the caller's default covers missing flags.
+#[tokio::test]
+async fn c_is_enabled_values_and_defaults() {
+    let server = FakePostHog::start().await;
+    remote_checkout(&server);
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let opts = FlagOptions::new();
+    assert!(client.is_feature_enabled("beta-ui", "u", &opts).await);
+    assert!(client.is_feature_enabled("checkout", "u", &opts).await);
+    assert!(
+        !client
+            .is_feature_enabled("off", "u", &opts.clone().default_value(true))
+            .await,
+        "a value beats the default"
+    );
+    assert!(!client.is_feature_enabled("missing", "u", &opts).await);
+    assert!(
+        client
+            .is_feature_enabled("missing", "u", &opts.clone().default_value(true))
+            .await
+    );
+}
+
+/// C-GET-FLAG-PAYLOAD: the decoded payload, no `$feature_flag_called` by default; C-GET-FLAG-RESULT.
+#[tokio::test]
+async fn c_get_flag_payload_and_result() {
+    let server = FakePostHog::start().await;
+    remote_checkout(&server);
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let opts = FlagOptions::new();
+    assert_eq!(
+        client
+            .get_feature_flag_payload("checkout", "u", &opts)
+            .await,
+        Some(json!({"cta": "Try now"}))
+    );
+    assert_eq!(
+        client
+            .get_feature_flag_payload("missing-flag", "u", &opts)
+            .await,
+        None
+    );
+    client.flush().await;
+    assert!(called_events(&server).is_empty());
+    let result = client
+        .get_feature_flag_result("checkout", "u", &opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            result.key.as_str(),
+            result.enabled,
+            result.variant.as_deref()
+        ),
+        ("checkout", true, Some("blue"))
+    );
+    assert_eq!(result.payload, Some(json!({"cta": "Try now"})));
+    let off = client
+        .get_feature_flag_result("off", "u", &opts)
+        .await
+        .unwrap();
+    assert_eq!((off.enabled, off.variant), (false, None));
+    assert!(
+        client
+            .get_feature_flag_result("missing-flag", "u", &opts)
+            .await
+            .is_none()
+    );
+}
+
+/// C-GET-FLAG.2 / C-LOCAL-EVAL acceptance: loaded definitions decide without any request.
+#[tokio::test]
+async fn c_get_flag_2_local_evaluation_makes_no_request() {
+    let server = FakePostHog::start().await;
+    let client = local_client(&server).await;
+    let opts = FlagOptions::new();
+    assert_eq!(
+        client.get_feature_flag("beta-ui", "user-123", &opts).await,
+        Some(FlagValue::Bool(true))
+    );
+    assert_eq!(
+        client
+            .get_feature_flag_payload("beta-ui", "user-123", &opts)
+            .await,
+        Some(json!({"a": 1}))
+    );
+    assert!(server.requests_to("/flags/").is_empty());
+    let defs = server.requests_to("/flags/definitions");
+    assert_eq!(
+        defs[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    client.flush().await;
+    let p = &called_events(&server)[0]["properties"];
+    assert_eq!(
+        (
+            p["locally_evaluated"].clone(),
+            p["$feature_flag_id"].clone(),
+            p["$feature_flag_version"].clone()
+        ),
+        (json!(true), json!(7), json!(4))
+    );
+}
+
+/// Inconclusive locally → one `/flags` request for that key; local-only → no value, no request.
+#[tokio::test]
+async fn inconclusive_flags_fall_back_to_the_server() {
+    let server = FakePostHog::start().await;
+    server.set_flags(json!({"flags": {"needs-email": {"key": "needs-email", "enabled": true}}}));
+    let client = local_client(&server).await;
+    let local_only = FlagOptions::new().only_evaluate_locally(true);
+    assert_eq!(
+        client
+            .get_feature_flag("needs-email", "u", &local_only)
+            .await,
+        None
+    );
+    assert!(server.requests_to("/flags/").is_empty());
+    assert_eq!(
+        client
+            .get_feature_flag("needs-email", "u", &FlagOptions::new())
+            .await,
+        Some(FlagValue::Bool(true))
+    );
+    assert_eq!(server.requests_to("/flags/").len(), 1);
+    // With the property the flag is decided locally (false for another domain).
+    let with_email = FlagOptions::new().person_property("email", "ada@else.com");
+    assert_eq!(
+        client
+            .get_feature_flag("needs-email", "u", &with_email)
+            .await,
+        Some(FlagValue::Bool(false))
+    );
+    assert_eq!(server.requests_to("/flags/").len(), 1);
+}
+
+/// C-LOCAL-EVAL.3 acceptance: a group flag without its group asks the server; local-only is false.
+#[tokio::test]
+async fn c_local_eval_3_group_flag_without_group() {
+    let server = FakePostHog::start().await;
+    server.set_flags(json!({"flags": {"company-beta": {"key": "company-beta", "enabled": true}}}));
+    let client = local_client(&server).await;
+    assert_eq!(
+        client
+            .get_feature_flag("company-beta", "user-123", &FlagOptions::new())
+            .await,
+        Some(FlagValue::Bool(true))
+    );
+    assert_eq!(
+        server.requests_to("/flags/")[0].json()["flag_keys_to_evaluate"],
+        json!(["company-beta"])
+    );
+    let local = FlagOptions::new().only_evaluate_locally(true);
+    assert_eq!(
+        client
+            .get_feature_flag("company-beta", "user-123", &local)
+            .await,
+        Some(FlagValue::Bool(false))
+    );
+    let with_group = FlagOptions::new()
+        .group("company", "acme")
+        .only_evaluate_locally(true);
+    assert_eq!(
+        client
+            .get_feature_flag("company-beta", "user-123", &with_group)
+            .await,
+        Some(FlagValue::Bool(true))
+    );
+}
+
+/// C-GET-FLAGS / C-GET-FLAGS-PAYLOADS: local values, one request for the undecided, merged.
+#[tokio::test]
+async fn c_get_flags_merges_local_and_remote() {
+    let server = FakePostHog::start().await;
+    server.set_flags(json!({"flags": {
+        "needs-email": {"key": "needs-email", "enabled": true},
+        "company-beta": {"key": "company-beta", "enabled": false},
+        "server-only": {"key": "server-only", "enabled": true, "variant": "x", "metadata": {"payload": "[1]"}}
+    }}));
+    let client = local_client(&server).await;
+    let (values, payloads) = client
+        .get_all_flags_and_payloads("u", &FlagOptions::new())
+        .await;
+    assert_eq!(server.requests_to("/flags/").len(), 1);
+    assert_eq!(values["beta-ui"], FlagValue::Bool(true));
+    assert_eq!(values["needs-email"], FlagValue::Bool(true));
+    assert_eq!(values["server-only"], FlagValue::Variant("x".into()));
+    assert_eq!(payloads["beta-ui"], json!({"a": 1}));
+    assert_eq!(payloads["server-only"], json!([1]));
+    let local = client
+        .get_all_flags("u", &FlagOptions::new().only_evaluate_locally(true))
+        .await;
+    assert_eq!(
+        server.requests_to("/flags/").len(),
+        1,
+        "local-only makes no request"
+    );
+    assert_eq!(local.get("beta-ui"), Some(&FlagValue::Bool(true)));
+    assert_eq!(local.get("company-beta"), Some(&FlagValue::Bool(false)));
+    assert!(!local.contains_key("needs-email"));
+    client.flush().await;
+    assert!(
+        called_events(&server).is_empty(),
+        "C-GET-FLAGS.5: bulk reads are data-only"
+    );
+}
+
+/// C-FLAG-DEFS.3: the ETag is sent back; a 304 keeps the definitions.
+#[tokio::test]
+async fn c_flag_defs_3_etag_reuse() {
+    let server = FakePostHog::start().await;
+    let client = local_client(&server).await;
+    client.load_feature_flags().await;
+    let defs = server.requests_to("/flags/definitions");
+    assert_eq!(defs.len(), 2);
+    assert_eq!(defs[0].status, Some(200));
+    assert_eq!(
+        defs[0].header("if-none-match"),
+        None,
+        "nothing to revalidate on the first load"
+    );
+    assert!(
+        defs[1]
+            .header("if-none-match")
+            .is_some_and(|v| v.starts_with("W/\""))
+    );
+    assert_eq!(defs[1].status, Some(304));
+    assert_eq!(
+        client
+            .get_feature_flag("beta-ui", "u", &FlagOptions::new())
+            .await,
+        Some(FlagValue::Bool(true))
+    );
+    assert!(server.requests_to("/flags/").is_empty());
+}
+
+/// C-FLAG-DEFS.6/.7: a 503 keeps the last good set; a 401 clears it (remote fallback then).
+#[tokio::test]
+async fn c_flag_defs_errors_keep_or_clear() {
+    let server = FakePostHog::start().await;
+    server.set_flags(json!({"flags": {"beta-ui": {"key": "beta-ui", "enabled": false}}}));
+    let client = local_client(&server).await;
+    server.script([Reply::status(503)]);
+    client.load_feature_flags().await;
+    assert_eq!(
+        client
+            .get_feature_flag("beta-ui", "u", &FlagOptions::new())
+            .await,
+        Some(FlagValue::Bool(true))
+    );
+    assert!(client.feature_flag_definitions_loaded_at().is_some());
+    server.script([Reply::status(401)]);
+    client.load_feature_flags().await;
+    assert!(client.feature_flag_definitions_loaded_at().is_none());
+    assert_eq!(
+        client
+            .get_feature_flag("beta-ui", "u", &FlagOptions::new())
+            .await,
+        Some(FlagValue::Bool(false)),
+        "from /flags now"
+    );
+}
+
+/// C-TRACING-HEADERS.6: no distinct id and no context → nothing evaluated, no request, no event.
+#[tokio::test]
+async fn c_tracing_headers_6_no_identity_no_flags() {
+    let server = FakePostHog::start().await;
+    remote_checkout(&server);
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let inside = posthog::context::Context::new()
+        .session_id("s")
+        .scope(client.get_feature_flag("checkout", "", &FlagOptions::new()))
+        .await;
+    assert_eq!(inside, None);
+    assert!(
+        client
+            .get_all_flags("", &FlagOptions::new())
+            .await
+            .is_empty()
+    );
+    let from_context = posthog::context::Context::new()
+        .distinct_id("ctx-user")
+        .scope(client.get_feature_flag("checkout", "", &FlagOptions::new()))
+        .await;
+    assert_eq!(from_context, Some(FlagValue::Variant("blue".into())));
+    assert_eq!(server.requests_to("/flags/").len(), 1);
+    assert_eq!(
+        server.requests_to("/flags/")[0].json()["distinct_id"],
+        "ctx-user"
+    );
+}
+
+/// C-FLAG-CALLED.3: a new value, distinct id or group context is a new event.
+#[tokio::test]
+async fn c_flag_called_3_new_context_new_event() {
+    let server = FakePostHog::start().await;
+    remote_checkout(&server);
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let opts = FlagOptions::new();
+    client.get_feature_flag("beta-ui", "a", &opts).await;
+    client.get_feature_flag("beta-ui", "a", &opts).await;
+    client.get_feature_flag("beta-ui", "b", &opts).await;
+    client
+        .get_feature_flag("beta-ui", "a", &FlagOptions::new().group("company", "acme"))
+        .await;
+    client.flush().await;
+    let called = called_events(&server);
+    assert_eq!(called.len(), 3);
+    assert_eq!(called[2]["properties"]["$groups"]["company"], "acme");
+}
+
+/// C-SHUTDOWN.2/.6 and C-FLAG-DEFS.14: shutdown stops the poller and flag reads.
+#[tokio::test]
+async fn c_shutdown_stops_the_poller() {
+    let server = FakePostHog::start().await;
+    server.set_definitions(definitions());
+    let client = Client::builder("phc")
+        .host(server.url())
+        .personal_api_key(KEY)
+        .poll_interval(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    assert!(client.wait_for_flags(Duration::from_secs(5)).await);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(
+        server.requests_to("/flags/definitions").len() >= 3,
+        "C-FLAG-DEFS.5: polls every interval"
+    );
+    client.shutdown(Duration::from_secs(5)).await;
+    let after = server.requests_to("/flags/definitions").len();
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(server.requests_to("/flags/definitions").len(), after);
+    assert_eq!(
+        client
+            .get_feature_flag("beta-ui", "u", &FlagOptions::new())
+            .await,
+        None
+    );
+}
