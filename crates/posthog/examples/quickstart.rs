@@ -1,5 +1,5 @@
 //! Captures, identifies, aliases and group-identifies through a real `Client`, then evaluates
-//! feature flags locally.
+//! feature flags through it (locally, from definitions the server provides).
 //!
 //! ```text
 //! cargo run -p posthog --features test-util --example quickstart
@@ -12,9 +12,8 @@
 use std::time::Duration;
 
 use posthog::context::Context;
-use posthog::flags::{EvalContext, FlagSet};
 use posthog::test_util::FakePostHog;
-use posthog::{Client, ClientBuilder, Event, PersonProperties, Properties};
+use posthog::{Client, ClientBuilder, Event, FlagOptions, PersonProperties, Properties};
 use serde_json::json;
 
 #[tokio::main]
@@ -89,25 +88,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    // Local feature-flag evaluation (no network): a 50 % rollout and a targeted variant.
-    let flags = FlagSet::from_slice(
-        br#"{"flags": [
-          {"key": "new-dashboard", "active": true, "filters": {"groups": [{"rollout_percentage": 50}]}},
-          {"key": "pricing-test", "active": true, "filters": {
-            "groups": [{"properties": [{"key": "plan", "operator": "exact", "value": "pro"}], "rollout_percentage": 100}],
-            "multivariate": {"variants": [{"key": "control", "rollout_percentage": 50}, {"key": "annual-first", "rollout_percentage": 50}]},
-            "payloads": {"annual-first": "{\"discount\": 20}"}}}
-        ]}"#,
-    )?;
-    let person: Properties = serde_json::from_value(json!({"plan": "pro"}))?;
-    println!("\nFlags for user-123:");
-    for (key, answer) in
-        flags.evaluate_all(&EvalContext::new("user-123").person_properties(&person))
-    {
-        match answer.as_match() {
-            Some(m) => println!("  {key:<14} = {} (payload {:?})", m.value, m.payload),
-            None => println!("  {key:<14} needs the server: {answer:?}"),
+    // Feature flags: with a personal API key the client loads the definitions and evaluates
+    // locally; flags it cannot decide go to /flags.
+    let flags_client = match &fake {
+        Some(server) => {
+            server.set_definitions(json!({"flags": [
+                {"key": "new-dashboard", "active": true, "filters": {"groups": [{"rollout_percentage": 50}]}},
+                {"key": "pricing-test", "active": true, "filters": {
+                    "groups": [{"properties": [{"key": "plan", "operator": "exact", "value": "pro"}], "rollout_percentage": 100}],
+                    "multivariate": {"variants": [{"key": "control", "rollout_percentage": 50}, {"key": "annual-first", "rollout_percentage": 50}]},
+                    "payloads": {"annual-first": "{\"discount\": 20}", "control": "{\"discount\": 0}"}}}
+            ]}));
+            ClientBuilder::new("phc_quickstart")
+                .host(server.url())
+                .personal_api_key("phx_quickstart")
+                .build()?
         }
+        None => ClientBuilder::from_env().build()?,
+    };
+    let loaded = flags_client.wait_for_flags(Duration::from_secs(5)).await;
+    println!("\nFeature flags for user-123 (definitions loaded locally: {loaded}):");
+    let opts = FlagOptions::new().person_property("plan", "pro");
+    for key in ["new-dashboard", "pricing-test"] {
+        let value = flags_client.get_feature_flag(key, "user-123", &opts).await;
+        let payload = flags_client
+            .get_feature_flag_payload(key, "user-123", &opts)
+            .await;
+        println!("  {key:<14} = {value:?} (payload {payload:?})");
+    }
+    let report = flags_client.shutdown(Duration::from_secs(10)).await;
+    if let Some(server) = &fake {
+        let called = server
+            .events()
+            .into_iter()
+            .filter(|e| e["event"] == "$feature_flag_called")
+            .count();
+        println!(
+            "  {} /flags request(s); {} $feature_flag_called event(s) delivered ({} undelivered)",
+            server.requests_to("/flags/").len(),
+            called,
+            report.undelivered
+        );
     }
     Ok(())
 }
