@@ -147,12 +147,7 @@ pub(crate) fn gate(pattern: &str) -> Option<Gated> {
                     'w' | 'W' => uses_word = true,
                     's' | 'S' => uses_space = true,
                     'x' => {
-                        let hex = chars.get(i + 2..i + 4)?;
-                        if !hex.iter().all(char::is_ascii_hexdigit) {
-                            return None;
-                        }
-                        out.push_str("\\x");
-                        out.extend(hex);
+                        push_hex_escape(&chars, i, &mut out)?;
                         i += 4;
                         prev = Prev::Atom;
                         continue;
@@ -291,12 +286,7 @@ fn class(
                     'f' | 'n' | 'r' | 't' => out.push_str(&format!("\\{next}")),
                     'b' => out.push_str("\\x08"),
                     'x' => {
-                        let hex = chars.get(i + 2..i + 4)?;
-                        if !hex.iter().all(char::is_ascii_hexdigit) {
-                            return None;
-                        }
-                        out.push_str("\\x");
-                        out.extend(hex);
+                        push_hex_escape(chars, i, out)?;
                         i += 4;
                         prev_shorthand = false;
                         prev_was_dash_range = false;
@@ -326,6 +316,17 @@ fn class(
     }
     // Unterminated class: Python rejects it; keep it unterminated so compiling fails too.
     Some(i)
+}
+
+/// Copies `\xHH` (the backslash at `i`); `None` unless exactly two hex digits follow.
+fn push_hex_escape(chars: &[char], i: usize, out: &mut String) -> Option<()> {
+    let hex = chars.get(i + 2..i + 4)?;
+    if !hex.iter().all(char::is_ascii_hexdigit) {
+        return None;
+    }
+    out.push_str("\\x");
+    out.extend(hex);
+    Some(())
 }
 
 fn push_literal(out: &mut String, c: char) {

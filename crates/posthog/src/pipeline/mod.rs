@@ -165,13 +165,7 @@ impl Worker {
             self.dispatch();
             self.answer_flushes();
             let accepting = self.held_bytes < self.config.max_pending_bytes;
-            let next_retry = self.retries.iter().map(|b| b.next_at).min();
-            let retry_wait = async {
-                match next_retry {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let retry_wait = until(self.retries.iter().map(|b| b.next_at).min());
             tokio::select! {
                 biased;
                 Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
@@ -512,13 +506,7 @@ impl Worker {
             if self.ready.is_empty() && self.retries.is_empty() && self.in_flight.is_empty() {
                 break;
             }
-            let next_retry = self.retries.iter().map(|b| b.next_at).min();
-            let retry_wait = async {
-                match next_retry {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let retry_wait = until(self.retries.iter().map(|b| b.next_at).min());
             tokio::select! {
                 biased;
                 () = &mut deadline_sleep => {
@@ -563,6 +551,14 @@ impl Worker {
             undelivered: after.failed - failed_before,
             timed_out,
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 
