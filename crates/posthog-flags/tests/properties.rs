@@ -165,6 +165,8 @@ fn evaluate_everything(set: &FlagSet, person: &Properties) {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
     /// The bucket is a number in [0, 1) (1.0 needs fifteen leading `f`s: a 2^-60 chance).
     #[test]
     fn bucket_is_in_unit_interval(key in any::<String>(), id in any::<String>(), salt in any::<String>()) {

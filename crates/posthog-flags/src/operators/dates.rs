@@ -124,16 +124,15 @@ fn years_back(now: DateTime<Utc>, n: u32) -> Option<DateTime<Utc>> {
 /// `^-?[0-9]+[a-z]$` (Python `$`: a trailing `\n` is allowed). `Some(None)` = relative form
 /// but invalid (too large or unknown unit); `None` = not the relative form.
 fn parse_relative(raw: &str) -> Option<Option<DateFilter>> {
-    let text = raw.strip_suffix('\n').unwrap_or(raw);
-    let body = text.strip_prefix('-').unwrap_or(text);
-    let (digits, unit) = body.split_at(body.len().checked_sub(1)?);
-    let unit = unit.chars().next()?;
-    if digits.is_empty()
-        || !digits.bytes().all(|b| b.is_ascii_digit())
-        || !unit.is_ascii_lowercase()
-    {
+    let text = raw.strip_suffix('\n').unwrap_or(raw).as_bytes();
+    let body = text.strip_prefix(b"-").unwrap_or(text);
+    // Bytes, not `str` slicing: the last character may be multi-byte (then it is no unit).
+    let (&unit, digits) = body.split_last()?;
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) || !unit.is_ascii_lowercase() {
         return None;
     }
+    let digits = std::str::from_utf8(digits).ok()?;
+    let unit = char::from(unit);
     let n = match digits.parse::<u32>() {
         Ok(n) if n < 10_000 => n,
         _ => return Some(None),
@@ -500,7 +499,18 @@ mod tests {
             DateFilter::parse("3d"),
             Some(DateFilter::Relative { .. })
         ));
-        for s in ["+1d", "-1.5d", "-1 d", "-1D", "-10000d", "--1d", "-1q"] {
+        for s in [
+            "+1d",
+            "-1.5d",
+            "-1 d",
+            "-1D",
+            "-10000d",
+            "--1d",
+            "-1q",
+            "-3é",
+            "᥀",
+            "3\u{10FFFF}",
+        ] {
             assert_eq!(DateFilter::parse(s), None, "{s}");
         }
     }
