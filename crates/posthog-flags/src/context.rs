@@ -92,9 +92,8 @@ impl<'a> EvalContext<'a> {
     pub(crate) fn person_view(&self) -> PropertyView<'a> {
         PropertyView {
             map: self.person_properties,
-            injected_key: "distinct_id",
+            injected_key: PERSON_KEY,
             injected: self.distinct_id,
-            person: true,
         }
     }
 
@@ -104,10 +103,11 @@ impl<'a> EvalContext<'a> {
             map,
             injected_key: "$group_key",
             injected: group_key,
-            person: false,
         }
     }
 }
+
+const PERSON_KEY: &str = "distinct_id";
 
 /// A property map plus one injected key that the caller's own value overrides.
 #[derive(Debug, Clone, Copy)]
@@ -115,8 +115,6 @@ pub(crate) struct PropertyView<'a> {
     map: Option<&'a Properties>,
     injected_key: &'static str,
     injected: &'a str,
-    /// The person's map (the same for every flag of an evaluation, so lookups may be cached).
-    person: bool,
 }
 
 impl<'a> PropertyView<'a> {
@@ -138,7 +136,10 @@ impl<'a> PropertyView<'a> {
         }
     }
 
+    /// The person's map (the same for every flag of an evaluation, so lookups may be cached).
+    /// Derived from the injected key rather than stored: a `bool` at the end of this struct
+    /// made copies of `Subject` stall on store forwarding in the evaluation loop.
     pub(crate) fn is_person(&self) -> bool {
-        self.person
+        self.injected_key.len() == PERSON_KEY.len() && self.injected_key == PERSON_KEY
     }
 }
