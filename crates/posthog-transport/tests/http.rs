@@ -470,9 +470,17 @@ async fn oversized_responses_are_refused() {
     use posthog_transport::{HttpClient, from_service};
 
     let server = TestServer::start().await.unwrap();
-    server.script([Reply::json(200, &serde_json::json!({"flags": []})).body(vec![b'x'; 64 * 1024])]);
-    let client = HttpClient::builder().max_response_bytes(1024).build().unwrap();
-    let transport = builder(&server).personal_api_key(KEY).service(from_service(client)).build().unwrap();
+    server
+        .script([Reply::json(200, &serde_json::json!({"flags": []})).body(vec![b'x'; 64 * 1024])]);
+    let client = HttpClient::builder()
+        .max_response_bytes(1024)
+        .build()
+        .unwrap();
+    let transport = builder(&server)
+        .personal_api_key(KEY)
+        .service(from_service(client))
+        .build()
+        .unwrap();
     let err = transport.local_evaluation(None).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BodyTooLarge, "{err}");
 }

@@ -8,19 +8,38 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
-use posthog_core::Properties;
+use posthog_core::{GroupProperties, Properties};
 use serde_json::Value;
 
 /// The longest header value a context keeps (C-TRACING-HEADERS.2).
 pub const MAX_HEADER_VALUE_CHARS: usize = 1000;
 
-/// A distinct id, a session id and tags for the events captured inside a scope.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A distinct id, a session id and tags for the events captured inside a scope, plus the
+/// person and group properties flag evaluations in the scope use (C-SET-PERSON-PROPS).
+#[derive(Debug, Clone, Default)]
 pub struct Context {
     distinct_id: Option<String>,
     session_id: Option<String>,
     tags: Properties,
+    /// Shared by nested scopes made with [`Context::inherit`]; a new context has its own.
+    flag_properties: Arc<Mutex<FlagProperties>>,
+}
+
+/// Property overrides for flag evaluation inside one scope.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FlagProperties {
+    pub(crate) person: Properties,
+    pub(crate) groups: GroupProperties,
+}
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        self.distinct_id == other.distinct_id
+            && self.session_id == other.session_id
+            && self.tags == other.tags
+    }
 }
 
 tokio::task_local! {
@@ -112,6 +131,59 @@ pub(crate) fn with_current<R>(mut f: impl FnMut(Option<&Context>) -> R) -> R {
         Ok(out) => out,
         Err(_) => THREAD_CONTEXT.with(|stack| f(stack.borrow().last())),
     }
+}
+
+/// Merges `properties` into the person properties every flag evaluation in the active scope
+/// uses (C-SET-PERSON-PROPS); per-call properties still win. Outside any scope it does nothing
+/// (a server keeps no process-wide person), and it never sends an event.
+pub fn set_person_properties_for_flags(properties: Properties) {
+    with_flag_properties(|p| p.person.extend(properties.clone()));
+}
+
+/// Clears the person-property overrides of the active scope (C-RESET-PERSON-PROPS).
+pub fn reset_person_properties_for_flags() {
+    with_flag_properties(|p| p.person.clear());
+}
+
+/// Merges `properties` into the overrides for `group_type` in the active scope
+/// (C-SET-GROUP-PROPS).
+pub fn set_group_properties_for_flags(group_type: &str, properties: Properties) {
+    with_flag_properties(|p| {
+        p.groups
+            .entry(group_type.to_owned())
+            .or_default()
+            .extend(properties.clone())
+    });
+}
+
+/// Clears the group-property overrides of `group_type`, or of every type with `None`
+/// (C-RESET-GROUP-PROPS).
+pub fn reset_group_properties_for_flags(group_type: Option<&str>) {
+    with_flag_properties(|p| match group_type {
+        Some(t) => {
+            p.groups.remove(t);
+        }
+        None => p.groups.clear(),
+    });
+}
+
+fn with_flag_properties(mut f: impl FnMut(&mut FlagProperties)) {
+    let applied = with_current(|ctx| match ctx.map(|c| c.flag_properties.lock()) {
+        Some(Ok(mut props)) => {
+            f(&mut props);
+            true
+        }
+        _ => false,
+    });
+    if !applied {
+        tracing::debug!(target: "posthog", "flag property overrides need an active context scope; ignored");
+    }
+}
+
+/// The active scope's flag property overrides (empty outside a scope).
+pub(crate) fn flag_properties() -> Option<FlagProperties> {
+    with_current(|ctx| ctx.and_then(|c| c.flag_properties.lock().ok().map(|p| p.clone())))
+        .filter(|p| !p.person.is_empty() || !p.groups.is_empty())
 }
 
 /// A copy of the active context, if any (C-GET-DISTINCT-ID: no side effects, no I/O).

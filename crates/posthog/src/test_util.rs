@@ -39,6 +39,7 @@ pub struct FakePostHog {
     server: TestServer,
     flags: Arc<Mutex<Value>>,
     definitions: Arc<Mutex<Option<String>>>,
+    remote_config: Arc<Mutex<std::collections::BTreeMap<String, Value>>>,
 }
 
 impl std::fmt::Debug for FakePostHog {
@@ -69,7 +70,9 @@ impl FakePostHog {
         let server = TestServer::start().await.expect("bind 127.0.0.1");
         let flags = Arc::new(Mutex::new(serde_json::json!({"flags": {}})));
         let definitions: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-        let (flags_answer, defs) = (flags.clone(), definitions.clone());
+        let remote_config: Arc<Mutex<std::collections::BTreeMap<String, Value>>> = Arc::default();
+        let (flags_answer, defs, configs) =
+            (flags.clone(), definitions.clone(), remote_config.clone());
         server.set_handler(Arc::new(move |req: &RecordedRequest| {
             if INGESTION.contains(&req.path.as_str()) {
                 return Some(Reply::ok());
@@ -97,7 +100,16 @@ impl FakePostHog {
                             .body(doc),
                     )
                 }
-                _ => None,
+                path => {
+                    let key = path
+                        .strip_prefix("/api/projects/@current/feature_flags/")?
+                        .strip_suffix("/remote_config")?;
+                    let payload = configs.lock().ok()?.get(key).cloned();
+                    Some(match payload {
+                        Some(payload) => Reply::json(200, &payload),
+                        None => Reply::status(404),
+                    })
+                }
             }
         }));
         server.set_default(Reply::status(404));
@@ -105,6 +117,7 @@ impl FakePostHog {
             server,
             flags,
             definitions,
+            remote_config,
         }
     }
 
@@ -112,6 +125,13 @@ impl FakePostHog {
     pub fn set_flags(&self, answer: Value) {
         if let Ok(mut flags) = self.flags.lock() {
             *flags = answer;
+        }
+    }
+
+    /// The payload the remote-config endpoint serves for `key` (usually a JSON text).
+    pub fn set_remote_config(&self, key: &str, payload: Value) {
+        if let Ok(mut configs) = self.remote_config.lock() {
+            configs.insert(key.to_owned(), payload);
         }
     }
 

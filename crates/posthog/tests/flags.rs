@@ -450,3 +450,125 @@ async fn c_shutdown_stops_the_poller() {
         None
     );
 }
+
+/// C-SET-PERSON-PROPS / C-RESET-PERSON-PROPS: overrides of the active scope reach the flags
+/// request, not other scopes, and are cleared by reset; no event is sent.
+#[tokio::test]
+async fn c_set_and_reset_person_properties_for_flags() {
+    use posthog::context::{self, Context};
+    let server = FakePostHog::start().await;
+    remote_checkout(&server);
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let quiet = FlagOptions::new()
+        .send_feature_flag_events(false)
+        .person_property("country", "DE");
+    let scoped = Context::new().distinct_id("user-1").scope(async {
+        context::set_person_properties_for_flags(
+            serde_json::from_value(json!({"plan": "pro", "country": "US"})).unwrap(),
+        );
+        client.get_feature_flag("beta-ui", "", &quiet).await;
+        context::reset_person_properties_for_flags();
+        client.get_feature_flag("beta-ui", "", &quiet).await;
+    });
+    let other = Context::new().distinct_id("user-2").scope(async {
+        tokio::task::yield_now().await;
+        client.get_feature_flag("beta-ui", "", &quiet).await;
+    });
+    tokio::join!(scoped, other);
+    context::set_person_properties_for_flags(
+        serde_json::from_value(json!({"leak": true})).unwrap(),
+    ); // no scope: ignored
+    client.get_feature_flag("beta-ui", "user-3", &quiet).await;
+
+    let bodies: Vec<serde_json::Value> = server
+        .requests_to("/flags/")
+        .iter()
+        .map(|r| r.json())
+        .collect();
+    let of = |id: &str| {
+        bodies
+            .iter()
+            .filter(|b| b["distinct_id"] == id)
+            .map(|b| b["person_properties"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        of("user-1"),
+        vec![
+            json!({"plan": "pro", "country": "DE"}),
+            json!({"country": "DE"})
+        ],
+        "per-call values win; reset clears"
+    );
+    assert_eq!(
+        of("user-2"),
+        vec![json!({"country": "DE"})],
+        "another scope sees nothing"
+    );
+    assert_eq!(of("user-3"), vec![json!({"country": "DE"})]);
+    client.flush().await;
+    assert!(server.events().is_empty(), "overrides send no event");
+}
+
+/// C-SET-GROUP-PROPS / C-RESET-GROUP-PROPS.
+#[tokio::test]
+async fn c_set_and_reset_group_properties_for_flags() {
+    use posthog::context::{self, Context};
+    let server = FakePostHog::start().await;
+    remote_checkout(&server);
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let opts = FlagOptions::new()
+        .send_feature_flag_events(false)
+        .group("company", "acme");
+    Context::new()
+        .scope(async {
+            context::set_group_properties_for_flags(
+                "company",
+                serde_json::from_value(json!({"plan": "pro"})).unwrap(),
+            );
+            client.get_feature_flag("beta-ui", "u", &opts).await;
+            client
+                .get_feature_flag(
+                    "beta-ui",
+                    "u",
+                    &opts.clone().group_property("company", "plan", "free"),
+                )
+                .await;
+            context::reset_group_properties_for_flags(Some("company"));
+            client.get_feature_flag("beta-ui", "u", &opts).await;
+        })
+        .await;
+    let groups: Vec<serde_json::Value> = server
+        .requests_to("/flags/")
+        .iter()
+        .map(|r| r.json()["group_properties"].clone())
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            json!({"company": {"plan": "pro"}}),
+            json!({"company": {"plan": "free"}}),
+            json!({})
+        ]
+    );
+}
+
+/// Remote-config payloads through the client (decoded once more when JSON text).
+#[tokio::test]
+async fn remote_config_payloads() {
+    let server = FakePostHog::start().await;
+    server.set_remote_config("banner", json!("{\"text\": \"hello\"}"));
+    let with_key = Client::builder("phc")
+        .host(server.url())
+        .personal_api_key(KEY)
+        .local_evaluation(false)
+        .build()
+        .unwrap();
+    assert_eq!(
+        with_key.get_remote_config_payload("banner").await,
+        Some(json!({"text": "hello"}))
+    );
+    assert_eq!(with_key.get_remote_config_payload("missing").await, None);
+    let without_key = Client::builder("phc").host(server.url()).build().unwrap();
+    assert_eq!(without_key.get_remote_config_payload("banner").await, None);
+}

@@ -96,7 +96,39 @@ fn value_json(value: &FlagValue) -> Value {
     }
 }
 
+/// The call's options with the active scope's flag property overrides merged in (the call's
+/// own properties win); `None` when the scope has none.
+fn with_scope_overrides(opts: &FlagOptions) -> Option<FlagOptions> {
+    let stored = crate::context::flag_properties()?;
+    let mut merged = opts.clone();
+    let mut person = stored.person;
+    person.extend(opts.person_properties.clone());
+    merged.person_properties = person;
+    for (group_type, mut props) in stored.groups {
+        if let Some(explicit) = opts.group_properties.get(&group_type) {
+            props.extend(explicit.clone());
+        }
+        merged.group_properties.insert(group_type, props);
+    }
+    Some(merged)
+}
+
 impl Client {
+    /// The payload of a remote-config flag (`GET …/remote_config`, with the personal API
+    /// key); `None` when there is none or it cannot be read (the reason is logged).
+    pub async fn get_remote_config_payload(&self, key: &str) -> Option<Value> {
+        if !self.is_enabled() {
+            return None;
+        }
+        match self.transport()?.remote_config(key).await {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::warn!(target: "posthog", "remote config {key:?} could not be read: {err}");
+                None
+            }
+        }
+    }
+
     /// The distinct id of a flag read: the caller's, else the active context's (C-TRACING-HEADERS.6:
     /// none at all → no evaluation, no request, no event).
     fn flag_subject(&self, distinct_id: String) -> Option<String> {
@@ -251,6 +283,8 @@ impl Client {
             return None;
         }
         let distinct_id = self.flag_subject(distinct_id)?;
+        let merged = with_scope_overrides(opts);
+        let opts = merged.as_ref().unwrap_or(opts);
         let resolved = self.resolve(key, &distinct_id, opts).await;
         if opts.send_feature_flag_events.unwrap_or(events_default) {
             self.report_called(key, &distinct_id, opts, resolved.as_ref());
@@ -369,6 +403,8 @@ impl Client {
         let Some(runtime) = self.flags_runtime() else {
             return out;
         };
+        let merged = with_scope_overrides(opts);
+        let opts = merged.as_ref().unwrap_or(opts);
         let mut undecided = runtime.store.current().is_none();
         if let Some(loaded) = runtime.store.current() {
             let ctx = EvalContext::new(&distinct_id)
