@@ -1,8 +1,15 @@
 //! The `$feature_flag_called` tracker (C-FLAG-CALLED.2–.6): remembers which (distinct id, flag,
 //! value, groups) were reported, in a bounded set that forgets the oldest entries first.
+//!
+//! Entries are 64-bit hashes of the parts, built without allocating: a flag read that
+//! was already reported costs a hash and one set lookup. With 50,000 entries the chance that a
+//! new report is taken for a known one is about 10^-10.
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
+
+use posthog_core::{FlagValue, Groups};
 
 /// The default number of remembered reports.
 pub(crate) const CAPACITY: usize = 50_000;
@@ -15,8 +22,28 @@ pub(crate) struct CalledTracker {
 
 #[derive(Debug, Default)]
 struct State {
-    seen: HashSet<String>,
-    order: VecDeque<String>,
+    seen: HashSet<u64, BuildHasherDefault<Identity>>,
+    order: VecDeque<u64>,
+}
+
+/// The keys are hashes already: the set uses them as they are.
+#[derive(Debug, Default, Clone, Copy)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl CalledTracker {
@@ -28,7 +55,7 @@ impl CalledTracker {
     }
 
     /// Records a report; `true` when it is new (so the event should be sent).
-    pub(crate) fn first_time(&self, key: String) -> bool {
+    pub(crate) fn first_time(&self, key: u64) -> bool {
         let Ok(mut state) = self.inner.lock() else {
             return true;
         };
@@ -40,7 +67,7 @@ impl CalledTracker {
                 state.seen.remove(&oldest);
             }
         }
-        state.order.push_back(key.clone());
+        state.order.push_back(key);
         state.seen.insert(key);
         true
     }
@@ -57,19 +84,68 @@ impl CalledTracker {
     }
 }
 
-/// The dedupe key: distinct id, flag, response, and the sorted group context.
+/// A 64-bit hash over length-prefixed parts (so `("ab", "c")` and `("a", "bc")` differ), eight
+/// bytes at a time, finished with splitmix64. Not for adversarial input; dedupe keys only.
+#[derive(Clone, Copy)]
+struct KeyHash(u64);
+
+impl KeyHash {
+    fn mix(self, word: u64) -> Self {
+        KeyHash(
+            (self.0 ^ word)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .rotate_left(29),
+        )
+    }
+
+    fn part(self, bytes: &[u8]) -> Self {
+        let mut h = self.mix(bytes.len() as u64);
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            h = h.mix(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            h = h.mix(u64::from_le_bytes(word));
+        }
+        h
+    }
+
+    fn finish(self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// The dedupe key: distinct id, flag, response and group context (`Groups` is a B-tree, so
+/// already sorted by group type). Booleans and "no value" are tagged so no variant can equal
+/// them.
 pub(crate) fn key(
     distinct_id: &str,
     flag: &str,
-    response: &str,
-    groups: &posthog_core::Groups,
-) -> String {
-    // `Groups` is a BTreeMap: already sorted by group type.
-    let groups: Vec<String> = groups.iter().map(|(t, k)| format!("{t}={k}")).collect();
-    format!(
-        "{distinct_id}\u{0}{flag}\u{0}{response}\u{0}{}",
-        groups.join("&")
-    )
+    response: Option<&FlagValue>,
+    groups: &Groups,
+) -> u64 {
+    let response: &str = match response {
+        None => "\u{0}null",
+        Some(FlagValue::Bool(true)) => "\u{0}true",
+        Some(FlagValue::Bool(false)) => "\u{0}false",
+        Some(FlagValue::Variant(v)) => v,
+    };
+    let mut h = KeyHash(0x243F_6A88_85A3_08D3)
+        .part(distinct_id.as_bytes())
+        .part(flag.as_bytes())
+        .part(response.as_bytes());
+    for (group_type, group_key) in groups {
+        h = h.part(group_type.as_bytes()).part(group_key.as_bytes());
+    }
+    h.finish()
 }
 
 #[cfg(test)]
@@ -79,13 +155,40 @@ mod tests {
     #[test]
     fn dedupes_and_evicts_oldest() {
         let t = CalledTracker::new(2);
-        assert!(t.first_time("a".into()));
-        assert!(!t.first_time("a".into()));
-        assert!(t.first_time("b".into()));
-        assert!(t.first_time("c".into())); // evicts a
+        assert!(t.first_time(1));
+        assert!(!t.first_time(1));
+        assert!(t.first_time(2));
+        assert!(t.first_time(3)); // evicts 1
         assert_eq!(t.len(), 2);
-        assert!(t.first_time("a".into()));
+        assert!(t.first_time(1));
         t.clear();
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn keys_separate_their_parts() {
+        let none = Groups::new();
+        let on = Some(FlagValue::Bool(true));
+        assert_ne!(
+            key("ab", "c", on.as_ref(), &none),
+            key("a", "bc", on.as_ref(), &none)
+        );
+        assert_ne!(
+            key("u", "f", on.as_ref(), &none),
+            key("u", "f", Some(&FlagValue::Variant("true".into())), &none)
+        );
+        assert_ne!(
+            key("u", "f", None, &none),
+            key("u", "f", Some(&FlagValue::Variant("null".into())), &none)
+        );
+        let acme: Groups = [("company".to_owned(), "acme".to_owned())].into();
+        assert_ne!(
+            key("u", "f", on.as_ref(), &none),
+            key("u", "f", on.as_ref(), &acme)
+        );
+        assert_eq!(
+            key("u", "f", on.as_ref(), &acme),
+            key("u", "f", on.as_ref(), &acme.clone())
+        );
     }
 }

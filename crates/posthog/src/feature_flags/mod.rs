@@ -6,6 +6,7 @@ mod called;
 mod options;
 pub(crate) mod poller;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,10 +84,19 @@ struct Resolved {
     value: FlagValue,
     payload: Option<Value>,
     locally: bool,
-    reason: Option<String>,
+    reason: Option<Cow<'static, str>>,
     id: Option<i64>,
     version: Option<i64>,
     request_id: Option<String>,
+}
+
+/// What local evaluation concluded.
+enum LocalAnswer {
+    Decided(Resolved),
+    /// No value, and the server must not be asked (local-only, or flags unavailable).
+    Absent,
+    /// Ask `/flags`.
+    Remote,
 }
 
 fn value_json(value: &FlagValue) -> Value {
@@ -131,11 +141,11 @@ impl Client {
 
     /// The distinct id of a flag read: the caller's, else the active context's (C-TRACING-HEADERS.6:
     /// none at all → no evaluation, no request, no event).
-    fn flag_subject(&self, distinct_id: String) -> Option<String> {
+    fn flag_subject<'a>(&self, distinct_id: &'a str) -> Option<Cow<'a, str>> {
         if !distinct_id.trim().is_empty() {
-            return Some(distinct_id);
+            return Some(Cow::Borrowed(distinct_id));
         }
-        crate::context::current_distinct_id()
+        crate::context::current_distinct_id().map(Cow::Owned)
     }
 
     fn flags_request(
@@ -163,10 +173,15 @@ impl Client {
         }
     }
 
-    /// Local evaluation, then (unless local-only) one `/flags` request for this key.
-    async fn resolve(&self, key: &str, distinct_id: &str, opts: &FlagOptions) -> Option<Resolved> {
-        let runtime = self.flags_runtime()?;
-        if let Some(loaded) = runtime.store.current() {
+    /// Local evaluation under the definitions' read lock (no copy of the set, no await).
+    fn resolve_locally(&self, key: &str, distinct_id: &str, opts: &FlagOptions) -> LocalAnswer {
+        let Some(runtime) = self.flags_runtime() else {
+            return LocalAnswer::Absent;
+        };
+        runtime.store.with_current(|loaded| {
+            let Some(loaded) = loaded else {
+                return LocalAnswer::Remote;
+            };
             let mut ctx = EvalContext::new(distinct_id)
                 .person_properties(&opts.person_properties)
                 .groups(&opts.groups)
@@ -177,29 +192,48 @@ impl Client {
             let info = loaded.set.info(key);
             let local = |value: posthog_flags::FlagValueRef<'_>,
                          payload: Option<&Value>,
-                         reason: Option<&str>| Resolved {
-                value: value.to_owned(),
-                payload: payload.cloned(),
-                locally: true,
-                reason: reason.map(str::to_owned),
-                id: info.and_then(|i| i.id),
-                version: info.and_then(|i| i.version),
-                request_id: None,
+                         reason: Option<&'static str>| {
+                LocalAnswer::Decided(Resolved {
+                    value: value.to_owned(),
+                    payload: payload.cloned(),
+                    locally: true,
+                    reason: reason.map(Cow::Borrowed),
+                    id: info.and_then(|i| i.id),
+                    version: info.and_then(|i| i.version),
+                    request_id: None,
+                })
             };
             match loaded.set.evaluate(key, &ctx) {
-                Some(Evaluation::Match(m)) => {
-                    return Some(local(m.value, m.payload, Some(m.reason.code())));
-                }
+                Some(Evaluation::Match(m)) => local(m.value, m.payload, Some(m.reason.code())),
                 Some(answer @ Evaluation::Inconclusive(_)) if opts.only_evaluate_locally => {
-                    let value = answer.local_only_value()?;
-                    return Some(local(value, loaded.set.payload(key, value), None));
+                    match answer.local_only_value() {
+                        Some(value) => local(value, loaded.set.payload(key, value), None),
+                        None => LocalAnswer::Absent,
+                    }
                 }
-                _ => {}
+                _ if opts.only_evaluate_locally => LocalAnswer::Absent,
+                _ => LocalAnswer::Remote,
             }
+        })
+    }
+
+    /// Local evaluation, then (unless local-only) one `/flags` request for this key. The remote
+    /// part is boxed so a local read does not carry the size of an HTTP request's future.
+    async fn resolve(&self, key: &str, distinct_id: &str, opts: &FlagOptions) -> Option<Resolved> {
+        match self.resolve_locally(key, distinct_id, opts) {
+            LocalAnswer::Decided(resolved) => Some(resolved),
+            LocalAnswer::Absent => None,
+            LocalAnswer::Remote if opts.only_evaluate_locally => None,
+            LocalAnswer::Remote => Box::pin(self.resolve_remotely(key, distinct_id, opts)).await,
         }
-        if opts.only_evaluate_locally {
-            return None;
-        }
+    }
+
+    async fn resolve_remotely(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> Option<Resolved> {
         let transport = self.transport()?;
         match transport
             .flags(&self.flags_request(distinct_id, opts, Some(vec![key.to_owned()])))
@@ -215,7 +249,7 @@ impl Client {
                     value: detail.value(),
                     payload: detail.metadata.payload.clone(),
                     locally: false,
-                    reason: detail.reason.as_ref().map(|r| r.code.clone()),
+                    reason: detail.reason.as_ref().map(|r| Cow::Owned(r.code.clone())),
                     id: detail.metadata.id,
                     version: detail.metadata.version,
                     request_id: answer.request_id.clone(),
@@ -239,11 +273,11 @@ impl Client {
         let Some(runtime) = self.flags_runtime() else {
             return;
         };
-        let response = resolved.map_or(Value::Null, |r| value_json(&r.value));
-        let dedup = called::key(distinct_id, key, &response.to_string(), &opts.groups);
+        let dedup = called::key(distinct_id, key, resolved.map(|r| &r.value), &opts.groups);
         if !runtime.tracker.first_time(dedup) {
             return;
         }
+        let response = resolved.map_or(Value::Null, |r| value_json(&r.value));
         let mut event = Event::new("$feature_flag_called", distinct_id)
             .property("$feature_flag", key)
             .property("$feature_flag_response", response.clone())
@@ -260,7 +294,7 @@ impl Client {
                 event = event.property("$feature_flag_version", version);
             }
             if let (Some(reason), false) = (&r.reason, r.locally) {
-                event = event.property("$feature_flag_reason", reason.as_str());
+                event = event.property("$feature_flag_reason", reason.as_ref());
             }
             if let Some(request_id) = &r.request_id {
                 event = event.property("$feature_flag_request_id", request_id.as_str());
@@ -275,7 +309,7 @@ impl Client {
     async fn read_flag(
         &self,
         key: &str,
-        distinct_id: String,
+        distinct_id: &str,
         opts: &FlagOptions,
         events_default: bool,
     ) -> Option<Resolved> {
@@ -299,10 +333,10 @@ impl Client {
     pub async fn get_feature_flag(
         &self,
         key: &str,
-        distinct_id: impl Into<String>,
+        distinct_id: &str,
         opts: &FlagOptions,
     ) -> Option<FlagValue> {
-        self.read_flag(key, distinct_id.into(), opts, true)
+        self.read_flag(key, distinct_id, opts, true)
             .await
             .map(|r| r.value)
     }
@@ -312,10 +346,10 @@ impl Client {
     pub async fn is_feature_enabled(
         &self,
         key: &str,
-        distinct_id: impl Into<String>,
+        distinct_id: &str,
         opts: &FlagOptions,
     ) -> bool {
-        match self.read_flag(key, distinct_id.into(), opts, true).await {
+        match self.read_flag(key, distinct_id, opts, true).await {
             Some(r) => r.value.is_enabled(),
             None => opts.default_value.unwrap_or(false),
         }
@@ -326,10 +360,10 @@ impl Client {
     pub async fn get_feature_flag_payload(
         &self,
         key: &str,
-        distinct_id: impl Into<String>,
+        distinct_id: &str,
         opts: &FlagOptions,
     ) -> Option<Value> {
-        self.read_flag(key, distinct_id.into(), opts, false)
+        self.read_flag(key, distinct_id, opts, false)
             .await
             .and_then(|r| r.payload)
     }
@@ -338,10 +372,10 @@ impl Client {
     pub async fn get_feature_flag_result(
         &self,
         key: &str,
-        distinct_id: impl Into<String>,
+        distinct_id: &str,
         opts: &FlagOptions,
     ) -> Option<FeatureFlagResult> {
-        let r = self.read_flag(key, distinct_id.into(), opts, true).await?;
+        let r = self.read_flag(key, distinct_id, opts, true).await?;
         let (enabled, variant) = match &r.value {
             FlagValue::Bool(b) => (*b, None),
             FlagValue::Variant(v) => (true, Some(v.clone())),
@@ -351,7 +385,7 @@ impl Client {
             enabled,
             variant,
             payload: r.payload,
-            reason: r.reason,
+            reason: r.reason.map(Cow::into_owned),
             locally_evaluated: r.locally,
         })
     }
@@ -361,10 +395,10 @@ impl Client {
     /// undecided ones. No `$feature_flag_called`.
     pub async fn get_all_flags(
         &self,
-        distinct_id: impl Into<String>,
+        distinct_id: &str,
         opts: &FlagOptions,
     ) -> BTreeMap<String, FlagValue> {
-        self.all_flags(distinct_id.into(), opts)
+        self.all_flags(distinct_id, opts)
             .await
             .into_iter()
             .map(|(k, (v, _))| (k, v))
@@ -374,10 +408,10 @@ impl Client {
     /// Every flag's value and the payloads of those that have one (C-GET-FLAGS-PAYLOADS).
     pub async fn get_all_flags_and_payloads(
         &self,
-        distinct_id: impl Into<String>,
+        distinct_id: &str,
         opts: &FlagOptions,
     ) -> (BTreeMap<String, FlagValue>, BTreeMap<String, Value>) {
-        let all = self.all_flags(distinct_id.into(), opts).await;
+        let all = self.all_flags(distinct_id, opts).await;
         let payloads = all
             .iter()
             .filter_map(|(k, (_, p))| p.clone().map(|p| (k.clone(), p)))
@@ -390,7 +424,7 @@ impl Client {
 
     async fn all_flags(
         &self,
-        distinct_id: String,
+        distinct_id: &str,
         opts: &FlagOptions,
     ) -> BTreeMap<String, (FlagValue, Option<Value>)> {
         let mut out = BTreeMap::new();

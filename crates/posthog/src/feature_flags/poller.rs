@@ -39,6 +39,15 @@ impl DefinitionsStore {
         self.current.read().ok().and_then(|c| c.clone())
     }
 
+    /// Runs `f` on the current set under the read lock (held for the call only; `f` must not
+    /// block).
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce(Option<&Loaded>) -> R) -> R {
+        match self.current.read() {
+            Ok(current) => f(current.as_deref()),
+            Err(_) => f(None),
+        }
+    }
+
     fn replace(&self, loaded: Option<Loaded>, etag: Option<String>) {
         let is_loaded = loaded.is_some();
         if let Ok(mut current) = self.current.write() {
