@@ -227,7 +227,11 @@ fn bench(extra: &[String]) -> Result {
     println!(
         "\ntargets: flags/rollout_50 <= 2.00x; flags/all_30_flags <= 2000 ns; transport/stack <= 1.10x"
     );
-    // The client's pipeline benchmark prints its own figures (medians, p99, events/s, RSS).
+    // The client's benchmarks print their own figures (medians, ratios, p99, events/s, RSS).
+    cargo(
+        &["bench", "--locked", "-p", "posthog", "--bench", "flags"],
+        &[],
+    )?;
     cargo(
         &["bench", "--locked", "-p", "posthog", "--bench", "pipeline"],
         &[],
