@@ -56,7 +56,7 @@ pub use client::Client;
 #[doc(inline)]
 pub use error::Error;
 #[doc(inline)]
-pub use feature_flags::{FeatureFlagResult, FlagOptions};
+pub use feature_flags::{FeatureFlagEvaluations, FeatureFlagResult, FlagOptions};
 #[doc(inline)]
 pub use hooks::{BeforeSend, HookError};
 #[doc(inline)]

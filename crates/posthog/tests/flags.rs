@@ -572,3 +572,155 @@ async fn remote_config_payloads() {
     let without_key = Client::builder("phc").host(server.url()).build().unwrap();
     assert_eq!(without_key.get_remote_config_payload("banner").await, None);
 }
+
+/// C-EVALUATE-FLAGS.16/.9/.10: local definitions decide every flag → no request; creating the
+/// snapshot sends nothing; each read sends `$feature_flag_called` once.
+#[tokio::test]
+async fn c_evaluate_flags_local_snapshot_and_lazy_exposure() {
+    let server = FakePostHog::start().await;
+    let client = local_client(&server).await;
+    let opts = FlagOptions::new()
+        .person_property("email", "ada@acme.com")
+        .group("company", "acme");
+    let flags = client.evaluate_flags("user-123", &opts).await;
+    assert!(server.requests_to("/flags/").is_empty());
+    assert_eq!(flags.len(), 3);
+    assert!(flags.error().is_none());
+    client.flush().await;
+    assert!(
+        called_events(&server).is_empty(),
+        "creating a snapshot emits nothing"
+    );
+    assert!(flags.is_enabled("beta-ui"));
+    assert!(flags.is_enabled("beta-ui"));
+    assert_eq!(flags.get_flag("needs-email"), Some(FlagValue::Bool(true)));
+    assert_eq!(flags.get_flag_payload("beta-ui"), Some(&json!({"a": 1})));
+    client.flush().await;
+    let called = called_events(&server);
+    assert_eq!(called.len(), 2, "one per flag read, deduplicated");
+    assert_eq!(called[0]["properties"]["locally_evaluated"], true);
+    assert_eq!(called[0]["properties"]["$groups"]["company"], "acme");
+}
+
+/// C-EVALUATE-FLAGS.4/.5: requested keys the definitions cannot decide go to `/flags` in one
+/// request; local-only leaves them out.
+#[tokio::test]
+async fn c_evaluate_flags_requested_keys_and_fallback() {
+    let server = FakePostHog::start().await;
+    server.set_flags(json!({"flags": {"needs-email": {"key": "needs-email", "enabled": true}, "other": {"key": "other", "enabled": true}}, "requestId": "r-9"}));
+    let client = local_client(&server).await;
+    let keys = FlagOptions::new().flag_keys(["beta-ui", "needs-email"]);
+    let flags = client.evaluate_flags("u", &keys).await;
+    let reqs = server.requests_to("/flags/");
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        reqs[0].json()["flag_keys_to_evaluate"],
+        json!(["beta-ui", "needs-email"])
+    );
+    assert_eq!(
+        flags.get_flag("beta-ui"),
+        Some(FlagValue::Bool(true)),
+        "local answers are kept"
+    );
+    assert_eq!(flags.get_flag("needs-email"), Some(FlagValue::Bool(true)));
+    assert_eq!(flags.request_id(), Some("r-9"));
+    let local = client
+        .evaluate_flags("u", &keys.clone().only_evaluate_locally(true))
+        .await;
+    assert_eq!(server.requests_to("/flags/").len(), 1);
+    assert_eq!(local.keys().collect::<Vec<_>>(), vec!["beta-ui"]);
+}
+
+/// C-EVALUATE-FLAGS.13: `only` and `only_accessed` copies.
+#[tokio::test]
+async fn c_evaluate_flags_13_filters() {
+    let server = FakePostHog::start().await;
+    let client = local_client(&server).await;
+    let flags = client
+        .evaluate_flags(
+            "u",
+            &FlagOptions::new()
+                .group("company", "acme")
+                .send_feature_flag_events(false),
+        )
+        .await;
+    assert!(
+        flags.only_accessed().is_empty(),
+        "nothing read yet: empty, never all"
+    );
+    flags.is_enabled("beta-ui");
+    let _ = flags.get_flag_payload("company-beta"); // payload reads do not count
+    assert_eq!(
+        flags.only_accessed().keys().collect::<Vec<_>>(),
+        vec!["beta-ui"]
+    );
+    let some = flags.only(["company-beta", "not-a-flag"]);
+    assert_eq!(some.keys().collect::<Vec<_>>(), vec!["company-beta"]);
+    assert!(!some.is_enabled("beta-ui"), "filtered out");
+    assert!(flags.is_enabled("beta-ui"), "the parent is unchanged");
+}
+
+/// C-EVALUATE-FLAGS.12: capture with a snapshot adds `$feature/<key>` and `$active_feature_flags`.
+#[tokio::test]
+async fn c_evaluate_flags_12_attach_to_capture() {
+    let server = FakePostHog::start().await;
+    server.set_flags(json!({"flags": {
+        "beta-ui": {"key": "beta-ui", "enabled": true},
+        "checkout": {"key": "checkout", "enabled": true, "variant": "blue"},
+        "off": {"key": "off", "enabled": false}
+    }}));
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let flags = client.evaluate_flags("u", &FlagOptions::new()).await;
+    client.capture(
+        flags.attach(posthog::Event::new("page_viewed", "u").property("$feature/off", "kept")),
+    );
+    client.flush().await;
+    let event = server
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "page_viewed")
+        .unwrap();
+    let p = &event["properties"];
+    assert_eq!(p["$feature/beta-ui"], true);
+    assert_eq!(p["$feature/checkout"], "blue");
+    assert_eq!(p["$feature/off"], "kept", "the event's own values win");
+    assert_eq!(p["$active_feature_flags"], json!(["beta-ui", "checkout"]));
+    assert!(called_events(&server).is_empty(), "attaching is not a read");
+}
+
+/// C-EVALUATE-FLAGS.10/.14/.2: a missing key reports `flag_missing`; a failing server keeps
+/// the local answers and says why; no identity → empty and no request.
+#[tokio::test]
+async fn c_evaluate_flags_missing_partial_and_anonymous() {
+    let server = FakePostHog::start().await;
+    let client = local_client(&server).await;
+    server.script([Reply::status(500)]);
+    let flags = client.evaluate_flags("u", &FlagOptions::new()).await;
+    assert_eq!(
+        server.requests_to("/flags/").len(),
+        1,
+        "needs-email and company-beta are undecided"
+    );
+    assert!(flags.error().is_some());
+    assert!(flags.is_enabled("beta-ui"));
+    assert_eq!(flags.get_flag("nope"), None);
+    client.flush().await;
+    let missing = called_events(&server)
+        .into_iter()
+        .find(|e| e["properties"]["$feature_flag"] == "nope")
+        .unwrap();
+    assert!(
+        missing["properties"]["$feature_flag_error"]
+            .as_str()
+            .unwrap()
+            .contains("flag_missing")
+    );
+    assert_eq!(
+        missing["properties"]["$feature_flag_response"],
+        serde_json::Value::Null
+    );
+
+    let anonymous = client.evaluate_flags("", &FlagOptions::new()).await;
+    assert!(anonymous.is_empty());
+    assert_eq!(server.requests_to("/flags/").len(), 1);
+}

@@ -5,6 +5,7 @@
 mod called;
 mod options;
 pub(crate) mod poller;
+mod snapshot;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub use options::FlagOptions;
+pub use snapshot::FeatureFlagEvaluations;
 
 use crate::Client;
 use called::CalledTracker;
@@ -80,7 +82,9 @@ impl FlagsRuntime {
     }
 }
 
-struct Resolved {
+/// A flag's value and what `$feature_flag_called` reports about it.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
     value: FlagValue,
     payload: Option<Value>,
     locally: bool,
@@ -88,6 +92,16 @@ struct Resolved {
     id: Option<i64>,
     version: Option<i64>,
     request_id: Option<String>,
+}
+
+/// The flags of one subject, as `all_flags` found them.
+#[derive(Debug, Default)]
+pub(crate) struct AllFlags {
+    pub(crate) distinct_id: String,
+    pub(crate) groups: posthog_core::Groups,
+    pub(crate) flags: BTreeMap<String, Resolved>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// What local evaluation concluded.
@@ -263,17 +277,18 @@ impl Client {
     }
 
     /// `$feature_flag_called`, once per (distinct id, flag, value, groups) (C-FLAG-CALLED).
-    fn report_called(
+    pub(crate) fn report_called(
         &self,
         key: &str,
         distinct_id: &str,
-        opts: &FlagOptions,
+        groups: &posthog_core::Groups,
         resolved: Option<&Resolved>,
+        error: Option<&str>,
     ) {
         let Some(runtime) = self.flags_runtime() else {
             return;
         };
-        let dedup = called::key(distinct_id, key, resolved.map(|r| &r.value), &opts.groups);
+        let dedup = called::key(distinct_id, key, resolved.map(|r| &r.value), groups);
         if !runtime.tracker.first_time(dedup) {
             return;
         }
@@ -300,7 +315,10 @@ impl Client {
                 event = event.property("$feature_flag_request_id", request_id.as_str());
             }
         }
-        for (group_type, group_key) in &opts.groups {
+        if let Some(error) = error {
+            event = event.property("$feature_flag_error", error);
+        }
+        for (group_type, group_key) in groups {
             event = event.group(group_type.as_str(), group_key.as_str());
         }
         self.capture(event);
@@ -321,7 +339,8 @@ impl Client {
         let opts = merged.as_ref().unwrap_or(opts);
         let resolved = self.resolve(key, &distinct_id, opts).await;
         if opts.send_feature_flag_events.unwrap_or(events_default) {
-            self.report_called(key, &distinct_id, opts, resolved.as_ref());
+            let error = resolved.is_none().then_some("flag_missing");
+            self.report_called(key, &distinct_id, &opts.groups, resolved.as_ref(), error);
         }
         resolved
     }
@@ -400,8 +419,9 @@ impl Client {
     ) -> BTreeMap<String, FlagValue> {
         self.all_flags(distinct_id, opts)
             .await
+            .flags
             .into_iter()
-            .map(|(k, (v, _))| (k, v))
+            .map(|(k, r)| (k, r.value))
             .collect()
     }
 
@@ -411,73 +431,124 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> (BTreeMap<String, FlagValue>, BTreeMap<String, Value>) {
-        let all = self.all_flags(distinct_id, opts).await;
+        let all = self.all_flags(distinct_id, opts).await.flags;
         let payloads = all
             .iter()
-            .filter_map(|(k, (_, p))| p.clone().map(|p| (k.clone(), p)))
+            .filter_map(|(k, r)| r.payload.clone().map(|p| (k.clone(), p)))
             .collect();
         (
-            all.into_iter().map(|(k, (v, _))| (k, v)).collect(),
+            all.into_iter().map(|(k, r)| (k, r.value)).collect(),
             payloads,
         )
     }
 
-    async fn all_flags(
-        &self,
-        distinct_id: &str,
-        opts: &FlagOptions,
-    ) -> BTreeMap<String, (FlagValue, Option<Value>)> {
-        let mut out = BTreeMap::new();
+    /// Every flag (or the `flag_keys` of the options) for one subject: local first, then at
+    /// most one `/flags` request for what local evaluation could not decide (C-GET-FLAGS.2,
+    /// C-EVALUATE-FLAGS.3/.4/.16).
+    pub(crate) async fn all_flags(&self, distinct_id: &str, opts: &FlagOptions) -> AllFlags {
+        let mut out = AllFlags::default();
         if !self.is_enabled() {
+            out.error = Some("client disabled".into());
             return out;
         }
         let Some(distinct_id) = self.flag_subject(distinct_id) else {
             return out;
         };
+        out.distinct_id = distinct_id.clone().into_owned();
+        out.groups = opts.groups.clone();
         let Some(runtime) = self.flags_runtime() else {
             return out;
         };
         let merged = with_scope_overrides(opts);
         let opts = merged.as_ref().unwrap_or(opts);
-        let mut undecided = runtime.store.current().is_none();
-        if let Some(loaded) = runtime.store.current() {
+        let wanted = opts.flag_keys.as_deref();
+        let mut undecided = false;
+        runtime.store.with_current(|loaded| {
+            let Some(loaded) = loaded else {
+                undecided = true;
+                return;
+            };
             let ctx = EvalContext::new(&distinct_id)
                 .person_properties(&opts.person_properties)
                 .groups(&opts.groups)
                 .group_properties(&opts.group_properties);
-            for (key, answer) in loaded.set.evaluate_all(&ctx) {
-                match answer {
-                    Evaluation::Match(m) => {
-                        out.insert(key.to_owned(), (m.value.to_owned(), m.payload.cloned()));
+            let keys: Vec<&str> = match wanted {
+                Some(keys) => keys.iter().map(String::as_str).collect(),
+                None => loaded.set.keys().collect(),
+            };
+            for key in keys {
+                let info = loaded.set.info(key);
+                let local = |value: posthog_flags::FlagValueRef<'_>,
+                             payload: Option<&Value>,
+                             reason: Option<&'static str>| Resolved {
+                    value: value.to_owned(),
+                    payload: payload.cloned(),
+                    locally: true,
+                    reason: reason.map(Cow::Borrowed),
+                    id: info.and_then(|i| i.id),
+                    version: info.and_then(|i| i.version),
+                    request_id: None,
+                };
+                match loaded.set.evaluate(key, &ctx) {
+                    Some(Evaluation::Match(m)) => {
+                        out.flags.insert(
+                            key.to_owned(),
+                            local(m.value, m.payload, Some(m.reason.code())),
+                        );
                     }
-                    Evaluation::Inconclusive(_) if opts.only_evaluate_locally => {
+                    Some(answer) if opts.only_evaluate_locally => {
                         if let Some(value) = answer.local_only_value() {
-                            out.insert(
+                            out.flags.insert(
                                 key.to_owned(),
-                                (value.to_owned(), loaded.set.payload(key, value).cloned()),
+                                local(value, loaded.set.payload(key, value), None),
                             );
                         }
                     }
-                    Evaluation::Inconclusive(_) => undecided = true,
+                    _ => undecided = true, // inconclusive, or a requested key with no definition
                 }
             }
-        }
+        });
         if undecided && !opts.only_evaluate_locally {
             if let Some(transport) = self.transport() {
-                match transport
-                    .flags(&self.flags_request(&distinct_id, opts, None))
-                    .await
-                {
+                let request = self.flags_request(&distinct_id, opts, opts.flag_keys.clone());
+                match Box::pin(transport.flags(&request)).await {
                     Ok(answer) if !answer.quota_limited => {
+                        out.request_id = answer.request_id.clone();
+                        if answer.errors_while_computing_flags {
+                            out.error = Some("errors_while_computing_flags".into());
+                        }
                         for (key, detail) in answer.flags {
-                            if !detail.failed {
-                                out.insert(key, (detail.value(), detail.metadata.payload));
+                            if detail.failed || out.flags.get(&key).is_some_and(|r| r.locally) {
+                                continue;
                             }
+                            out.flags.insert(
+                                key,
+                                Resolved {
+                                    value: detail.value(),
+                                    payload: detail.metadata.payload.clone(),
+                                    locally: false,
+                                    reason: detail
+                                        .reason
+                                        .as_ref()
+                                        .map(|r| Cow::Owned(r.code.clone())),
+                                    id: detail.metadata.id,
+                                    version: detail.metadata.version,
+                                    request_id: answer.request_id.clone(),
+                                },
+                            );
                         }
                     }
-                    Ok(_) => tracing::warn!(target: "posthog", "feature flags are over quota"),
+                    Ok(_) => {
+                        tracing::warn!(target: "posthog", "feature flags are over quota");
+                        out.error = Some("quota_limited".into());
+                    }
                     Err(err) => {
-                        tracing::warn!(target: "posthog", "flags could not be evaluated remotely: {err}")
+                        tracing::warn!(target: "posthog", "flags could not be evaluated remotely: {err}");
+                        out.error = Some(if err.is_timeout() {
+                            "timeout".into()
+                        } else {
+                            format!("api_error: {err}")
+                        });
                     }
                 }
             }

@@ -22,6 +22,8 @@ pub struct FlagOptions {
     pub device_id: Option<String>,
     /// The value `is_feature_enabled` answers when the flag has none.
     pub default_value: Option<bool>,
+    /// Only these flags (for `evaluate_flags` and the all-flags reads).
+    pub flag_keys: Option<Vec<String>>,
 }
 
 impl FlagOptions {
@@ -75,6 +77,12 @@ impl FlagOptions {
     /// The device id for device-bucketed flags.
     pub fn device_id(mut self, device_id: impl Into<String>) -> Self {
         self.device_id = Some(device_id.into());
+        self
+    }
+
+    /// Evaluate only these flags (`evaluate_flags` and the all-flags reads).
+    pub fn flag_keys<I: IntoIterator<Item = S>, S: Into<String>>(mut self, keys: I) -> Self {
+        self.flag_keys = Some(keys.into_iter().map(Into::into).collect());
         self
     }
 
