@@ -99,7 +99,9 @@ impl Client {
         if !options.disabled && options.api_key.is_empty() {
             tracing::warn!(target: "posthog", "no PostHog project API key: the client is disabled and sends nothing");
         }
-        let flags = Arc::new(crate::feature_flags::FlagsRuntime::new());
+        let flags = Arc::new(crate::feature_flags::FlagsRuntime::new(
+            options.definitions_cache.clone(),
+        ));
         let (transport, tx) = if enabled {
             let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
             let mut transport = Transport::builder(&options.api_key)
@@ -447,7 +449,7 @@ impl Client {
             return done;
         }
         self.inner.shut_down.store(true, Ordering::Release);
-        self.inner.flags.shutdown();
+        self.inner.flags.shutdown().await;
         let outcome = match &self.inner.tx {
             None => ShutdownReport::default(),
             Some(tx) => {

@@ -25,6 +25,7 @@ pub(crate) struct Options {
     pub(crate) poll_interval: Duration,
     pub(crate) feature_flags_request_timeout: Duration,
     pub(crate) flag_retries: u32,
+    pub(crate) definitions_cache: Option<Arc<dyn crate::feature_flags::cache::DefinitionsCache>>,
     pub(crate) max_queue_size: usize,
     pub(crate) flush_at: usize,
     pub(crate) flush_interval: Duration,
@@ -93,6 +94,7 @@ impl ClientBuilder {
                 poll_interval: Duration::from_secs(30),
                 feature_flags_request_timeout: Duration::from_secs(3),
                 flag_retries: 1,
+                definitions_cache: None,
                 max_queue_size: 10_000,
                 flush_at: 100,
                 flush_interval: Duration::from_secs(5),
@@ -167,6 +169,16 @@ impl ClientBuilder {
     /// Retries of `/flags` requests on no response, 502 and 504 (default 1, at most 3).
     pub fn flag_retries(mut self, retries: u32) -> Self {
         self.options.flag_retries = retries;
+        self
+    }
+
+    /// Shares flag definitions with other clients through `cache` (one fetch per period for
+    /// all of them), e.g. `feature_flags::cache::MemoryDefinitionsCache` in one process.
+    pub fn definitions_cache(
+        mut self,
+        cache: Arc<dyn crate::feature_flags::cache::DefinitionsCache>,
+    ) -> Self {
+        self.options.definitions_cache = Some(cache);
         self
     }
 

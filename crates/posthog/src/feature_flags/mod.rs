@@ -2,6 +2,7 @@
 //! C-GET-FLAG-RESULT, C-GET-FLAGS, C-GET-FLAGS-PAYLOADS, C-FLAG-CALLED, C-FLAG-DEFS):
 //! local evaluation first, one `/flags` request when it cannot decide.
 
+pub mod cache;
 mod called;
 mod options;
 pub(crate) mod poller;
@@ -58,27 +59,45 @@ pub(crate) struct FlagsRuntime {
     pub(crate) store: Arc<DefinitionsStore>,
     pub(crate) tracker: CalledTracker,
     stop: watch::Sender<bool>,
+    cache: Option<Arc<dyn cache::DefinitionsCache>>,
 }
 
 impl FlagsRuntime {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(cache: Option<Arc<dyn cache::DefinitionsCache>>) -> Self {
         Self {
             store: Arc::new(DefinitionsStore::new()),
             tracker: CalledTracker::new(called::CAPACITY),
             stop: watch::channel(false).0,
+            cache,
         }
     }
 
     /// Starts the definitions poller on the current runtime.
     pub(crate) fn start_poller(&self, transport: posthog_transport::Transport, interval: Duration) {
         let stop = self.stop.subscribe();
-        tokio::spawn(poller::poll(self.store.clone(), transport, interval, stop));
+        tokio::spawn(poller::poll(
+            self.store.clone(),
+            transport,
+            interval,
+            self.cache.clone(),
+            stop,
+        ));
     }
 
-    /// Stops the poller and forgets reported flags (C-SHUTDOWN.2/.6, C-FLAG-CALLED.5).
-    pub(crate) fn shutdown(&self) {
+    /// Stops the poller, forgets reported flags and shuts the cache down (C-SHUTDOWN.2/.6/.8,
+    /// C-FLAG-CALLED.5); a failing cache never stops the rest.
+    pub(crate) async fn shutdown(&self) {
         self.stop.send_replace(true);
         self.tracker.clear();
+        if let Some(cache) = &self.cache {
+            match tokio::time::timeout(Duration::from_secs(3), cache.shutdown()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(target: "posthog", "definitions cache shutdown failed: {err}")
+                }
+                Err(_) => tracing::warn!(target: "posthog", "definitions cache shutdown timed out"),
+            }
+        }
     }
 }
 
@@ -576,7 +595,10 @@ impl Client {
     pub async fn load_feature_flags(&self) {
         if let (Some(runtime), Some(transport)) = (self.flags_runtime(), self.transport()) {
             if transport.has_personal_api_key() {
-                runtime.store.load(transport).await;
+                runtime
+                    .store
+                    .refresh(transport, runtime.cache.as_deref())
+                    .await;
             }
         }
     }

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use posthog_flags::FlagSet;
+
+use super::cache::{CachedDefinitions, DefinitionsCache};
 use posthog_transport::{Definitions, Transport};
 use tokio::sync::watch;
 
@@ -76,58 +78,150 @@ impl DefinitionsStore {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// One load: 200 replaces, 304 keeps (with the new ETag if any), 401/402 clear, anything
-    /// else keeps the last good set (C-FLAG-DEFS.3/.6/.7).
-    pub(crate) async fn load(&self, transport: &Transport) {
+    /// Compiles and installs a definitions document; `false` when it does not parse.
+    pub(crate) fn install(&self, body: &[u8], etag: Option<String>) -> bool {
+        match FlagSet::from_slice(body) {
+            Ok(set) => {
+                for problem in set.problems() {
+                    tracing::warn!(target: "posthog", "flag definition not usable locally: {problem}");
+                }
+                self.replace(
+                    Some(Loaded {
+                        set,
+                        loaded_at: SystemTime::now(),
+                    }),
+                    etag,
+                );
+                true
+            }
+            Err(err) => {
+                tracing::warn!(target: "posthog", "flag definitions ignored: {err}");
+                false
+            }
+        }
+    }
+
+    /// Installs shared definitions unless they are the ones already loaded (same ETag).
+    pub(crate) fn install_shared(&self, shared: &CachedDefinitions) {
+        let same = self.current().is_some() && shared.etag.is_some() && shared.etag == self.etag();
+        if !same {
+            self.install(&shared.body, shared.etag.clone());
+        }
+    }
+
+    /// One load from PostHog: 200 replaces (and returns what it installed, to share), 304
+    /// keeps (with the new ETag if any), 401/402 clear, anything else keeps the last good set
+    /// (C-FLAG-DEFS.3/.6/.7).
+    pub(crate) async fn load(&self, transport: &Transport) -> Option<CachedDefinitions> {
         let etag = self.current().and(self.etag());
         match transport.local_evaluation(etag.as_deref()).await {
-            Ok(Definitions::Modified { body, etag }) => match FlagSet::from_slice(&body) {
-                Ok(set) => {
-                    for problem in set.problems() {
-                        tracing::warn!(target: "posthog", "flag definition not usable locally: {problem}");
-                    }
-                    self.replace(
-                        Some(Loaded {
-                            set,
-                            loaded_at: SystemTime::now(),
-                        }),
-                        etag,
-                    );
-                }
-                Err(err) => tracing::warn!(target: "posthog", "flag definitions ignored: {err}"),
-            },
+            Ok(Definitions::Modified { body, etag }) => self
+                .install(&body, etag.clone())
+                .then_some(CachedDefinitions { body, etag }),
             Ok(Definitions::NotModified { etag: new_etag }) => {
                 // 304: the definitions stay; a new ETag on the 304 replaces the old one.
                 if new_etag.is_some() {
                     self.set_etag(new_etag);
                 }
+                None
             }
-            Err(err) => match err.status_code().map(|s| s.as_u16()) {
-                Some(401 | 402) => {
-                    tracing::error!(target: "posthog", "flag definitions refused ({err}); local evaluation is off until a load succeeds");
-                    self.replace(None, None);
+            Err(err) => {
+                match err.status_code().map(|s| s.as_u16()) {
+                    Some(401 | 402) => {
+                        tracing::error!(target: "posthog", "flag definitions refused ({err}); local evaluation is off until a load succeeds");
+                        self.replace(None, None);
+                    }
+                    Some(403) => {
+                        tracing::error!(target: "posthog", "flag definitions refused ({err}); check the key's feature_flag:read scope")
+                    }
+                    _ => {
+                        tracing::warn!(target: "posthog", "flag definitions not refreshed, keeping the last ones: {err}")
+                    }
                 }
-                Some(403) => {
-                    tracing::error!(target: "posthog", "flag definitions refused ({err}); check the key's feature_flag:read scope")
+                None
+            }
+        }
+    }
+
+    /// One refresh with a shared cache (C-FLAG-DEFS.11–.13): ask whether to fetch; fetch and
+    /// share, or read the shared copy. A failing or slow cache never stops local evaluation:
+    /// a failed decision means fetching directly, a failed read keeps the current set.
+    pub(crate) async fn refresh(
+        &self,
+        transport: &Transport,
+        cache: Option<&dyn DefinitionsCache>,
+    ) {
+        let Some(cache) = cache else {
+            self.load(transport).await;
+            return;
+        };
+        let fetch = match tokio::time::timeout(CACHE_TIMEOUT, cache.should_fetch()).await {
+            Ok(Ok(fetch)) => fetch,
+            Ok(Err(err)) => {
+                tracing::warn!(target: "posthog", "definitions cache failed to decide ({err}); fetching directly");
+                true
+            }
+            Err(_) => {
+                tracing::warn!(target: "posthog", "definitions cache did not answer in time; fetching directly");
+                true
+            }
+        };
+        if fetch {
+            if let Some(fresh) = self.load(transport).await {
+                match tokio::time::timeout(CACHE_TIMEOUT, cache.put(&fresh)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => {
+                        tracing::warn!(target: "posthog", "definitions cache could not store the definitions: {err}")
+                    }
+                    Err(_) => {
+                        tracing::warn!(target: "posthog", "definitions cache did not store the definitions in time")
+                    }
                 }
-                _ => {
-                    tracing::warn!(target: "posthog", "flag definitions not refreshed, keeping the last ones: {err}")
+            }
+            return;
+        }
+        // Another process fetches; until it has shared a first copy, wait briefly for it.
+        for attempt in 0..10 {
+            match tokio::time::timeout(CACHE_TIMEOUT, cache.get()).await {
+                Ok(Ok(Some(shared))) => {
+                    self.install_shared(&shared);
+                    return;
                 }
-            },
+                Ok(Ok(None)) if self.current().is_none() && attempt < 9 => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Ok(Ok(None)) => break,
+                Ok(Err(err)) => {
+                    tracing::warn!(target: "posthog", "definitions cache read failed, keeping the current definitions: {err}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(target: "posthog", "definitions cache read timed out, keeping the current definitions");
+                    return;
+                }
+            }
+        }
+        if self.current().is_none() {
+            // Nothing shared after waiting: fetch ourselves rather than have no flags.
+            self.load(transport).await;
         }
     }
 }
+
+/// How long a cache call may take.
+const CACHE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Loads now, then every `interval`, until `stop` changes (C-FLAG-DEFS.5/.14).
 pub(crate) async fn poll(
     store: Arc<DefinitionsStore>,
     transport: Transport,
     interval: Duration,
+    cache: Option<Arc<dyn DefinitionsCache>>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
-            () = store.load(&transport) => {}
+            () = store.refresh(&transport, cache.as_deref()) => {}
             _ = stop.changed() => return,
         }
         tokio::select! {
