@@ -48,6 +48,28 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result {
     }
 }
 
+/// The Redis cache test needs `redis-server`; install it from Debian's packages when missing
+/// and possible (root with apt-get), else say what to do.
+fn ensure_redis_server() -> Result {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Ok(());
+    }
+    eprintln!("==> redis-server not found; installing it with apt-get");
+    let install = Command::new("sh")
+        .args(["-c", "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server"])
+        .status()
+        .map_err(|e| format!("cannot run apt-get: {e}"))?;
+    if install.success() {
+        Ok(())
+    } else {
+        Err("redis-server is needed by the Redis cache test: install it (apt-get install redis-server)".into())
+    }
+}
+
 fn ci() -> Result {
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
     sync_fixtures(true)?;
@@ -66,6 +88,7 @@ fn ci() -> Result {
         ],
         &[],
     )?;
+    ensure_redis_server()?;
     cargo(
         &["test", "--locked", "--workspace", "--all-features"],
         &[("INSTA_UPDATE", "no")],

@@ -32,6 +32,7 @@
 //! | `webpki-roots` | yes | TLS trusts the Mozilla roots compiled in |
 //! | `native-roots` | no | TLS trusts the system's certificate store |
 //! | `test-util` | no | `test_util::FakePostHog`, an in-process PostHog for tests |
+//! | `redis` | no | `feature_flags::RedisDefinitionsCache`: flag definitions shared through Redis |
 
 #![cfg_attr(
     not(test),

@@ -6,6 +6,8 @@ pub mod cache;
 mod called;
 mod options;
 pub(crate) mod poller;
+#[cfg(feature = "redis")]
+mod redis_cache;
 mod snapshot;
 
 use std::borrow::Cow;
@@ -19,6 +21,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub use options::FlagOptions;
+#[cfg(feature = "redis")]
+pub use redis_cache::RedisDefinitionsCache;
 pub use snapshot::FeatureFlagEvaluations;
 
 use crate::Client;
