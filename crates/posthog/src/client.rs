@@ -63,6 +63,7 @@ pub struct Client {
 
 struct Inner {
     options: Options,
+    exceptions: crate::exceptions::RecentErrors,
     flags: Arc<crate::feature_flags::FlagsRuntime>,
     defaults: Arc<Defaults>,
     transport: Option<Transport>,
@@ -150,6 +151,7 @@ impl Client {
         };
         Ok(Client {
             inner: Arc::new(Inner {
+                exceptions: crate::exceptions::RecentErrors::default(),
                 flags,
                 defaults,
                 options,
@@ -161,6 +163,10 @@ impl Client {
                 shutdown_report: AsyncMutex::new(None),
             }),
         })
+    }
+
+    pub(crate) fn exceptions(&self) -> &crate::exceptions::RecentErrors {
+        &self.inner.exceptions
     }
 
     pub(crate) fn options(&self) -> &Options {

@@ -43,6 +43,7 @@ pub mod blocking;
 mod client;
 pub mod context;
 mod error;
+pub mod exceptions;
 pub mod feature_flags;
 mod hooks;
 pub mod middleware;
@@ -57,6 +58,8 @@ pub use client::Client;
 #[doc(inline)]
 pub use error::Error;
 #[doc(inline)]
+pub use exceptions::ExceptionOptions;
+#[doc(inline)]
 pub use feature_flags::{FeatureFlagEvaluations, FeatureFlagResult, FlagOptions};
 #[doc(inline)]
 pub use hooks::{BeforeSend, HookError};
@@ -66,6 +69,8 @@ pub use options::{ClientBuilder, DEFAULT_HOST};
 pub use pipeline::{FlushReport, ShutdownReport};
 #[doc(inline)]
 pub use posthog_core::FlagValue;
+#[doc(inline)]
+pub use posthog_core::exception::Level;
 #[doc(inline)]
 pub use posthog_core::{Event, EventError, PersonProperties, Properties};
 #[doc(inline)]

@@ -25,6 +25,8 @@ pub(crate) struct Options {
     pub(crate) poll_interval: Duration,
     pub(crate) feature_flags_request_timeout: Duration,
     pub(crate) flag_retries: u32,
+    pub(crate) project_root: String,
+    pub(crate) log_captured_exceptions: bool,
     pub(crate) definitions_cache: Option<Arc<dyn crate::feature_flags::cache::DefinitionsCache>>,
     pub(crate) max_queue_size: usize,
     pub(crate) flush_at: usize,
@@ -94,6 +96,10 @@ impl ClientBuilder {
                 poll_interval: Duration::from_secs(30),
                 feature_flags_request_timeout: Duration::from_secs(3),
                 flag_retries: 1,
+                project_root: std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+                log_captured_exceptions: false,
                 definitions_cache: None,
                 max_queue_size: 10_000,
                 flush_at: 100,
@@ -179,6 +185,19 @@ impl ClientBuilder {
         cache: Arc<dyn crate::feature_flags::cache::DefinitionsCache>,
     ) -> Self {
         self.options.definitions_cache = Some(cache);
+        self
+    }
+
+    /// Frames in files under this directory are the application's own (`in_app`); default:
+    /// the working directory at start.
+    pub fn project_root(mut self, root: impl Into<String>) -> Self {
+        self.options.project_root = root.into();
+        self
+    }
+
+    /// Also log each captured exception through `tracing` at error level.
+    pub fn log_captured_exceptions(mut self, on: bool) -> Self {
+        self.options.log_captured_exceptions = on;
         self
     }
 

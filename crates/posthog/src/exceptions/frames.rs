@@ -1,0 +1,143 @@
+//! Stack frames from `std::backtrace`, outermost call first (protocol.md §4).
+
+use std::backtrace::Backtrace;
+
+use posthog_core::exception::Frame;
+
+/// The most frames kept (the innermost ones).
+pub(crate) const MAX_FRAMES: usize = 64;
+
+/// Function-name prefixes of frames that belong to the capture machinery, not the program.
+const MACHINERY: &[&str] = &[
+    "std::backtrace",
+    "std::panicking",
+    "core::panicking",
+    "std::panic::",
+    "std::sys::backtrace",
+    "posthog::exceptions",
+    "rust_begin_unwind",
+    "__rustc::",
+];
+
+/// Captures the current stack as frames, outermost first, without the SDK's own frames.
+pub(crate) fn capture(project_root: &str) -> Vec<Frame> {
+    parse(&Backtrace::force_capture().to_string(), project_root)
+}
+
+/// Parses `Backtrace`'s text (`  N: function` then `at file:line:col`).
+pub(crate) fn parse(text: &str, project_root: &str) -> Vec<Frame> {
+    let mut frames: Vec<Frame> = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(location) = trimmed.strip_prefix("at ") {
+            if let Some(frame) = frames.last_mut() {
+                let mut parts = location.rsplitn(3, ':');
+                let col = parts.next().and_then(|c| c.parse().ok());
+                let line_no = parts.next().and_then(|l| l.parse().ok());
+                let file = parts.next().unwrap_or(location);
+                frame.filename = Some(file.to_owned());
+                frame.lineno = line_no;
+                frame.colno = col;
+                frame.in_app = Some(in_app(file, project_root));
+            }
+        } else if let Some((index, function)) = trimmed.split_once(": ") {
+            if index.chars().all(|c| c.is_ascii_digit()) && !index.is_empty() {
+                frames.push(Frame {
+                    platform: "native".into(),
+                    lang: Some("rust".into()),
+                    function: Some(function.to_owned()),
+                    in_app: Some(false),
+                    client_resolved: Some(true),
+                    ..Frame::default()
+                });
+            }
+        }
+    }
+    // Drop the capture machinery at the innermost end, then keep the innermost MAX_FRAMES.
+    let first_real = frames
+        .iter()
+        .position(|f| {
+            !f.function
+                .as_deref()
+                .is_some_and(|name| MACHINERY.iter().any(|m| name.starts_with(m)))
+        })
+        .unwrap_or(frames.len());
+    let mut frames: Vec<Frame> = frames
+        .into_iter()
+        .skip(first_real)
+        .take(MAX_FRAMES)
+        .collect();
+    frames.reverse();
+    frames
+}
+
+/// A frame is the application's own when its file is under the project root and not in a
+/// dependency or the standard library.
+fn in_app(file: &str, project_root: &str) -> bool {
+    let dependency = file.contains("/.cargo/registry/")
+        || file.contains("/.cargo/git/")
+        || file.starts_with("/rustc/");
+    !dependency
+        && (project_root.is_empty() || file.starts_with(project_root) || !file.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "   0: std::backtrace::Backtrace::force_capture
+             at /rustc/abc/library/std/src/backtrace.rs:312:13
+   1: posthog::exceptions::frames::capture
+             at /home/me/posthog/src/exceptions/frames.rs:25:5
+   2: myapp::db::connect
+             at /home/me/myapp/src/db.rs:42:9
+   3: serde_json::de::from_str
+             at /root/.cargo/registry/src/x/serde_json-1.0/src/de.rs:10:1
+   4: main
+";
+
+    #[test]
+    fn parses_strips_machinery_and_orders_outermost_first() {
+        let frames = parse(TEXT, "/home/me/myapp");
+        let names: Vec<_> = frames
+            .iter()
+            .map(|f| f.function.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["main", "serde_json::de::from_str", "myapp::db::connect"]
+        );
+        let db = &frames[2];
+        assert_eq!(
+            (db.filename.as_deref(), db.lineno, db.colno, db.in_app),
+            (
+                Some("/home/me/myapp/src/db.rs"),
+                Some(42),
+                Some(9),
+                Some(true)
+            )
+        );
+        assert_eq!(
+            frames[1].in_app,
+            Some(false),
+            "a registry dependency is not in-app"
+        );
+        assert_eq!(
+            frames[0].filename, None,
+            "a frame without a location keeps what it has"
+        );
+    }
+
+    #[test]
+    fn keeps_at_most_the_innermost_frames() {
+        let text: String = (0..100)
+            .map(|i| format!("  {i}: app::f{i}\n             at src/lib.rs:{i}:1\n"))
+            .collect();
+        let frames = parse(&text, "");
+        assert_eq!(frames.len(), MAX_FRAMES);
+        assert_eq!(
+            frames.last().and_then(|f| f.function.as_deref()),
+            Some("app::f0")
+        );
+    }
+}
