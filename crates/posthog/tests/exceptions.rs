@@ -127,6 +127,17 @@ async fn c_capture_exception_same_instance_once_and_personless() {
     let events = exceptions(&server).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["properties"]["$process_person_profile"], false);
+
+    // Different errors made in the same stack slot (same address) are all captured.
+    for i in 0..3 {
+        let err = std::io::Error::other(format!("attempt {i} failed"));
+        assert!(
+            client
+                .capture_exception(&err, "u", &ExceptionOptions::new())
+                .is_some(),
+            "attempt {i}"
+        );
+    }
 }
 
 /// A panic in a spawned thread is delivered before the thread's unwinding finishes; the

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::error::Error as StdError;
 use std::panic::PanicHookInfo;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use posthog_core::Event;
 use posthog_core::exception::{Exception, ExceptionList, Level, Mechanism, Stacktrace};
@@ -123,24 +123,47 @@ pub(crate) fn exception_list(
     list
 }
 
-/// Remembers recently captured error instances (C-CAPTURE-EXCEPTION: once per instance).
+/// How long a captured error instance is remembered.
+const SAME_INSTANCE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Remembers recently captured errors (C-CAPTURE-EXCEPTION: once per instance). Rust errors
+/// carry no identity, so an instance is recognised by its address, type and the text of its
+/// whole chain, within [`SAME_INSTANCE_WINDOW`]: an address alone is reused by every error
+/// created in the same stack slot (e.g. in a loop).
 #[derive(Debug, Default)]
-pub(crate) struct RecentErrors(Mutex<VecDeque<usize>>);
+pub(crate) struct RecentErrors(Mutex<VecDeque<(u64, Instant)>>);
 
 impl RecentErrors {
-    fn first_time(&self, address: usize) -> bool {
+    fn first_time(&self, identity: u64) -> bool {
         let Ok(mut recent) = self.0.lock() else {
             return true;
         };
-        if recent.contains(&address) {
+        let now = Instant::now();
+        recent.retain(|(_, at)| now.duration_since(*at) < SAME_INSTANCE_WINDOW);
+        if recent.iter().any(|(id, _)| *id == identity) {
             return false;
         }
         if recent.len() >= 256 {
             recent.pop_front();
         }
-        recent.push_back(address);
+        recent.push_back((identity, now));
         true
     }
+}
+
+/// Address, type and chain text of an error, hashed.
+fn identity(error: &(dyn StdError + 'static), address: usize, type_name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (address, type_name).hash(&mut hasher);
+    let mut current = Some(error);
+    let mut depth = 0;
+    while let (Some(e), true) = (current, depth < MAX_CHAIN) {
+        e.to_string().hash(&mut hasher);
+        current = e.source();
+        depth += 1;
+    }
+    hasher.finish()
 }
 
 impl Client {
@@ -201,9 +224,10 @@ impl Client {
         if !self.is_enabled() || self.is_opted_out() {
             return None;
         }
+        let address = error as *const E as *const () as usize;
         if !self
             .exceptions()
-            .first_time(error as *const E as *const () as usize)
+            .first_time(identity(error, address, std::any::type_name::<E>()))
         {
             return None;
         }
