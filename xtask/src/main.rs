@@ -256,6 +256,17 @@ fn bench(extra: &[String]) -> Result {
         &[],
     )?;
     cargo(
+        &[
+            "bench",
+            "--locked",
+            "-p",
+            "posthog",
+            "--bench",
+            "exceptions",
+        ],
+        &[],
+    )?;
+    cargo(
         &["bench", "--locked", "-p", "posthog", "--bench", "pipeline"],
         &[],
     )
