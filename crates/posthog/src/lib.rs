@@ -33,6 +33,7 @@
 //! | `native-roots` | no | TLS trusts the system's certificate store |
 //! | `test-util` | no | `test_util::FakePostHog`, an in-process PostHog for tests |
 //! | `redis` | no | `feature_flags::RedisDefinitionsCache`: flag definitions shared through Redis |
+//! | `tracing` | no | `tracing_layer::ExceptionLayer`: error-level `tracing` events as `$exception` events |
 
 #![cfg_attr(
     not(test),
@@ -52,6 +53,8 @@ mod pipeline;
 mod report;
 #[cfg(feature = "test-util")]
 pub mod test_util;
+#[cfg(feature = "tracing")]
+pub mod tracing_layer;
 
 #[doc(inline)]
 pub use client::Client;

@@ -169,7 +169,7 @@ fn identity(error: &(dyn StdError + 'static), address: usize, type_name: &str) -
 impl Client {
     /// An `$exception` event for `distinct_id` (or the active context's; with neither, a
     /// personless event) with the SDK's list and properties.
-    fn exception_event(
+    pub(crate) fn exception_event_for(
         &self,
         distinct_id: &str,
         list: &ExceptionList,
@@ -240,7 +240,7 @@ impl Client {
         if self.options().log_captured_exceptions {
             tracing::error!(target: "posthog", error = %error, "exception captured");
         }
-        let event = self.exception_event(distinct_id, &list, opts.properties.clone())?;
+        let event = self.exception_event_for(distinct_id, &list, opts.properties.clone())?;
         self.capture(event)
     }
 
@@ -294,7 +294,7 @@ impl Client {
             extra.insert("$exception_panic_line".into(), location.line().into());
             extra.insert("$exception_panic_column".into(), location.column().into());
         }
-        let Some(mut event) = self.exception_event("", &list, posthog_core::Properties::new())
+        let Some(mut event) = self.exception_event_for("", &list, posthog_core::Properties::new())
         else {
             return;
         };
