@@ -33,6 +33,7 @@
 //! | `native-roots` | no | TLS trusts the system's certificate store |
 //! | `test-util` | no | `test_util::FakePostHog`, an in-process PostHog for tests |
 //! | `redis` | no | `feature_flags::RedisDefinitionsCache`: flag definitions shared through Redis |
+//! | `anyhow` | no | `Client::capture_anyhow` for `anyhow::Error` |
 //! | `tracing` | no | `tracing_layer::ExceptionLayer`: error-level `tracing` events as `$exception` events |
 
 #![cfg_attr(

@@ -171,3 +171,28 @@ async fn c_capture_exception_panics_are_delivered() {
     let _ = std::panic::take_hook(); // leave the default hook for the other tests in this binary
     client.shutdown(Duration::from_secs(5)).await;
 }
+
+/// An `anyhow::Error` with context: the context messages first, then the cause.
+#[cfg(feature = "anyhow")]
+#[tokio::test]
+async fn c_capture_exception_anyhow_with_context() {
+    use anyhow::Context as _;
+    let server = FakePostHog::start().await;
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let err = std::fs::read("/definitely/not/here.toml")
+        .context("reading the settings file")
+        .context("starting the billing worker")
+        .unwrap_err();
+    assert!(
+        client
+            .capture_anyhow(&err, "user-123", &ExceptionOptions::new())
+            .is_some()
+    );
+    client.flush().await;
+    let events = exceptions(&server).await;
+    assert_json_snapshot!("anyhow_with_context", events[0], {
+        ".uuid" => "[uuid]", ".timestamp" => "[timestamp]",
+        ".properties[\"$exception_list\"][0].stacktrace" => "[frames]",
+        ".properties[\"$lib_version\"]" => "[version]",
+    });
+}

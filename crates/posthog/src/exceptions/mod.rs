@@ -167,6 +167,18 @@ fn identity(error: &(dyn StdError + 'static), address: usize, type_name: &str) -
 }
 
 impl Client {
+    /// Captures an `anyhow::Error` (feature `anyhow`): its context messages and causes in order,
+    /// outermost first.
+    #[cfg(feature = "anyhow")]
+    pub fn capture_anyhow(
+        &self,
+        error: &anyhow::Error,
+        distinct_id: &str,
+        opts: &ExceptionOptions,
+    ) -> Option<Uuid> {
+        self.capture_exception_dyn(error.as_ref(), "anyhow::Error", distinct_id, opts)
+    }
+
     /// An `$exception` event for `distinct_id` (or the active context's; with neither, a
     /// personless event) with the SDK's list and properties.
     pub(crate) fn exception_event_for(
@@ -221,19 +233,31 @@ impl Client {
         distinct_id: &str,
         opts: &ExceptionOptions,
     ) -> Option<Uuid> {
+        self.capture_exception_dyn(error, std::any::type_name::<E>(), distinct_id, opts)
+    }
+
+    /// [`Client::capture_exception`] for an error behind `dyn Error` (an `anyhow::Error`'s
+    /// `as_ref()`, a boxed error, …): `type_name` names it (its concrete type is erased).
+    pub fn capture_exception_dyn(
+        &self,
+        error: &(dyn StdError + 'static),
+        type_name: &str,
+        distinct_id: &str,
+        opts: &ExceptionOptions,
+    ) -> Option<Uuid> {
         if !self.is_enabled() || self.is_opted_out() {
             return None;
         }
-        let address = error as *const E as *const () as usize;
+        let address = error as *const dyn StdError as *const () as usize;
         if !self
             .exceptions()
-            .first_time(identity(error, address, std::any::type_name::<E>()))
+            .first_time(identity(error, address, type_name))
         {
             return None;
         }
         let frames = frames::capture(&self.options().project_root);
         let list = ExceptionList {
-            exceptions: exception_list(error, std::any::type_name::<E>(), "generic", true, frames),
+            exceptions: exception_list(error, type_name, "generic", true, frames),
             level: opts.level.unwrap_or(Level::Error),
             fingerprint: opts.fingerprint.clone(),
         };
