@@ -119,7 +119,8 @@ impl Event {
         Event::new("$screen", distinct_id).property("$screen_name", screen_name.into())
     }
 
-    /// `$exception` with `$exception_list` and `$exception_level` (C-EXCEPTION-META.1).
+    /// `$exception` with `$exception_list`, `$exception_level` (C-EXCEPTION-META.1) and the
+    /// outermost entry flat as `$exception_type` / `$exception_message` (C-CAPTURE-EXCEPTION.4).
     pub fn exception(
         distinct_id: impl Into<String>,
         list: &ExceptionList,
@@ -127,6 +128,12 @@ impl Event {
         let mut event = Event::new("$exception", distinct_id)
             .property("$exception_list", crate::to_value(&list.exceptions)?)
             .property("$exception_level", list.level.as_str());
+        // C-CAPTURE-EXCEPTION.4: the outermost entry, flat.
+        if let Some(outer) = list.exceptions.first() {
+            event = event
+                .property("$exception_type", outer.kind.as_str())
+                .property("$exception_message", outer.value.as_str());
+        }
         if let Some(fingerprint) = list.fingerprint.as_deref().filter(|f| !f.is_empty()) {
             event = event.property("$exception_fingerprint", fingerprint);
         }

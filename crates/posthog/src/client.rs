@@ -227,29 +227,7 @@ impl Client {
         if event.name().is_empty() {
             return Err("event name is empty".into());
         }
-        crate::context::with_current(|ctx| {
-            if event.get_distinct_id().trim().is_empty() {
-                match ctx {
-                    Some(c) if c.get_distinct_id().is_some() => {
-                        event.set_distinct_id(c.get_distinct_id().unwrap_or_default());
-                    }
-                    Some(_) => {
-                        // C-TRACING-HEADERS.5: inside a context without an id, personless.
-                        event.set_distinct_id(posthog_core::ids::new_uuid().to_string());
-                        event.set_default(posthog_core::event::PROCESS_PERSON_PROFILE, false);
-                    }
-                    None => {}
-                }
-            }
-            if let Some(c) = ctx {
-                if let Some(session) = c.get_session_id() {
-                    event.set_default("$session_id", session);
-                }
-                for (k, v) in c.tags() {
-                    event.set_default(k, v.clone());
-                }
-            }
-        });
+        crate::context::apply(&mut event);
         if event.get_distinct_id().trim().is_empty() {
             return Err(format!("event {:?} has no distinct id", event.name()));
         }

@@ -125,6 +125,34 @@ impl Drop for ContextGuard {
     }
 }
 
+/// Gives `event` the active context's distinct id (when it has none; personless inside a
+/// context without one, C-TRACING-HEADERS.5), session id and tags (the event's own win).
+pub(crate) fn apply(event: &mut posthog_core::Event) {
+    with_current(|ctx| {
+        if event.get_distinct_id().trim().is_empty() {
+            match ctx {
+                Some(c) if c.get_distinct_id().is_some() => {
+                    event.set_distinct_id(c.get_distinct_id().unwrap_or_default());
+                }
+                Some(_) => {
+                    // C-TRACING-HEADERS.5: inside a context without an id, personless.
+                    event.set_distinct_id(posthog_core::ids::new_uuid().to_string());
+                    event.set_default(posthog_core::event::PROCESS_PERSON_PROFILE, false);
+                }
+                None => {}
+            }
+        }
+        if let Some(c) = ctx {
+            if let Some(session) = c.get_session_id() {
+                event.set_default("$session_id", session);
+            }
+            for (k, v) in c.tags() {
+                event.set_default(k, v.clone());
+            }
+        }
+    });
+}
+
 /// Runs `f` with the active context: the task's, else the thread's, else `None`.
 pub(crate) fn with_current<R>(mut f: impl FnMut(Option<&Context>) -> R) -> R {
     match TASK_CONTEXT.try_with(|ctx| f(Some(ctx))) {

@@ -34,6 +34,7 @@
 //! | `test-util` | no | `test_util::FakePostHog`, an in-process PostHog for tests |
 //! | `redis` | no | `feature_flags::RedisDefinitionsCache`: flag definitions shared through Redis |
 //! | `anyhow` | no | `Client::capture_anyhow` for `anyhow::Error` |
+//! | `eyre` | no | `Client::capture_eyre` for `eyre::Report` |
 //! | `tracing` | no | `tracing_layer::ExceptionLayer`: error-level `tracing` events as `$exception` events |
 
 #![cfg_attr(
@@ -62,7 +63,7 @@ pub use client::Client;
 #[doc(inline)]
 pub use error::Error;
 #[doc(inline)]
-pub use exceptions::ExceptionOptions;
+pub use exceptions::{ERROR_SCOPE_SOURCE, ExceptionOptions};
 #[doc(inline)]
 pub use feature_flags::{FeatureFlagEvaluations, FeatureFlagResult, FlagOptions};
 #[doc(inline)]

@@ -5,8 +5,15 @@
 //! fields become properties; `$exception_source` is `tracing.layer`, `$exception_level` the
 //! event's level. The SDK's own diagnostics (target `posthog`) are never sent, so a failing
 //! delivery cannot feed itself.
+//!
+//! With [`ExceptionLayer::recent_events`] the layer also remembers the last few events below
+//! the capture level and attaches them to the next `$exception` as `$recent_events` (oldest
+//! first): per outermost span when the events happen inside one (one request's history), else
+//! in one buffer for the whole layer. Off by default; when off it costs nothing.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use posthog_core::Properties;
 use posthog_core::exception::{Exception, ExceptionList, Level, Mechanism};
@@ -15,6 +22,7 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::Client;
 
@@ -40,6 +48,32 @@ use crate::Client;
 pub struct ExceptionLayer {
     client: Client,
     min_level: tracing::Level,
+    recent: Option<Recent>,
+}
+
+/// The recent-events settings and the buffer for events outside any span.
+#[derive(Debug, Clone)]
+struct Recent {
+    capacity: usize,
+    min_level: tracing::Level,
+    outside_spans: Arc<Mutex<RecentEvents>>,
+}
+
+/// The last events, oldest first, at most `capacity`.
+#[derive(Debug, Default)]
+struct RecentEvents(VecDeque<Value>);
+
+impl RecentEvents {
+    fn push(&mut self, capacity: usize, entry: Value) {
+        if self.0.len() >= capacity {
+            self.0.pop_front();
+        }
+        self.0.push_back(entry);
+    }
+
+    fn take(&mut self) -> Vec<Value> {
+        self.0.drain(..).collect()
+    }
 }
 
 impl ExceptionLayer {
@@ -48,7 +82,22 @@ impl ExceptionLayer {
         Self {
             client,
             min_level: tracing::Level::ERROR,
+            recent: None,
         }
+    }
+
+    /// Attaches up to `capacity` of the most recent events at `level` and above (but below the
+    /// capture level) to each `$exception` as `$recent_events`: a list of `{timestamp, level,
+    /// target, message, fields}`, oldest first. Events inside a span are kept with their
+    /// outermost span, so a request's exception carries that request's history; an exception
+    /// takes the history it reports, which then starts afresh. `capacity` 0 turns it off.
+    pub fn recent_events(mut self, capacity: usize, level: tracing::Level) -> Self {
+        self.recent = (capacity > 0).then(|| Recent {
+            capacity,
+            min_level: level,
+            outside_spans: Arc::default(),
+        });
+        self
     }
 
     /// Sends events at `level` and above (e.g. `WARN` for warnings too).
@@ -114,15 +163,80 @@ fn level_of(level: &tracing::Level) -> Level {
     }
 }
 
-impl<S: Subscriber> Layer<S> for ExceptionLayer {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+impl ExceptionLayer {
+    /// Runs `f` on the buffer an event belongs to: its outermost span's, else the layer's.
+    fn with_buffer<S, R>(
+        &self,
+        recent: &Recent,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        f: impl FnOnce(&mut RecentEvents) -> R,
+    ) -> R
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if let Some(root) = ctx
+            .event_scope(event)
+            .and_then(|scope| scope.from_root().next())
+        {
+            let mut extensions = root.extensions_mut();
+            if extensions.get_mut::<RecentEvents>().is_none() {
+                extensions.insert(RecentEvents::default());
+            }
+            if let Some(buffer) = extensions.get_mut::<RecentEvents>() {
+                return f(buffer);
+            }
+        }
+        let mut buffer = recent
+            .outside_spans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut buffer)
+    }
+}
+
+/// One remembered event.
+fn recent_entry(meta: &tracing::Metadata<'_>, fields: Fields) -> Value {
+    serde_json::json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "level": meta.level().as_str(),
+        "target": meta.target(),
+        "message": fields.message,
+        "fields": fields.properties,
+    })
+}
+
+impl<S> Layer<S> for ExceptionLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
+        if meta.target().starts_with("posthog") {
+            return;
+        }
         // More severe levels compare smaller (ERROR < WARN < …).
-        if *meta.level() > self.min_level || meta.target().starts_with("posthog") {
+        if *meta.level() > self.min_level {
+            if let Some(recent) = &self.recent {
+                if *meta.level() <= recent.min_level {
+                    let mut fields = Fields::default();
+                    event.record(&mut fields);
+                    let entry = recent_entry(meta, fields);
+                    self.with_buffer(recent, event, &ctx, |b| b.push(recent.capacity, entry));
+                }
+            }
             return;
         }
         let mut fields = Fields::default();
         event.record(&mut fields);
+        if let Some(recent) = &self.recent {
+            let history = self.with_buffer(recent, event, &ctx, RecentEvents::take);
+            if !history.is_empty() {
+                fields
+                    .properties
+                    .insert("$recent_events".into(), Value::Array(history));
+            }
+        }
         let list = ExceptionList {
             exceptions: vec![Exception {
                 kind: meta.target().to_owned(),

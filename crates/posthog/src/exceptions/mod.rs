@@ -2,10 +2,15 @@
 //! events through the normal pipeline.
 
 mod frames;
+mod panic;
+mod scope;
 
+pub use panic::PANIC_FLUSH_DEADLINE;
+pub use scope::ERROR_SCOPE_SOURCE;
+
+use std::backtrace::{Backtrace, BacktraceStatus};
 use std::collections::VecDeque;
 use std::error::Error as StdError;
-use std::panic::PanicHookInfo;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,9 +22,6 @@ use crate::Client;
 
 /// The most entries of one `$exception_list` (the outermost plus the first 49 causes).
 pub const MAX_CHAIN: usize = 50;
-
-/// How long a panic waits for its event to be delivered before the process goes on.
-pub const PANIC_FLUSH_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Options of [`Client::capture_exception`].
 #[derive(Debug, Clone, Default)]
@@ -58,6 +60,58 @@ impl ExceptionOptions {
     }
 }
 
+/// The frames of an exception and whether the SDK made them up (C-EXCEPTION-META.7).
+pub(crate) struct Stack {
+    frames: Vec<posthog_core::exception::Frame>,
+    synthetic: bool,
+}
+
+impl Stack {
+    /// The error's own stack when it carries a captured one; otherwise the current stack,
+    /// marked synthetic (C-CAPTURE-EXCEPTION.6).
+    pub(crate) fn of(own: Option<&Backtrace>, project_root: &str) -> Self {
+        match own {
+            Some(trace) if trace.status() == BacktraceStatus::Captured => Self {
+                frames: frames::parse(&trace.to_string(), project_root),
+                synthetic: false,
+            },
+            _ => Self::here(project_root, true),
+        }
+    }
+
+    /// The current stack; `synthetic` says whether it stands in for a missing one.
+    pub(crate) fn here(project_root: &str, synthetic: bool) -> Self {
+        Self {
+            frames: frames::capture(project_root),
+            synthetic,
+        }
+    }
+
+    fn into_stacktrace(self) -> Option<Stacktrace> {
+        (!self.frames.is_empty()).then(|| Stacktrace {
+            kind: "raw".into(),
+            frames: self.frames,
+        })
+    }
+}
+
+/// Where an exception was captured: the boundary defaults of C-EXCEPTION-META.4/.6/.8/.9.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Boundary {
+    pub(crate) mechanism: &'static str,
+    pub(crate) handled: bool,
+    pub(crate) level: Level,
+    pub(crate) source: Option<&'static str>,
+}
+
+/// Manual capture: generic, handled, level error, no `$exception_source`.
+pub(crate) const MANUAL: Boundary = Boundary {
+    mechanism: "generic",
+    handled: true,
+    level: Level::Error,
+    source: None,
+};
+
 /// Splits `std::any::type_name` into (module, short type name).
 fn split_type_name(full: &str) -> (Option<String>, String) {
     let base = full.split('<').next().unwrap_or(full);
@@ -76,13 +130,11 @@ pub(crate) fn exception_list(
     type_name: &str,
     mechanism_kind: &str,
     handled: bool,
-    frames: Vec<posthog_core::exception::Frame>,
+    stack: Stack,
 ) -> Vec<Exception> {
     let (module, kind) = split_type_name(type_name);
-    let stacktrace = (!frames.is_empty()).then(|| Stacktrace {
-        kind: "raw".into(),
-        frames,
-    });
+    let synthetic = stack.synthetic;
+    let stacktrace = stack.into_stacktrace();
     let mut list = vec![Exception {
         kind,
         value: error.to_string(),
@@ -90,6 +142,7 @@ pub(crate) fn exception_list(
         mechanism: Mechanism {
             kind: Some(mechanism_kind.into()),
             handled: Some(handled),
+            synthetic: Some(synthetic),
             exception_id: 0,
             ..Mechanism::default()
         },
@@ -168,7 +221,8 @@ fn identity(error: &(dyn StdError + 'static), address: usize, type_name: &str) -
 
 impl Client {
     /// Captures an `anyhow::Error` (feature `anyhow`): its context messages and causes in order,
-    /// outermost first.
+    /// outermost first, with the backtrace anyhow captured when there is one (else the current
+    /// stack, marked synthetic).
     #[cfg(feature = "anyhow")]
     pub fn capture_anyhow(
         &self,
@@ -176,7 +230,70 @@ impl Client {
         distinct_id: &str,
         opts: &ExceptionOptions,
     ) -> Option<Uuid> {
-        self.capture_exception_dyn(error.as_ref(), "anyhow::Error", distinct_id, opts)
+        self.capture_error_at(
+            error.as_ref(),
+            "anyhow::Error",
+            distinct_id,
+            opts,
+            MANUAL,
+            Some(error.backtrace()),
+        )
+    }
+
+    /// Captures an `eyre::Report` (feature `eyre`): its wrap messages and causes in order,
+    /// outermost first. eyre's default handler exposes no backtrace on stable Rust, so the
+    /// stack is the capture site's, marked synthetic.
+    #[cfg(feature = "eyre")]
+    pub fn capture_eyre(
+        &self,
+        error: &eyre::Report,
+        distinct_id: &str,
+        opts: &ExceptionOptions,
+    ) -> Option<Uuid> {
+        let error: &(dyn StdError + Send + Sync + 'static) = error.as_ref();
+        self.capture_error_at(error, "eyre::Report", distinct_id, opts, MANUAL, None)
+    }
+
+    /// Captures something that is not an error (C-CAPTURE-EXCEPTION.8): `kind` becomes the
+    /// exception's type and `message` its value; the stack is the capture site's, marked
+    /// synthetic.
+    pub fn capture_exception_message(
+        &self,
+        kind: &str,
+        message: &str,
+        distinct_id: &str,
+        opts: &ExceptionOptions,
+    ) -> Option<Uuid> {
+        if !self.is_enabled() || self.is_opted_out() {
+            return None;
+        }
+        let kind = if kind.trim().is_empty() {
+            "Error"
+        } else {
+            kind
+        };
+        let list = ExceptionList {
+            exceptions: vec![Exception {
+                kind: kind.to_owned(),
+                value: message.to_owned(),
+                module: None,
+                mechanism: Mechanism {
+                    kind: Some("generic".into()),
+                    handled: Some(true),
+                    synthetic: Some(true),
+                    exception_id: 0,
+                    ..Mechanism::default()
+                },
+                stacktrace: Stack::here(&self.options().project_root, true).into_stacktrace(),
+            }],
+            level: opts.level.unwrap_or(Level::Error),
+            fingerprint: opts.fingerprint.clone(),
+        };
+        if self.options().log_captured_exceptions {
+            tracing::error!(target: "posthog", kind, message, "exception captured");
+        }
+        let event = self.exception_event_for(distinct_id, &list, opts.properties.clone())?;
+        self.capture(event)
     }
 
     /// An `$exception` event for `distinct_id` (or the active context's; with neither, a
@@ -245,6 +362,19 @@ impl Client {
         distinct_id: &str,
         opts: &ExceptionOptions,
     ) -> Option<Uuid> {
+        self.capture_error_at(error, type_name, distinct_id, opts, MANUAL, None)
+    }
+
+    /// Captures `error` at `boundary`, with its own stack when it has one.
+    pub(crate) fn capture_error_at(
+        &self,
+        error: &(dyn StdError + 'static),
+        type_name: &str,
+        distinct_id: &str,
+        opts: &ExceptionOptions,
+        boundary: Boundary,
+        own_stack: Option<&Backtrace>,
+    ) -> Option<Uuid> {
         if !self.is_enabled() || self.is_opted_out() {
             return None;
         }
@@ -255,97 +385,25 @@ impl Client {
         {
             return None;
         }
-        let frames = frames::capture(&self.options().project_root);
+        let stack = Stack::of(own_stack, &self.options().project_root);
         let list = ExceptionList {
-            exceptions: exception_list(error, type_name, "generic", true, frames),
-            level: opts.level.unwrap_or(Level::Error),
+            exceptions: exception_list(
+                error,
+                type_name,
+                boundary.mechanism,
+                boundary.handled,
+                stack,
+            ),
+            level: opts.level.unwrap_or(boundary.level),
             fingerprint: opts.fingerprint.clone(),
         };
         if self.options().log_captured_exceptions {
             tracing::error!(target: "posthog", error = %error, "exception captured");
         }
-        let event = self.exception_event_for(distinct_id, &list, opts.properties.clone())?;
+        let mut event = self.exception_event_for(distinct_id, &list, opts.properties.clone())?;
+        if let Some(source) = boundary.source {
+            event.set_default("$exception_source", source);
+        }
         self.capture(event)
-    }
-
-    /// Captures panics from now on (C-CAPTURE-EXCEPTION, opt-in): each panic becomes an
-    /// unhandled `$exception` (mechanism `panic`, level `fatal`) with its message, location and
-    /// stack, sent before the panic goes on (at most [`PANIC_FLUSH_DEADLINE`]); the panic hook
-    /// that was installed before is kept and called afterwards.
-    pub fn enable_exception_autocapture(&self) {
-        let client = self.clone();
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            client.capture_panic(info);
-            previous(info);
-        }));
-    }
-
-    fn capture_panic(&self, info: &PanicHookInfo<'_>) {
-        if !self.is_enabled() || self.is_opted_out() {
-            return;
-        }
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".to_owned());
-        let frames = frames::capture(&self.options().project_root);
-        let stacktrace = (!frames.is_empty()).then(|| Stacktrace {
-            kind: "raw".into(),
-            frames,
-        });
-        let list = ExceptionList {
-            exceptions: vec![Exception {
-                kind: "panic".into(),
-                value: message,
-                module: None,
-                mechanism: Mechanism {
-                    kind: Some("panic".into()),
-                    handled: Some(false),
-                    exception_id: 0,
-                    ..Mechanism::default()
-                },
-                stacktrace,
-            }],
-            level: Level::Fatal,
-            fingerprint: None,
-        };
-        let mut extra = posthog_core::Properties::new();
-        if let Some(location) = info.location() {
-            extra.insert("$exception_panic_file".into(), location.file().into());
-            extra.insert("$exception_panic_line".into(), location.line().into());
-            extra.insert("$exception_panic_column".into(), location.column().into());
-        }
-        let Some(mut event) = self.exception_event_for("", &list, posthog_core::Properties::new())
-        else {
-            return;
-        };
-        for (k, v) in extra {
-            event.set_default(&k, v);
-        }
-        event.set_default("$exception_source", "rust.panic_hook");
-        // Deliver now, on a thread of our own: the panicking thread may be a runtime worker,
-        // and the process may be about to abort.
-        let client = self.clone();
-        let sender = std::thread::Builder::new()
-            .name("posthog-panic".into())
-            .spawn(move || {
-                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                runtime.block_on(async move {
-                    let _ =
-                        tokio::time::timeout(PANIC_FLUSH_DEADLINE, client.capture_immediate(event))
-                            .await;
-                });
-            });
-        if let Ok(sender) = sender {
-            let _ = sender.join();
-        }
     }
 }
