@@ -299,7 +299,13 @@ fn json_request(method: Method, url: &str, body: Bytes) -> Result<Request<Bytes>
         .map_err(|e| TransportError::config(format!("cannot build request: {e}")))
 }
 
-fn query_escape(value: &str) -> String {
+/// Percent-encodes `value` for a URL query: everything but unreserved characters
+/// (`A-Z a-z 0-9 - _ . ~`) becomes `%XX`.
+///
+/// ```
+/// assert_eq!(posthog_transport::query_escape("a b&c"), "a%20b%26c");
+/// ```
+pub fn query_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -320,6 +326,11 @@ impl Transport {
     /// The normalised ingestion host.
     pub fn host(&self) -> &str {
         &self.config.host
+    }
+
+    /// The normalised private-API host.
+    pub fn api_host(&self) -> &str {
+        &self.config.api_host
     }
 
     /// The project token.

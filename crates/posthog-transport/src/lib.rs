@@ -47,7 +47,7 @@ pub mod timeout;
 pub mod user_agent;
 
 pub use client::{HttpClient, HttpClientBuilder};
-pub use endpoints::{Definitions, Delivery, Transport, TransportBuilder};
+pub use endpoints::{Definitions, Delivery, Transport, TransportBuilder, query_escape};
 pub use error::{BODY_EXCERPT_LIMIT, BoxError, ErrorKind, TransportError};
 pub use gzip::{Gzip, GzipLayer};
 pub use policy::RequestPolicy;

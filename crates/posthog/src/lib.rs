@@ -1,5 +1,6 @@
-//! PostHog for Rust services: product analytics capture, identity, and (soon) feature flags
-//! and error tracking, built so the hot path never blocks and no event is lost silently.
+//! PostHog for Rust services: product analytics capture, identity, feature flags (local and
+//! remote evaluation), error tracking, and a typed client for PostHog's private REST API
+//! ([`api`]), built so the hot path never blocks and no event is lost silently.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -42,6 +43,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod api;
 pub mod blocking;
 mod client;
 pub mod context;

@@ -1,11 +1,20 @@
 //! [`FakePostHog`]: an in-process PostHog on 127.0.0.1 for tests and the quickstart (feature
 //! `test-util`). It accepts the ingestion endpoints, records every batch, and can be told to
-//! fail (statuses, delays, closed connections) through [`FakePostHog::script`].
+//! fail (statuses, delays, closed connections) through [`FakePostHog::script`]. It also
+//! serves flags, flag definitions, remote config, and the private API of
+//! [`crate::api`] over a sample project (a user, persons, events, insights, definitions and
+//! flags) with realistic pagination and PostHog's error bodies; the key it accepts is
+//! [`FAKE_PERSONAL_API_KEY`].
 
 use std::sync::{Arc, Mutex};
 
+mod api;
+mod api_data;
+
 use posthog_transport::test_util::{RecordedRequest, TestServer};
 use serde_json::Value;
+
+pub use api::FAKE_PERSONAL_API_KEY;
 
 pub use posthog_transport::test_util::Reply;
 
@@ -40,6 +49,7 @@ pub struct FakePostHog {
     flags: Arc<Mutex<Value>>,
     definitions: Arc<Mutex<Option<String>>>,
     remote_config: Arc<Mutex<std::collections::BTreeMap<String, Value>>>,
+    api: Arc<Mutex<api::FakeApi>>,
 }
 
 impl std::fmt::Debug for FakePostHog {
@@ -71,8 +81,14 @@ impl FakePostHog {
         let flags = Arc::new(Mutex::new(serde_json::json!({"flags": {}})));
         let definitions: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let remote_config: Arc<Mutex<std::collections::BTreeMap<String, Value>>> = Arc::default();
-        let (flags_answer, defs, configs) =
-            (flags.clone(), definitions.clone(), remote_config.clone());
+        let base = format!("http://localhost:{}", server.addr().port());
+        let api = Arc::new(Mutex::new(api::FakeApi::new(base)));
+        let (flags_answer, defs, configs, api_state) = (
+            flags.clone(),
+            definitions.clone(),
+            remote_config.clone(),
+            api.clone(),
+        );
         server.set_handler(Arc::new(move |req: &RecordedRequest| {
             if INGESTION.contains(&req.path.as_str()) {
                 return Some(Reply::ok());
@@ -100,6 +116,7 @@ impl FakePostHog {
                             .body(doc),
                     )
                 }
+                path if !path.ends_with("/remote_config") => api_state.lock().ok()?.handle(req),
                 path => {
                     let key = path
                         .strip_prefix("/api/projects/@current/feature_flags/")?
@@ -118,6 +135,37 @@ impl FakePostHog {
             flags,
             definitions,
             remote_config,
+            api,
+        }
+    }
+
+    /// The personal API key the private API accepts from now on (default
+    /// [`FAKE_PERSONAL_API_KEY`]); any other key gets PostHog's 401.
+    pub fn set_personal_api_key(&self, key: &str) {
+        if let Ok(mut api) = self.api.lock() {
+            api.key = key.to_owned();
+        }
+    }
+
+    /// Makes the key lack `scope` (e.g. `person:read`): calls needing it get PostHog's 403.
+    pub fn deny_scope(&self, scope: &str) {
+        if let Ok(mut api) = self.api.lock() {
+            api.denied_scopes.insert(scope.to_owned());
+        }
+    }
+
+    /// The answer of the HogQL query `query` (compared case- and whitespace-insensitively).
+    /// Built in: `select event, count() from events group by event order by count() desc,
+    /// event` over the sample events; any other query is answered with a 400 validation
+    /// error.
+    pub fn set_hogql_result(&self, query: &str, answer: Value) {
+        if let Ok(mut api) = self.api.lock() {
+            let normalised = query
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase();
+            api.queries.insert(normalised, answer);
         }
     }
 

@@ -1,0 +1,225 @@
+//! [`ApiClient`] for scripts without an async runtime: the same calls, blocking the calling
+//! thread, on a small runtime the client owns. Lists are iterators.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::{
+    ApiClientBuilder, ApiError, EventDefinition, EventQuery, EventRecord, FeatureFlag,
+    FeatureFlagUpdate, Insight, InsightQuery, NewFeatureFlag, Pages, Person, PersonQuery, Project,
+    PropertyDefinition, PropertyDefinitionQuery, QueryResponse, Refresh, User,
+};
+
+/// A blocking private-API client; clone it freely.
+///
+/// ```no_run
+/// let api = posthog::api::ApiClient::builder("phx_personal_key")
+///     .host("https://eu.posthog.com")
+///     .build_blocking()?;
+/// println!("{:?}", api.me()?.email);
+/// for insight in api.insights(&Default::default()) {
+///     println!("{}", insight?.short_id);
+/// }
+/// # Ok::<(), posthog::api::ApiError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ApiClient {
+    api: super::ApiClient,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl ApiClientBuilder {
+    /// Builds a [`blocking::ApiClient`](ApiClient) with its own runtime.
+    pub fn build_blocking(self) -> Result<ApiClient, ApiError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("posthog-api")
+            .enable_all()
+            .build()
+            .map_err(|e| ApiError::InvalidInput(format!("cannot start a runtime: {e}")))?;
+        let api = {
+            let _entered = runtime.enter();
+            self.build()?
+        };
+        Ok(ApiClient {
+            api,
+            runtime: Arc::new(runtime),
+        })
+    }
+}
+
+impl ApiClient {
+    /// Runs `future` on the client's runtime; from inside another runtime it does so on a
+    /// scoped thread, where blocking is allowed.
+    fn wait<F>(&self, future: F) -> F::Output
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                s.spawn(|| self.runtime.block_on(future))
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        } else {
+            self.runtime.block_on(future)
+        }
+    }
+
+    /// The async client underneath.
+    pub fn inner(&self) -> &super::ApiClient {
+        &self.api
+    }
+
+    /// See [`super::ApiClient::me`].
+    pub fn me(&self) -> Result<User, ApiError> {
+        self.wait(self.api.me())
+    }
+
+    /// See [`super::ApiClient::resolve_project`].
+    pub fn resolve_project(&self) -> Result<ApiClient, ApiError> {
+        let api = self.wait(self.api.resolve_project())?;
+        Ok(ApiClient {
+            api,
+            runtime: self.runtime.clone(),
+        })
+    }
+
+    /// See [`super::ApiClient::projects`].
+    pub fn projects(&self) -> PageIter<Project> {
+        self.iter(self.api.projects())
+    }
+
+    /// See [`super::ApiClient::persons`].
+    pub fn persons(&self, query: &PersonQuery) -> PageIter<Person> {
+        self.iter(self.api.persons(query))
+    }
+
+    /// See [`super::ApiClient::person`].
+    pub fn person(&self, id: impl std::fmt::Display) -> Result<Person, ApiError> {
+        let id = id.to_string();
+        self.wait(self.api.person(id))
+    }
+
+    /// See [`super::ApiClient::events`].
+    pub fn events(&self, query: &EventQuery) -> PageIter<EventRecord> {
+        self.iter(self.api.events(query))
+    }
+
+    /// See [`super::ApiClient::person_events`].
+    pub fn person_events(&self, person: &Person) -> PageIter<EventRecord> {
+        self.iter(self.api.person_events(person))
+    }
+
+    /// See [`super::ApiClient::insights`].
+    pub fn insights(&self, query: &InsightQuery) -> PageIter<Insight> {
+        self.iter(self.api.insights(query))
+    }
+
+    /// See [`super::ApiClient::insight_by_short_id`].
+    pub fn insight_by_short_id(&self, short_id: &str) -> Result<Option<Insight>, ApiError> {
+        self.wait(self.api.insight_by_short_id(short_id))
+    }
+
+    /// See [`super::ApiClient::insight`].
+    pub fn insight(&self, id: i64, refresh: Option<Refresh>) -> Result<Insight, ApiError> {
+        self.wait(self.api.insight(id, refresh))
+    }
+
+    /// See [`super::ApiClient::event_definitions`].
+    pub fn event_definitions(&self, search: Option<&str>) -> PageIter<EventDefinition> {
+        self.iter(self.api.event_definitions(search))
+    }
+
+    /// See [`super::ApiClient::property_definitions`].
+    pub fn property_definitions(
+        &self,
+        query: &PropertyDefinitionQuery,
+    ) -> PageIter<PropertyDefinition> {
+        self.iter(self.api.property_definitions(query))
+    }
+
+    /// See [`super::ApiClient::feature_flags`].
+    pub fn feature_flags(&self, search: Option<&str>) -> PageIter<FeatureFlag> {
+        self.iter(self.api.feature_flags(search))
+    }
+
+    /// See [`super::ApiClient::feature_flag`].
+    pub fn feature_flag(&self, id: i64) -> Result<FeatureFlag, ApiError> {
+        self.wait(self.api.feature_flag(id))
+    }
+
+    /// See [`super::ApiClient::create_feature_flag`].
+    pub fn create_feature_flag(&self, flag: &NewFeatureFlag) -> Result<FeatureFlag, ApiError> {
+        self.wait(self.api.create_feature_flag(flag))
+    }
+
+    /// See [`super::ApiClient::update_feature_flag`].
+    pub fn update_feature_flag(
+        &self,
+        id: i64,
+        update: &FeatureFlagUpdate,
+    ) -> Result<FeatureFlag, ApiError> {
+        self.wait(self.api.update_feature_flag(id, update))
+    }
+
+    /// See [`super::ApiClient::delete_feature_flag`].
+    pub fn delete_feature_flag(&self, id: i64) -> Result<FeatureFlag, ApiError> {
+        self.wait(self.api.delete_feature_flag(id))
+    }
+
+    /// See [`super::ApiClient::hogql`].
+    pub fn hogql(&self, query: &str) -> Result<QueryResponse, ApiError> {
+        self.wait(self.api.hogql(query))
+    }
+
+    /// See [`super::ApiClient::hogql_rows`].
+    pub fn hogql_rows<T: DeserializeOwned + Send>(&self, query: &str) -> Result<Vec<T>, ApiError> {
+        self.wait(self.api.hogql_rows(query))
+    }
+
+    fn iter<T: DeserializeOwned + Send + 'static>(&self, pages: Pages<T>) -> PageIter<T> {
+        PageIter {
+            client: self.clone(),
+            pages: Some(pages),
+        }
+    }
+}
+
+/// The items of a paginated list, fetched a page at a time as the iterator is read; an error
+/// is the last item.
+#[derive(Debug)]
+pub struct PageIter<T> {
+    client: ApiClient,
+    pages: Option<Pages<T>>,
+}
+
+impl<T: DeserializeOwned + Send + 'static> PageIter<T> {
+    /// Reads at most `pages` pages.
+    pub fn max_pages(mut self, pages: usize) -> Self {
+        self.pages = self.pages.take().map(|p| p.max_pages(pages));
+        self
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Iterator for PageIter<T> {
+    type Item = Result<T, ApiError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let pages = self.pages.as_mut()?;
+        let client = self.client.clone();
+        match client.wait(pages.try_next()) {
+            Ok(Some(item)) => Some(Ok(item)),
+            Ok(None) => {
+                self.pages = None;
+                None
+            }
+            Err(err) => {
+                self.pages = None;
+                Some(Err(err))
+            }
+        }
+    }
+}

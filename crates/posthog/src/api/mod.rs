@@ -1,0 +1,251 @@
+//! A typed client for PostHog's private REST API (protocol.md §5): the current user and
+//! projects, persons, insights, events, event and property definitions, feature flags (list,
+//! get, create, update, delete) and HogQL queries.
+//!
+//! It authenticates with a personal API key (`phx_…`) sent only as `Authorization: Bearer`
+//! and goes through the same transport as the rest of the SDK, so timeouts, retries (reads and
+//! queries are retried on 429 and 502–504, waiting as `Retry-After` says; writes are not) and
+//! a swapped HTTP stack apply. Lists are [`Pages`]: streams that follow PostHog's `next` links.
+//!
+//! ```no_run
+//! use posthog::api::{ApiClient, PersonQuery, PropertyFilter};
+//! # async fn demo() -> Result<(), posthog::api::ApiError> {
+//! let api = ApiClient::builder("phx_personal_key").host("https://eu.posthog.com").build()?;
+//! let me = api.me().await?;
+//! let linux = PersonQuery::new().properties(PropertyFilter::person("$initial_os").exact(vec!["Linux"]));
+//! let persons = api.persons(&linux).collect_all().await?;
+//! let total = api.insight(921029, None).await?.aggregated_value();
+//! # Ok(()) }
+//! ```
+
+pub mod blocking;
+mod error;
+mod filter;
+mod models;
+mod pages;
+mod queries;
+mod resources;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+use posthog_transport::{HttpService, Transport, TransportBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::{ApiError, ErrorBody};
+pub use filter::{Filter, FilterKey, Operator, PropertyFilter, PropertyType};
+pub use models::{
+    EventDefinition, EventRecord, FeatureFlag, FeatureFlagUpdate, Id, Insight, NewFeatureFlag,
+    Person, Project, PropertyDefinition, QueryResponse, User,
+};
+pub use pages::{Page, Pages};
+pub use queries::{EventQuery, InsightQuery, PersonQuery, PropertyDefinitionQuery, Refresh};
+
+/// PostHog Cloud's US app host, the default.
+pub const DEFAULT_API_HOST: &str = "https://us.posthog.com";
+
+/// Builds an [`ApiClient`].
+#[derive(Clone)]
+pub struct ApiClientBuilder {
+    personal_api_key: String,
+    host: String,
+    project: String,
+    timeout: Duration,
+    retries: u32,
+    service: Option<HttpService>,
+}
+
+impl std::fmt::Debug for ApiClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClientBuilder")
+            .field("host", &self.host)
+            .field("project", &self.project)
+            .field("personal_api_key", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiClientBuilder {
+    /// The app host (default [`DEFAULT_API_HOST`]; `https://eu.posthog.com` for EU Cloud,
+    /// your own for self-hosted).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The project to work in (default: the key's current project, `@current`).
+    pub fn project_id(mut self, id: i64) -> Self {
+        self.project = id.to_string();
+        self
+    }
+
+    /// Per-attempt timeout (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Retries of reads and queries on 429 and 502–504 (default 2).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Replaces the HTTP stack (see `posthog_transport::from_service`).
+    pub fn http_service(mut self, service: HttpService) -> Self {
+        self.service = Some(service);
+        self
+    }
+
+    /// Validates the settings and builds the client.
+    pub fn build(self) -> Result<ApiClient, ApiError> {
+        if self.personal_api_key.trim().is_empty() {
+            return Err(ApiError::InvalidInput(
+                "the personal API key is empty".into(),
+            ));
+        }
+        if self.timeout.is_zero() {
+            return Err(ApiError::InvalidInput("the timeout is zero".into()));
+        }
+        // The transport's project token is only sent by capture and remote-config calls,
+        // which this client never makes.
+        let mut transport = TransportBuilder::new("phc_unused_by_the_api_client")
+            .host(&self.host)
+            .api_host(&self.host)
+            .personal_api_key(self.personal_api_key)
+            .api_timeout(self.timeout)
+            .api_retries(self.retries);
+        if let Some(service) = self.service {
+            transport = transport.service(service);
+        }
+        let transport = transport
+            .build()
+            .map_err(|e| ApiError::InvalidInput(e.to_string()))?;
+        Ok(ApiClient {
+            inner: Arc::new(Inner {
+                transport,
+                project: self.project,
+            }),
+        })
+    }
+}
+
+/// The private-API client; clone it freely (clones share the connection pool).
+#[derive(Clone)]
+pub struct ApiClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    project: String,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("project", &self.inner.project)
+            .field("host", &self.inner.transport.api_host())
+            .finish()
+    }
+}
+
+impl ApiClient {
+    /// A builder for the key `personal_api_key` (`phx_…`).
+    pub fn builder(personal_api_key: impl Into<String>) -> ApiClientBuilder {
+        ApiClientBuilder {
+            personal_api_key: personal_api_key.into(),
+            host: DEFAULT_API_HOST.to_owned(),
+            project: "@current".to_owned(),
+            timeout: Duration::from_secs(30),
+            retries: 2,
+            service: None,
+        }
+    }
+
+    /// The project this client works in: an id, or `@current`.
+    pub fn project(&self) -> &str {
+        &self.inner.project
+    }
+
+    /// The same client working in project `id`.
+    pub fn with_project(&self, id: i64) -> ApiClient {
+        ApiClient {
+            inner: Arc::new(Inner {
+                transport: self.inner.transport.clone(),
+                project: id.to_string(),
+            }),
+        }
+    }
+
+    /// `/api/projects/<project>/<rest>`.
+    fn project_path(&self, rest: &str) -> String {
+        format!("/api/projects/{}/{rest}", self.inner.project)
+    }
+
+    /// A `next` link's path and query, to send to the configured host (a proxy may spell
+    /// the host differently; protocol.md §5.5).
+    fn rebase(&self, url: &str) -> Result<String, ApiError> {
+        if url.starts_with('/') {
+            return Ok(url.to_owned());
+        }
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| ApiError::decode("a next link that is not a URL", e))?;
+        uri.path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .ok_or_else(|| ApiError::Decode(format!("a next link without a path: {url}")))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        idempotent: bool,
+    ) -> Result<T, ApiError> {
+        let response = self
+            .inner
+            .transport
+            .api_request(method, path, body, idempotent)
+            .await?;
+        let body = response.body();
+        // 204 and empty answers read as JSON null.
+        let body: &[u8] = if body.is_empty() { b"null" } else { body };
+        serde_json::from_slice(body).map_err(|e| ApiError::decode(path, e))
+    }
+
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        self.call(Method::GET, path, None, false).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &impl Serialize,
+        idempotent: bool,
+    ) -> Result<T, ApiError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| ApiError::InvalidInput(format!("cannot encode the request: {e}")))?;
+        self.call(method, path, Some(Bytes::from(body)), idempotent)
+            .await
+    }
+
+    fn pages<T: DeserializeOwned + Send + 'static>(&self, path: String) -> Pages<T> {
+        Pages::new(self.clone(), path)
+    }
+}
+
+/// Rejects an id or key that would change the path it is put in.
+fn path_segment(what: &str, value: &str) -> Result<String, ApiError> {
+    if value.is_empty() || value.contains(['/', '?', '#']) || value == "." || value == ".." {
+        return Err(ApiError::InvalidInput(format!(
+            "{what} {value:?} is not a valid id"
+        )));
+    }
+    Ok(posthog_transport::query_escape(value))
+}

@@ -1,0 +1,370 @@
+//! The objects the private API returns. Fields PostHog documents are typed; everything else
+//! it sends is kept in `extra`, so nothing is lost when PostHog adds fields.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::ApiError;
+
+/// An id PostHog gives as a number on some objects and versions and as a string on others.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Id {
+    /// A numeric id.
+    Number(i64),
+    /// A text id (usually a UUID).
+    Text(String),
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Id::Number(n) => write!(f, "{n}"),
+            Id::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The user a personal API key belongs to (`GET /api/users/@me/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// The user's id.
+    #[serde(default)]
+    pub id: Option<i64>,
+    /// The user's UUID.
+    #[serde(default)]
+    pub uuid: Option<String>,
+    /// Email address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// First name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// The user's current project: the one `@current` stands for.
+    #[serde(default)]
+    pub team: Option<Project>,
+    /// The user's current organisation (with its projects, where PostHog lists them).
+    #[serde(default)]
+    pub organization: Option<Value>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A project (PostHog's API also calls it a team).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    /// The project id used in `/api/projects/:id/…` paths.
+    pub id: i64,
+    /// The project's UUID.
+    #[serde(default)]
+    pub uuid: Option<String>,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// The project API key (`phc_…`, public: it is what capture sends).
+    #[serde(default)]
+    pub api_token: Option<String>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A person (`/api/projects/:id/persons/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    /// The person's id (a number on older servers, a UUID on newer ones).
+    pub id: Id,
+    /// The person's UUID.
+    #[serde(default)]
+    pub uuid: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Every distinct id merged into this person.
+    #[serde(default)]
+    pub distinct_ids: Vec<String>,
+    /// Person properties.
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+    /// When the person was created.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// When the person was last seen.
+    #[serde(default)]
+    pub last_seen_at: Option<String>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An insight (`/api/projects/:id/insights/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Insight {
+    /// The numeric id.
+    pub id: i64,
+    /// The id in the insight's URL (`/insights/<short_id>`).
+    #[serde(default)]
+    pub short_id: String,
+    /// Its name, when it has one.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The name PostHog derives from the query.
+    #[serde(default)]
+    pub derived_name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The query (newer insights).
+    #[serde(default)]
+    pub query: Option<Value>,
+    /// The filters (older insights).
+    #[serde(default)]
+    pub filters: Option<Value>,
+    /// The computed result; `None` when nothing was computed or cached.
+    #[serde(default)]
+    pub result: Option<Value>,
+    /// When `result` was computed.
+    #[serde(default)]
+    pub last_refresh: Option<String>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Insight {
+    /// A trends insight's total: `result[0].aggregated_value`.
+    pub fn aggregated_value(&self) -> Option<f64> {
+        self.result
+            .as_ref()?
+            .get(0)?
+            .get("aggregated_value")?
+            .as_f64()
+    }
+}
+
+/// An event as the events API lists it (`/api/projects/:id/events/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// The event's uuid.
+    pub id: String,
+    /// Event name.
+    pub event: String,
+    /// The distinct id it was captured with.
+    #[serde(default)]
+    pub distinct_id: String,
+    /// When it happened.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// Event properties.
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+    /// The person, as far as the server includes it.
+    #[serde(default)]
+    pub person: Option<Value>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An event definition (`/api/projects/:id/event_definitions/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDefinition {
+    /// The definition's id.
+    pub id: Id,
+    /// The event name.
+    pub name: String,
+    /// When the event was first seen.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// When the event was last seen.
+    #[serde(default)]
+    pub last_seen_at: Option<String>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A property definition (`/api/projects/:id/property_definitions/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropertyDefinition {
+    /// The definition's id.
+    pub id: Id,
+    /// The property name.
+    pub name: String,
+    /// `String`, `Numeric`, `Boolean`, `DateTime`, … when known.
+    #[serde(default)]
+    pub property_type: Option<String>,
+    /// Whether its values are numbers.
+    #[serde(default)]
+    pub is_numerical: Option<bool>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A feature flag as the private API manages it (`/api/projects/:id/feature_flags/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureFlag {
+    /// The flag's id.
+    pub id: i64,
+    /// The key code evaluates.
+    pub key: String,
+    /// The description shown in PostHog.
+    #[serde(default)]
+    pub name: String,
+    /// Whether it is on.
+    #[serde(default)]
+    pub active: bool,
+    /// Release conditions, variants and payloads.
+    #[serde(default)]
+    pub filters: Value,
+    /// Soft-deleted.
+    #[serde(default)]
+    pub deleted: bool,
+    /// When it was created.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A flag to create.
+///
+/// ```
+/// use posthog::api::NewFeatureFlag;
+/// let flag = NewFeatureFlag::new("new-checkout").name("The new checkout").rollout(25.0);
+/// assert_eq!(flag.filters["groups"][0]["rollout_percentage"], 25.0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewFeatureFlag {
+    /// The key code evaluates.
+    pub key: String,
+    /// The description shown in PostHog.
+    pub name: String,
+    /// Whether it is on (default true).
+    pub active: bool,
+    /// Release conditions (default: everyone).
+    pub filters: Value,
+}
+
+impl NewFeatureFlag {
+    /// An active flag for everyone.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            name: String::new(),
+            active: true,
+            filters: serde_json::json!({"groups": [{"properties": [], "rollout_percentage": 100.0}]}),
+        }
+    }
+
+    /// Sets the description.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets whether it is on.
+    pub fn active(mut self, active: bool) -> Self {
+        self.active = active;
+        self
+    }
+
+    /// One condition: `percent` of everyone.
+    pub fn rollout(mut self, percent: f64) -> Self {
+        self.filters =
+            serde_json::json!({"groups": [{"properties": [], "rollout_percentage": percent}]});
+        self
+    }
+
+    /// Sets the whole `filters` object (conditions, variants, payloads).
+    pub fn filters(mut self, filters: Value) -> Self {
+        self.filters = filters;
+        self
+    }
+}
+
+/// Changes to a flag; only the fields set are sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FeatureFlagUpdate {
+    /// New description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// On or off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// New release conditions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Value>,
+    /// Soft-delete (what [`super::ApiClient::delete_feature_flag`] sends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+}
+
+impl FeatureFlagUpdate {
+    /// No changes yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the description.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Turns the flag on or off.
+    pub fn active(mut self, active: bool) -> Self {
+        self.active = Some(active);
+        self
+    }
+
+    /// Replaces the release conditions.
+    pub fn filters(mut self, filters: Value) -> Self {
+        self.filters = Some(filters);
+        self
+    }
+}
+
+/// The answer of a HogQL query (`POST /api/projects/:id/query/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryResponse {
+    /// The rows, each an array in column order.
+    #[serde(default)]
+    pub results: Vec<Vec<Value>>,
+    /// Column names.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Column types.
+    #[serde(default)]
+    pub types: Vec<Value>,
+    /// The SQL PostHog ran.
+    #[serde(default)]
+    pub hogql: Option<String>,
+    /// More rows exist past `limit`.
+    #[serde(default, rename = "hasMore")]
+    pub has_more: Option<bool>,
+    /// Every other field (`limit`, `offset`, `query_status`, timings, …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl QueryResponse {
+    /// The rows as `T`: a tuple or a struct with fields in column order, e.g.
+    /// `(String, u64)` for `select event, count() …`.
+    pub fn rows<T: DeserializeOwned>(&self) -> Result<Vec<T>, ApiError> {
+        self.results
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                T::deserialize(Value::Array(row.clone()))
+                    .map_err(|e| ApiError::decode(&format!("row {i}"), e))
+            })
+            .collect()
+    }
+}

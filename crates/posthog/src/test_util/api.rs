@@ -1,0 +1,632 @@
+//! FakePostHog's private API: the endpoints of protocol.md §5 over the sample project of
+//! `api_data`, with personal-key auth, scopes, offset and cursor pagination, property
+//! filters, flag writes, HogQL answers and PostHog's error bodies.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use http::Method;
+use posthog_transport::test_util::{RecordedRequest, Reply};
+use serde_json::{Value, json};
+
+use super::api_data as data;
+
+/// The personal API key FakePostHog accepts unless told otherwise.
+pub const FAKE_PERSONAL_API_KEY: &str = "phx_fake_personal_key";
+
+/// PostHog's default page size.
+const DEFAULT_LIMIT: usize = 100;
+
+/// The fake's state.
+pub(crate) struct FakeApi {
+    pub(crate) key: String,
+    pub(crate) denied_scopes: BTreeSet<String>,
+    /// Where `next` links point: the server under another spelling (`localhost`), as behind
+    /// a proxy, so clients must re-base them.
+    base: String,
+    persons: Vec<Value>,
+    events: Vec<Value>,
+    insights: Vec<Value>,
+    flags: Vec<Value>,
+    pub(crate) queries: BTreeMap<String, Value>,
+}
+
+fn error(status: u16, kind: &str, code: &str, detail: &str, attr: Option<&str>) -> Reply {
+    Reply::json(
+        status,
+        &json!({"type": kind, "code": code, "detail": detail, "attr": attr}),
+    )
+}
+
+fn not_found() -> Reply {
+    error(404, "invalid_request", "not_found", "Not found.", None)
+}
+
+/// Decodes `%XX` and `+` of a query component.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The query parameters of a request, decoded.
+fn params(req: &RecordedRequest) -> BTreeMap<String, String> {
+    req.query
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// A property's value as text, for comparisons.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether `properties` match a filter (a list: all; a group: AND / OR).
+fn matches(filter: &Value, properties: &Value) -> bool {
+    match filter {
+        Value::Array(items) => items.iter().all(|f| matches(f, properties)),
+        Value::Object(f) if f.contains_key("values") => {
+            let items = f["values"].as_array().cloned().unwrap_or_default();
+            if f.get("type").and_then(Value::as_str) == Some("OR") {
+                items.iter().any(|i| matches(i, properties))
+            } else {
+                items.iter().all(|i| matches(i, properties))
+            }
+        }
+        Value::Object(f) => {
+            let key = f.get("key").and_then(Value::as_str).unwrap_or_default();
+            let actual = properties.get(key);
+            let operator = f.get("operator").and_then(Value::as_str).unwrap_or("exact");
+            let wanted = f.get("value").cloned().unwrap_or(Value::Null);
+            let any_of = |v: &Value| match &wanted {
+                Value::Array(options) => options.iter().any(|o| text(o) == text(v)),
+                one => text(one) == text(v),
+            };
+            let number = |v: &Value| text(v).parse::<f64>().ok();
+            match (operator, actual) {
+                ("is_set", a) => a.is_some(),
+                ("is_not_set", a) => a.is_none(),
+                (_, None) => false,
+                ("exact", Some(a)) => any_of(a),
+                ("is_not", Some(a)) => !any_of(a),
+                ("icontains", Some(a)) => text(a)
+                    .to_lowercase()
+                    .contains(&text(&wanted).to_lowercase()),
+                ("not_icontains", Some(a)) => !text(a)
+                    .to_lowercase()
+                    .contains(&text(&wanted).to_lowercase()),
+                (op @ ("gt" | "gte" | "lt" | "lte"), Some(a)) => match (number(a), number(&wanted))
+                {
+                    (Some(a), Some(w)) => match op {
+                        "gt" => a > w,
+                        "gte" => a >= w,
+                        "lt" => a < w,
+                        _ => a <= w,
+                    },
+                    _ => false,
+                },
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+impl FakeApi {
+    pub(crate) fn new(base: String) -> Self {
+        Self {
+            key: FAKE_PERSONAL_API_KEY.to_owned(),
+            denied_scopes: BTreeSet::new(),
+            base,
+            persons: data::persons(),
+            events: data::events(),
+            insights: data::insights(),
+            flags: data::feature_flags(),
+            queries: BTreeMap::new(),
+        }
+    }
+
+    /// One page of `items` with offset pagination (`count`, `next`, `previous`).
+    fn offset_page(&self, req: &RecordedRequest, items: Vec<Value>) -> Reply {
+        let mut p = params(req);
+        let limit = p
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .filter(|l| *l > 0)
+            .unwrap_or(DEFAULT_LIMIT);
+        let offset: usize = p.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+        let count = items.len();
+        let results: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+        let link = |p: &mut BTreeMap<String, String>, offset: usize| {
+            p.insert("limit".into(), limit.to_string());
+            p.insert("offset".into(), offset.to_string());
+            let query: Vec<String> = p
+                .iter()
+                .map(|(k, v)| format!("{k}={}", posthog_transport::query_escape(v)))
+                .collect();
+            format!("{}{}?{}", self.base, req.path, query.join("&"))
+        };
+        let next = (offset + limit < count).then(|| link(&mut p, offset + limit));
+        let previous = (offset > 0).then(|| link(&mut p, offset.saturating_sub(limit)));
+        Reply::json(
+            200,
+            &json!({"count": count, "next": next, "previous": previous, "results": results}),
+        )
+    }
+
+    /// One page with cursor pagination (no `count`; `next` carries an opaque cursor).
+    fn cursor_page(&self, req: &RecordedRequest, items: Vec<Value>) -> Reply {
+        let mut p = params(req);
+        let limit = p
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .filter(|l| *l > 0)
+            .unwrap_or(DEFAULT_LIMIT);
+        let start = match p.remove("cursor") {
+            None => 0,
+            Some(cursor) => match cursor
+                .strip_prefix("cD")
+                .and_then(|c| usize::from_str_radix(c, 16).ok())
+            {
+                Some(start) => start,
+                None => {
+                    return error(
+                        400,
+                        "validation_error",
+                        "invalid_input",
+                        "Invalid cursor",
+                        Some("cursor"),
+                    );
+                }
+            },
+        };
+        let more = start + limit < items.len();
+        let results: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
+        let next = more.then(|| {
+            p.insert("limit".into(), limit.to_string());
+            p.insert("cursor".into(), format!("cD{:x}", start + limit));
+            let query: Vec<String> = p
+                .iter()
+                .map(|(k, v)| format!("{k}={}", posthog_transport::query_escape(v)))
+                .collect();
+            format!("{}{}?{}", self.base, req.path, query.join("&"))
+        });
+        Reply::json(200, &json!({"next": next, "results": results}))
+    }
+
+    /// Answers a `/api/…` request, or `None` for paths it does not serve.
+    pub(crate) fn handle(&mut self, req: &RecordedRequest) -> Option<Reply> {
+        let rest = req.path.strip_prefix("/api/")?;
+        if req.header("authorization") != Some(format!("Bearer {}", self.key).as_str()) {
+            return Some(error(
+                401,
+                "authentication_error",
+                "authentication_failed",
+                "Incorrect authentication credentials.",
+                None,
+            ));
+        }
+        let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        let scope = match parts.as_slice() {
+            ["users", ..] => "user:read",
+            ["projects"] | ["projects", _] => "project:read",
+            ["projects", _, "persons", ..] => "person:read",
+            ["projects", _, "events", ..] => "query:read",
+            ["projects", _, "insights", ..] => "insight:read",
+            ["projects", _, "event_definitions", ..] => "event_definition:read",
+            ["projects", _, "property_definitions", ..] => "property_definition:read",
+            ["projects", _, "feature_flags", ..] if req.method == Method::GET => {
+                "feature_flag:read"
+            }
+            ["projects", _, "feature_flags", ..] => "feature_flag:write",
+            ["projects", _, "query", ..] => "query:read",
+            _ => return Some(not_found()),
+        };
+        if self.denied_scopes.contains(scope) {
+            return Some(error(
+                403,
+                "authentication_error",
+                "permission_denied",
+                &format!("API key missing required scope '{scope}'"),
+                None,
+            ));
+        }
+        if let ["projects", project, ..] = parts.as_slice() {
+            let id = if *project == "@current" {
+                data::PROJECT_ID
+            } else {
+                project.parse().unwrap_or(-1)
+            };
+            if id != data::PROJECT_ID && id != data::EMPTY_PROJECT_ID {
+                return Some(not_found());
+            }
+            if id == data::EMPTY_PROJECT_ID && parts.len() == 3 && req.method == Method::GET {
+                return Some(self.offset_page(req, Vec::new()));
+            }
+        }
+        Some(self.route(req, &parts))
+    }
+
+    fn route(&mut self, req: &RecordedRequest, parts: &[&str]) -> Reply {
+        let p = params(req);
+        match (&req.method, parts) {
+            (&Method::GET, ["users", "@me"]) => Reply::json(200, &data::user()),
+            (&Method::GET, ["projects"]) => self.offset_page(
+                req,
+                vec![
+                    data::project(data::PROJECT_ID),
+                    data::project(data::EMPTY_PROJECT_ID),
+                ],
+            ),
+            (&Method::GET, ["projects", id]) => {
+                let id = if *id == "@current" {
+                    data::PROJECT_ID
+                } else {
+                    id.parse().unwrap_or(-1)
+                };
+                Reply::json(200, &data::project(id))
+            }
+            (&Method::GET, ["projects", _, "persons"]) => {
+                let filter = match p
+                    .get("properties")
+                    .map(|f| serde_json::from_str::<Value>(f))
+                {
+                    Some(Err(_)) => {
+                        return error(
+                            400,
+                            "validation_error",
+                            "invalid_input",
+                            "Properties are unparsable!",
+                            Some("properties"),
+                        );
+                    }
+                    Some(Ok(f)) => Some(f),
+                    None => None,
+                };
+                let persons = self
+                    .persons
+                    .iter()
+                    .filter(|person| {
+                        let props = &person["properties"];
+                        let ids = person["distinct_ids"]
+                            .as_array()
+                            .cloned()
+                            .unwrap_or_default();
+                        p.get("distinct_id")
+                            .is_none_or(|d| ids.iter().any(|i| i == d))
+                            && p.get("email").is_none_or(|e| props["email"] == e.as_str())
+                            && p.get("search").is_none_or(|s| {
+                                text(&props["email"])
+                                    .to_lowercase()
+                                    .contains(&s.to_lowercase())
+                                    || ids.iter().any(|i| i == s)
+                            })
+                            && filter.as_ref().is_none_or(|f| matches(f, props))
+                    })
+                    .cloned()
+                    .collect();
+                self.offset_page(req, persons)
+            }
+            (&Method::GET, ["projects", _, "persons", id]) => {
+                if id.starts_with("user-") || id.starts_with("anon-") {
+                    return error(
+                        400,
+                        "validation_error",
+                        "invalid_input",
+                        "Use ?distinct_id= to look a person up by distinct id.",
+                        Some("id"),
+                    );
+                }
+                self.persons
+                    .iter()
+                    .find(|person| text(&person["id"]) == *id || person["uuid"] == *id)
+                    .map_or_else(not_found, |person| Reply::json(200, person))
+            }
+            (&Method::GET, ["projects", _, "events"]) => {
+                let person_ids: Option<Vec<Value>> = p.get("person_id").map(|id| {
+                    self.persons
+                        .iter()
+                        .find(|person| text(&person["id"]) == *id || person["uuid"] == id.as_str())
+                        .and_then(|person| person["distinct_ids"].as_array().cloned())
+                        .unwrap_or_default()
+                });
+                let filter = p
+                    .get("properties")
+                    .and_then(|f| serde_json::from_str::<Value>(f).ok());
+                let events = self
+                    .events
+                    .iter()
+                    .filter(|e| {
+                        p.get("event")
+                            .is_none_or(|name| e["event"] == name.as_str())
+                            && p.get("distinct_id")
+                                .is_none_or(|d| e["distinct_id"] == d.as_str())
+                            && person_ids
+                                .as_ref()
+                                .is_none_or(|ids| ids.contains(&e["distinct_id"]))
+                            && p.get("after").is_none_or(|t| text(&e["timestamp"]) > *t)
+                            && p.get("before").is_none_or(|t| text(&e["timestamp"]) < *t)
+                            && filter.as_ref().is_none_or(|f| matches(f, &e["properties"]))
+                    })
+                    .cloned()
+                    .collect();
+                self.cursor_page(req, events)
+            }
+            (&Method::GET, ["projects", _, "insights"]) => {
+                let basic = p.get("basic").map(String::as_str) == Some("true");
+                let insights = self
+                    .insights
+                    .iter()
+                    .filter(|i| {
+                        p.get("short_id")
+                            .is_none_or(|s| i["short_id"] == s.as_str())
+                    })
+                    .map(|i| {
+                        let mut i = i.clone();
+                        if basic {
+                            if let Some(o) = i.as_object_mut() {
+                                o.remove("result");
+                            }
+                        }
+                        i
+                    })
+                    .collect();
+                self.offset_page(req, insights)
+            }
+            (&Method::GET, ["projects", _, "insights", id]) => {
+                let Some(mut insight) = self
+                    .insights
+                    .iter()
+                    .find(|i| text(&i["id"]) == *id)
+                    .cloned()
+                else {
+                    return not_found();
+                };
+                let computes = matches!(
+                    p.get("refresh").map(String::as_str),
+                    Some("blocking" | "force_blocking")
+                );
+                if computes && insight["result"].is_null() {
+                    insight["result"] = data::computed_signups();
+                    insight["last_refresh"] = json!("2026-11-24T09:00:00Z");
+                }
+                Reply::json(200, &insight)
+            }
+            (&Method::GET, ["projects", _, "event_definitions"]) => {
+                let defs = data::event_definitions()
+                    .into_iter()
+                    .filter(|d| {
+                        p.get("search")
+                            .is_none_or(|s| text(&d["name"]).contains(s.as_str()))
+                    })
+                    .collect();
+                self.offset_page(req, defs)
+            }
+            (&Method::GET, ["projects", _, "property_definitions"]) => {
+                let kind = p.get("type").map_or("event", String::as_str);
+                let names: Option<Vec<String>> = p
+                    .get("event_names")
+                    .and_then(|n| serde_json::from_str(n).ok());
+                let defs = data::property_definitions()
+                    .into_iter()
+                    .filter(|(k, d)| {
+                        *k == kind
+                            && p.get("search").is_none_or(|s| text(&d["name"]).contains(s.as_str()))
+                            && p.get("is_numerical").is_none_or(|n| text(&d["is_numerical"]) == *n)
+                            // Only event properties are seen on events; `revenue` only on orders.
+                            && names.as_ref().is_none_or(|names| {
+                                d["name"] != "revenue" || names.iter().any(|n| n == "order_completed")
+                            })
+                    })
+                    .map(|(_, d)| d)
+                    .collect();
+                self.offset_page(req, defs)
+            }
+            (&Method::GET, ["projects", _, "feature_flags"]) => {
+                let flags = self
+                    .flags
+                    .iter()
+                    .filter(|f| f["deleted"] != true)
+                    .filter(|f| {
+                        p.get("search")
+                            .is_none_or(|s| text(&f["key"]).contains(s.as_str()))
+                    })
+                    .cloned()
+                    .collect();
+                self.offset_page(req, flags)
+            }
+            (&Method::POST, ["projects", _, "feature_flags"]) => self.create_flag(req),
+            (method, ["projects", _, "feature_flags", id]) => self.flag(method, id, req),
+            (&Method::POST, ["projects", _, "query"]) => self.query(req),
+            _ => error(
+                405,
+                "invalid_request",
+                "method_not_allowed",
+                &format!("Method \"{}\" not allowed.", req.method),
+                None,
+            ),
+        }
+    }
+
+    fn create_flag(&mut self, req: &RecordedRequest) -> Reply {
+        let body = req.json();
+        let key = body["key"].as_str().unwrap_or_default();
+        if key.is_empty() {
+            return error(
+                400,
+                "validation_error",
+                "required",
+                "This field is required.",
+                Some("key"),
+            );
+        }
+        if !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return error(
+                400,
+                "validation_error",
+                "invalid_key",
+                "Only letters, numbers, hyphens (\"-\") & underscores (\"_\") are allowed.",
+                Some("key"),
+            );
+        }
+        if self
+            .flags
+            .iter()
+            .any(|f| f["key"] == key && f["deleted"] != true)
+        {
+            return error(
+                400,
+                "validation_error",
+                "unique",
+                "There is already a feature flag with this key.",
+                Some("key"),
+            );
+        }
+        let id = self
+            .flags
+            .iter()
+            .filter_map(|f| f["id"].as_i64())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let mut flag = data::flag(id, key, body["name"].as_str().unwrap_or_default(), 100.0);
+        flag["active"] = body.get("active").cloned().unwrap_or(json!(true));
+        if let Some(filters) = body.get("filters") {
+            flag["filters"] = filters.clone();
+        }
+        flag["created_at"] = json!("2026-11-24T09:00:00Z");
+        self.flags.push(flag.clone());
+        Reply::json(201, &flag)
+    }
+
+    fn flag(&mut self, method: &Method, id: &str, req: &RecordedRequest) -> Reply {
+        let Some(flag) = self
+            .flags
+            .iter_mut()
+            .find(|f| text(&f["id"]) == id && f["deleted"] != true)
+        else {
+            return not_found();
+        };
+        match *method {
+            Method::GET => Reply::json(200, flag),
+            Method::PATCH => {
+                if let Value::Object(changes) = req.json() {
+                    for (k, v) in changes {
+                        if matches!(
+                            k.as_str(),
+                            "name" | "active" | "filters" | "deleted" | "key"
+                        ) {
+                            flag[k.as_str()] = v;
+                        }
+                    }
+                }
+                Reply::json(200, flag)
+            }
+            Method::DELETE => error(
+                405,
+                "invalid_request",
+                "method_not_allowed",
+                "Hard delete of this model is not allowed. Use a patch API call to set \"deleted\" to true",
+                None,
+            ),
+            _ => error(
+                405,
+                "invalid_request",
+                "method_not_allowed",
+                "Method not allowed.",
+                None,
+            ),
+        }
+    }
+
+    fn query(&self, req: &RecordedRequest) -> Reply {
+        let body = req.json();
+        let query = &body["query"];
+        if query["kind"] != "HogQLQuery" {
+            return error(
+                400,
+                "validation_error",
+                "invalid_input",
+                "Unsupported query kind",
+                Some("query"),
+            );
+        }
+        let sql = query["query"].as_str().unwrap_or_default();
+        let normalised = sql
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        if let Some(answer) = self.queries.get(&normalised) {
+            return Reply::json(200, answer);
+        }
+        if normalised
+            == "select event, count() from events group by event order by count() desc, event"
+        {
+            let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+            for e in &self.events {
+                *counts.entry(text(&e["event"])).or_default() += 1;
+            }
+            let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
+            rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let results: Vec<Value> = rows.iter().map(|(e, c)| json!([e, c])).collect();
+            return Reply::json(
+                200,
+                &json!({
+                    "results": results, "columns": ["event", "count()"],
+                    "types": [["event", "String"], ["count()", "UInt64"]],
+                    "hogql": sql, "hasMore": false, "limit": 100, "offset": 0,
+                }),
+            );
+        }
+        error(
+            400,
+            "validation_error",
+            "syntax_error",
+            &format!("FakePostHog has no answer for the query {sql:?}"),
+            None,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_escapes() {
+        assert_eq!(decode("%5B%7B%22key%22%7D%5D+x"), "[{\"key\"}] x");
+        assert_eq!(decode("100%"), "100%");
+    }
+}
