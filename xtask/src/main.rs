@@ -1,7 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
-//! - `ci`: every check CI runs (formatting, clippy, tests, docs, fixture sync, dependency
-//!   guards), stopping at the first failure;
+//! - `ci`: every check CI runs (formatting, clippy, tests, the quickstart and API-tutorial
+//!   examples, docs, fixture sync, dependency guards), stopping at the first failure;
 //! - `sync-fixtures [--check]`: copy `../shared/fixtures` into `fixtures/` (or only compare);
 //! - `bench`: run the benchmarks and print medians with ratios to their floors.
 
@@ -93,6 +93,10 @@ fn ci() -> Result {
         &["test", "--locked", "--workspace", "--all-features"],
         &[("INSTA_UPDATE", "no")],
     )?;
+    // The README's quickstart and the API tutorial, end to end against the in-process fake.
+    for example in ["quickstart", "api_tutorial"] {
+        run_example(example)?;
+    }
     cargo(
         &["doc", "--locked", "--workspace", "--no-deps"],
         &[("RUSTDOCFLAGS", "-Dwarnings")],
@@ -120,6 +124,36 @@ fn ci() -> Result {
     no_runtime_in(&["posthog-core", "posthog-flags"])?;
     eprintln!("\nxtask ci: all checks passed");
     Ok(())
+}
+
+/// Runs an example of the `posthog` crate with no PostHog keys in its environment, so it
+/// talks to its in-process fake PostHog.
+fn run_example(name: &str) -> Result {
+    let args = [
+        "run",
+        "--locked",
+        "-q",
+        "-p",
+        "posthog",
+        "--features",
+        "test-util",
+        "--example",
+        name,
+    ];
+    eprintln!("\n==> cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .env_remove("POSTHOG_API_KEY")
+        .env_remove("POSTHOG_PERSONAL_API_KEY")
+        .stdout(std::process::Stdio::null())
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the {name} example failed ({status})"))
+    }
 }
 
 /// The pure crates must not pull an async runtime or an HTTP stack.
