@@ -71,6 +71,22 @@ impl FlagSet {
         Some(Engine::new(self, ctx).evaluate(index))
     }
 
+    /// [`FlagSet::evaluate`] with the flag's [`FlagInfo`], in one lookup.
+    pub fn evaluate_with_info<'d>(
+        &'d self,
+        key: &str,
+        ctx: &EvalContext<'_>,
+    ) -> Option<(FlagInfo, Evaluation<'d>)> {
+        let index = *self.index.get(key)?;
+        let flag = &self.flags[index];
+        let info = FlagInfo {
+            id: flag.id,
+            version: flag.version,
+            has_experiment: flag.has_experiment,
+        };
+        Some((info, Engine::new(self, ctx).evaluate(index)))
+    }
+
     /// Evaluates every flag for one subject, each on its own (a failing flag never affects
     /// the others), in document order.
     pub fn evaluate_all<'d, 'c>(

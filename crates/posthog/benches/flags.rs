@@ -64,8 +64,19 @@ fn main() {
                 }
                 through.push(started.elapsed().as_nanos() as f64 / f64::from(CALLS));
             }
+            let quiet = opts.clone().send_feature_flag_events(false);
+            let mut noev = Vec::new();
+            for _ in 0..ROUNDS {
+                let started = Instant::now();
+                for _ in 0..CALLS {
+                    black_box(client.get_feature_flag(black_box(key), "user-123", &quiet).await);
+                }
+                noev.push(started.elapsed().as_nanos() as f64 / f64::from(CALLS));
+            }
             let (b, c) = (median(bare), median(through));
             println!("  {key:<10} bare {b:7.1} ns   client {c:7.1} ns   ratio {:.2}x   [<= 1.50x]", c / b);
+            let q = median(noev);
+            println!("  {key:<10} without $feature_flag_called: client {q:7.1} ns   ratio {:.2}x", q / b);
         }
         client.shutdown(Duration::from_secs(5)).await;
     });

@@ -145,6 +145,9 @@ fn value_json(value: &FlagValue) -> Value {
 
 /// The call's options with the active scope's flag property overrides merged in (the call's
 /// own properties win); `None` when the scope has none.
+/// A read that local evaluation could not decide and that may ask `/flags`.
+struct NeedsRemote;
+
 fn with_scope_overrides(opts: &FlagOptions) -> Option<FlagOptions> {
     let stored = crate::context::flag_properties()?;
     let mut merged = opts.clone();
@@ -226,7 +229,13 @@ impl Client {
             if let Some(device) = &opts.device_id {
                 ctx = ctx.device_id(device);
             }
-            let info = loaded.set.info(key);
+            let Some((info, evaluation)) = loaded.set.evaluate_with_info(key, &ctx) else {
+                return if opts.only_evaluate_locally {
+                    LocalAnswer::Absent
+                } else {
+                    LocalAnswer::Remote
+                };
+            };
             let local = |value: posthog_flags::FlagValueRef<'_>,
                          payload: Option<&Value>,
                          reason: Option<&'static str>| {
@@ -235,14 +244,14 @@ impl Client {
                     payload: payload.cloned(),
                     locally: true,
                     reason: reason.map(Cow::Borrowed),
-                    id: info.and_then(|i| i.id),
-                    version: info.and_then(|i| i.version),
+                    id: info.id,
+                    version: info.version,
                     request_id: None,
                 })
             };
-            match loaded.set.evaluate(key, &ctx) {
-                Some(Evaluation::Match(m)) => local(m.value, m.payload, Some(m.reason.code())),
-                Some(answer @ Evaluation::Inconclusive(_)) if opts.only_evaluate_locally => {
+            match evaluation {
+                Evaluation::Match(m) => local(m.value, m.payload, Some(m.reason.code())),
+                answer @ Evaluation::Inconclusive(_) if opts.only_evaluate_locally => {
                     match answer.local_only_value() {
                         Some(value) => local(value, loaded.set.payload(key, value), None),
                         None => LocalAnswer::Absent,
@@ -252,17 +261,6 @@ impl Client {
                 _ => LocalAnswer::Remote,
             }
         })
-    }
-
-    /// Local evaluation, then (unless local-only) one `/flags` request for this key. The remote
-    /// part is boxed so a local read does not carry the size of an HTTP request's future.
-    async fn resolve(&self, key: &str, distinct_id: &str, opts: &FlagOptions) -> Option<Resolved> {
-        match self.resolve_locally(key, distinct_id, opts) {
-            LocalAnswer::Decided(resolved) => Some(resolved),
-            LocalAnswer::Absent => None,
-            LocalAnswer::Remote if opts.only_evaluate_locally => None,
-            LocalAnswer::Remote => Box::pin(self.resolve_remotely(key, distinct_id, opts)).await,
-        }
     }
 
     async fn resolve_remotely(
@@ -347,6 +345,8 @@ impl Client {
         self.capture(event);
     }
 
+    /// One flag read: local evaluation (synchronous, so a local answer costs no future state
+    /// or copies), then, only when needed, the boxed remote path.
     async fn read_flag(
         &self,
         key: &str,
@@ -354,18 +354,68 @@ impl Client {
         opts: &FlagOptions,
         events_default: bool,
     ) -> Option<Resolved> {
-        if !self.is_enabled() {
-            return None;
+        match self.read_flag_now(key, distinct_id, opts, events_default) {
+            Ok(resolved) => resolved,
+            Err(NeedsRemote) => {
+                Box::pin(self.read_flag_remotely(key, distinct_id, opts, events_default)).await
+            }
         }
+    }
+
+    /// The synchronous part of a read: `Ok` when it is decided without a request.
+    fn read_flag_now(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+        events_default: bool,
+    ) -> Result<Option<Resolved>, NeedsRemote> {
+        if !self.is_enabled() {
+            return Ok(None);
+        }
+        let Some(distinct_id) = self.flag_subject(distinct_id) else {
+            return Ok(None);
+        };
+        let merged = with_scope_overrides(opts);
+        let opts = merged.as_ref().unwrap_or(opts);
+        let resolved = match self.resolve_locally(key, &distinct_id, opts) {
+            LocalAnswer::Decided(resolved) => Some(resolved),
+            LocalAnswer::Absent => None,
+            LocalAnswer::Remote if opts.only_evaluate_locally => None,
+            LocalAnswer::Remote => return Err(NeedsRemote),
+        };
+        self.after_read(key, &distinct_id, opts, resolved.as_ref(), events_default);
+        Ok(resolved)
+    }
+
+    async fn read_flag_remotely(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+        events_default: bool,
+    ) -> Option<Resolved> {
         let distinct_id = self.flag_subject(distinct_id)?;
         let merged = with_scope_overrides(opts);
         let opts = merged.as_ref().unwrap_or(opts);
-        let resolved = self.resolve(key, &distinct_id, opts).await;
+        let resolved = self.resolve_remotely(key, &distinct_id, opts).await;
+        self.after_read(key, &distinct_id, opts, resolved.as_ref(), events_default);
+        resolved
+    }
+
+    /// `$feature_flag_called` for a read, when asked for.
+    fn after_read(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+        resolved: Option<&Resolved>,
+        events_default: bool,
+    ) {
         if opts.send_feature_flag_events.unwrap_or(events_default) {
             let error = resolved.is_none().then_some("flag_missing");
-            self.report_called(key, &distinct_id, &opts.groups, resolved.as_ref(), error);
+            self.report_called(key, distinct_id, &opts.groups, resolved, error);
         }
-        resolved
     }
 
     /// The value of flag `key` for `distinct_id` (C-GET-FLAG): decided locally when the loaded
