@@ -33,6 +33,26 @@ impl FlagValue {
     }
 }
 
+impl From<bool> for FlagValue {
+    fn from(on: bool) -> Self {
+        FlagValue::Bool(on)
+    }
+}
+
+impl From<&str> for FlagValue {
+    /// A variant key.
+    fn from(variant: &str) -> Self {
+        FlagValue::Variant(variant.to_owned())
+    }
+}
+
+impl From<String> for FlagValue {
+    /// A variant key.
+    fn from(variant: String) -> Self {
+        FlagValue::Variant(variant)
+    }
+}
+
 /// The `/flags` request body. The token is in the body; no `Authorization` header is sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FlagsRequest {

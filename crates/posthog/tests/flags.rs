@@ -724,3 +724,57 @@ async fn c_evaluate_flags_missing_partial_and_anonymous() {
     assert!(anonymous.is_empty());
     assert_eq!(server.requests_to("/flags/").len(), 1);
 }
+
+/// C-GET-FLAG-PAYLOAD.2: with a `match_value` the payload of that value comes from the loaded
+/// definitions without evaluating (no request, no event); `false` has no payload; without
+/// local definitions the server is asked and only a matching value's payload is returned.
+#[tokio::test]
+async fn c_get_flag_payload_2_match_value() {
+    let server = FakePostHog::start().await;
+    let client = local_client(&server).await;
+    let payload = client
+        .get_feature_flag_payload("beta-ui", "user-1", &FlagOptions::new().match_value(true))
+        .await;
+    assert_eq!(payload, Some(json!({"a": 1})));
+    assert_eq!(
+        client
+            .get_feature_flag_payload("beta-ui", "user-1", &FlagOptions::new().match_value(false))
+            .await,
+        None
+    );
+    // `needs-email` cannot be decided without an email; with a match value it is not evaluated.
+    assert_eq!(
+        client
+            .get_feature_flag_payload(
+                "needs-email",
+                "user-1",
+                &FlagOptions::new().match_value(true)
+            )
+            .await,
+        None
+    );
+    assert!(
+        server.requests_to("/flags/").is_empty(),
+        "nothing evaluated remotely"
+    );
+    client.flush().await;
+    assert!(called_events(&server).is_empty());
+
+    let remote = FakePostHog::start().await;
+    remote_checkout(&remote);
+    let client = Client::builder("phc").host(remote.url()).build().unwrap();
+    let blue = FlagOptions::new().match_value("blue");
+    assert_eq!(
+        client
+            .get_feature_flag_payload("checkout", "user-1", &blue)
+            .await,
+        Some(json!({"cta": "Try now"}))
+    );
+    let red = FlagOptions::new().match_value("red");
+    assert_eq!(
+        client
+            .get_feature_flag_payload("checkout", "user-1", &red)
+            .await,
+        None
+    );
+}

@@ -455,9 +455,37 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> Option<Value> {
+        if let Some(wanted) = &opts.match_value {
+            if let Some(known) = self.stored_payload(key, wanted) {
+                return known;
+            }
+            // No local definition of the flag: ask, and answer only for the value asked about.
+            let resolved = self.read_flag(key, distinct_id, opts, false).await?;
+            return (resolved.value == *wanted)
+                .then_some(resolved.payload)
+                .flatten();
+        }
         self.read_flag(key, distinct_id, opts, false)
             .await
             .and_then(|r| r.payload)
+    }
+
+    /// The payload the loaded definitions store for `value` of flag `key`: `Some(None)` when
+    /// the flag is defined without one, `None` when the flag is not loaded.
+    fn stored_payload(&self, key: &str, value: &FlagValue) -> Option<Option<Value>> {
+        let runtime = self.flags_runtime()?;
+        runtime.store.with_current(|loaded| {
+            let set = &loaded?.set;
+            if !set.contains(key) {
+                return None;
+            }
+            let value = match value {
+                FlagValue::Bool(false) => return Some(None),
+                FlagValue::Bool(true) => posthog_flags::FlagValueRef::Bool(true),
+                FlagValue::Variant(v) => posthog_flags::FlagValueRef::Variant(v),
+            };
+            Some(set.payload(key, value).cloned())
+        })
     }
 
     /// Value, payload and reason of flag `key` in one read (C-GET-FLAG-RESULT).

@@ -24,6 +24,9 @@ pub struct FlagOptions {
     pub default_value: Option<bool>,
     /// Only these flags (for `evaluate_flags` and the all-flags reads).
     pub flag_keys: Option<Vec<String>>,
+    /// For `get_feature_flag_payload`: the payload of this value, without evaluating the flag
+    /// (C-GET-FLAG-PAYLOAD.2).
+    pub match_value: Option<posthog_core::FlagValue>,
 }
 
 impl FlagOptions {
@@ -65,6 +68,13 @@ impl FlagOptions {
     /// Evaluate only with local definitions.
     pub fn only_evaluate_locally(mut self, on: bool) -> Self {
         self.only_evaluate_locally = on;
+        self
+    }
+
+    /// `get_feature_flag_payload` returns the payload of `value` without evaluating the flag
+    /// (`true` reads the payload stored under `"true"`; `false` has none).
+    pub fn match_value(mut self, value: impl Into<posthog_core::FlagValue>) -> Self {
+        self.match_value = Some(value.into());
         self
     }
 
