@@ -285,12 +285,33 @@ impl Client {
     /// inside a context without one it is sent personless.
     pub fn capture(&self, event: Event) -> Option<Uuid> {
         let event = self.admit(event)?;
-        let uuid = event.get_uuid();
+        self.enqueue(Msg::Event(Box::new(event)))
+    }
+
+    /// Captures an event reduced to the properties `keep` allows, after hooks, context and
+    /// the SDK's own properties (super properties included) were applied, so none of them
+    /// can add back what was removed (C-FLAG-CALLED.7).
+    pub(crate) fn capture_reduced(
+        &self,
+        event: Event,
+        keep: impl Fn(&str) -> bool,
+    ) -> Option<Uuid> {
+        let mut event = self.admit(event)?;
+        self.inner.defaults.apply(&mut event);
+        event.properties_mut().retain(|k, _| keep(k));
+        self.enqueue(Msg::Complete(Box::new(event)))
+    }
+
+    fn enqueue(&self, msg: Msg) -> Option<Uuid> {
+        let uuid = match &msg {
+            Msg::Event(event) | Msg::Complete(event) => event.get_uuid(),
+            _ => None,
+        };
         if !self.inner.options.send {
             return uuid;
         }
         let tx = self.inner.tx.as_ref()?;
-        match tx.try_send(Msg::Event(Box::new(event))) {
+        match tx.try_send(msg) {
             Ok(()) => {
                 Counters::add(&self.inner.counters.captured, 1);
                 uuid

@@ -11,6 +11,46 @@ use std::sync::Mutex;
 
 use posthog_core::{FlagValue, Groups};
 
+/// The properties a minimal `$feature_flag_called` keeps (C-FLAG-CALLED.8); everything else
+/// (caller and super properties, context tags, `$referrer`, `$feature/<key>`, the payload)
+/// is stripped.
+const MINIMAL_KEEPS: &[&str] = &[
+    "$feature_flag",
+    "$feature_flag_response",
+    "$feature_flag_has_experiment",
+    "$feature_flag_id",
+    "$feature_flag_version",
+    "$feature_flag_reason",
+    "$feature_flag_request_id",
+    "$feature_flag_evaluated_at",
+    "$feature_flag_error",
+    "locally_evaluated",
+    "$groups",
+    "$process_person_profile",
+    "$session_id",
+    "$lib",
+    "$lib_version",
+    "$is_server",
+    "$geoip_disable",
+    "$os",
+    "$os_version",
+    "$referring_domain",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "gad_source",
+    "mc_cid",
+    "gclid",
+    "fbclid",
+];
+
+/// Whether a minimal `$feature_flag_called` keeps property `key`.
+pub(crate) fn minimal_keeps(key: &str) -> bool {
+    MINIMAL_KEEPS.contains(&key)
+}
+
 /// The default number of remembered reports.
 pub(crate) const CAPACITY: usize = 50_000;
 

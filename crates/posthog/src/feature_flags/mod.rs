@@ -115,6 +115,11 @@ pub(crate) struct Resolved {
     id: Option<i64>,
     version: Option<i64>,
     request_id: Option<String>,
+    /// The flag backs an experiment (`None`: the server did not say).
+    has_experiment: Option<bool>,
+    /// The server's minimal-`$feature_flag_called` gate, as it was for this evaluation
+    /// (C-FLAG-CALLED.9).
+    minimal_gate: bool,
 }
 
 /// The flags of one subject, as `all_flags` found them.
@@ -247,6 +252,8 @@ impl Client {
                     id: info.id,
                     version: info.version,
                     request_id: None,
+                    has_experiment: info.has_experiment,
+                    minimal_gate: loaded.set.minimal_flag_called_events(),
                 })
             };
             match evaluation {
@@ -288,6 +295,8 @@ impl Client {
                     id: detail.metadata.id,
                     version: detail.metadata.version,
                     request_id: answer.request_id.clone(),
+                    has_experiment: detail.metadata.has_experiment,
+                    minimal_gate: answer.minimal_flag_called_events,
                 })
             }
             Err(err) => {
@@ -335,6 +344,9 @@ impl Client {
             if let Some(request_id) = &r.request_id {
                 event = event.property("$feature_flag_request_id", request_id.as_str());
             }
+            if let Some(has_experiment) = r.has_experiment {
+                event = event.property("$feature_flag_has_experiment", has_experiment);
+            }
         }
         if let Some(error) = error {
             event = event.property("$feature_flag_error", error);
@@ -342,7 +354,12 @@ impl Client {
         for (group_type, group_key) in groups {
             event = event.group(group_type.as_str(), group_key.as_str());
         }
-        self.capture(event);
+        // C-FLAG-CALLED.7: the server's gate on and the flag known not to back an experiment.
+        if resolved.is_some_and(|r| r.minimal_gate && r.has_experiment == Some(false)) {
+            self.capture_reduced(event, called::minimal_keeps);
+        } else {
+            self.capture(event);
+        }
     }
 
     /// One flag read: local evaluation (synchronous, so a local answer costs no future state
@@ -589,6 +606,8 @@ impl Client {
                     id: info.and_then(|i| i.id),
                     version: info.and_then(|i| i.version),
                     request_id: None,
+                    has_experiment: info.and_then(|i| i.has_experiment),
+                    minimal_gate: loaded.set.minimal_flag_called_events(),
                 };
                 match loaded.set.evaluate(key, &ctx) {
                     Some(Evaluation::Match(m)) => {
@@ -635,6 +654,8 @@ impl Client {
                                     id: detail.metadata.id,
                                     version: detail.metadata.version,
                                     request_id: answer.request_id.clone(),
+                                    has_experiment: detail.metadata.has_experiment,
+                                    minimal_gate: answer.minimal_flag_called_events,
                                 },
                             );
                         }

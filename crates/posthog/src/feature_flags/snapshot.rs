@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use posthog_core::{Event, FlagValue, Groups};
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::{AllFlags, FlagOptions, Resolved};
 use crate::Client;
@@ -232,5 +233,46 @@ impl Client {
     ) -> FeatureFlagEvaluations {
         let all = self.all_flags(distinct_id, opts).await;
         FeatureFlagEvaluations::new(all, Some(self.clone()))
+    }
+
+    /// Captures `event` with its subject's flags attached (`$feature/<key>` and
+    /// `$active_feature_flags`): the Python SDK's `capture(..., send_feature_flags=True)`. The
+    /// flags are evaluated for the event's distinct id (or the context's) and, unless `opts`
+    /// names groups, the event's `$groups`; locally when the definitions decide them, else
+    /// with one `/flags` request — that is why this call is async and [`Client::capture`] is
+    /// not. No `$feature_flag_called` is sent.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), posthog::Error> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # server.set_flags(serde_json::json!({"flags": {"beta": {"key": "beta", "enabled": true}}}));
+    /// let client = posthog::Client::builder("phc_project_token")
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let event = posthog::Event::new("order_placed", "user-123");
+    /// client.capture_with_flags(event, &posthog::FlagOptions::new()).await;
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["properties"]["$feature/beta"], true);
+    /// # Ok(()) }
+    /// ```
+    pub async fn capture_with_flags(&self, event: Event, opts: &FlagOptions) -> Option<Uuid> {
+        let mut with_groups;
+        let mut opts = opts;
+        if opts.groups.is_empty() {
+            if let Some(Value::Object(groups)) = event.properties().get("$groups") {
+                with_groups = opts.clone();
+                for (group_type, key) in groups {
+                    if let Some(key) = key.as_str() {
+                        with_groups
+                            .groups
+                            .insert(group_type.clone(), key.to_owned());
+                    }
+                }
+                opts = &with_groups;
+            }
+        }
+        let flags = self.evaluate_flags(event.get_distinct_id(), opts).await;
+        self.capture(flags.attach(event))
     }
 }

@@ -28,6 +28,8 @@ use batch::{Envelope, PendingBatch, PendingEvent, cut};
 /// What the client sends the worker.
 pub(crate) enum Msg {
     Event(Box<Event>),
+    /// An event whose SDK properties are already set (and must not be added again).
+    Complete(Box<Event>),
     Flush(oneshot::Sender<FlushReport>),
     Shutdown {
         deadline: Instant,
@@ -174,7 +176,8 @@ impl Worker {
                     }
                 }
                 msg = self.rx.recv(), if accepting => match msg {
-                    Some(Msg::Event(event)) => self.accept(*event),
+                    Some(Msg::Event(event)) => self.accept(*event, true),
+                    Some(Msg::Complete(event)) => self.accept(*event, false),
                     Some(Msg::Flush(reply)) => self.begin_flush(reply),
                     Some(Msg::Shutdown { deadline, reply }) => {
                         let report = self.shutdown(deadline).await;
@@ -199,8 +202,10 @@ impl Worker {
     }
 
     /// Serialises an event once; events too large or unserialisable fail alone (C-BATCHER.8).
-    fn accept(&mut self, mut event: Event) {
-        self.defaults.apply(&mut event);
+    fn accept(&mut self, mut event: Event, add_defaults: bool) {
+        if add_defaults {
+            self.defaults.apply(&mut event);
+        }
         let uuid = event.get_uuid().unwrap_or_default();
         match serde_json::to_vec(&event) {
             Ok(json) if json.len() > self.config.max_event_bytes => self.fail(
@@ -483,7 +488,8 @@ impl Worker {
         self.rx.close();
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
-                Msg::Event(event) => self.accept(*event),
+                Msg::Event(event) => self.accept(*event, true),
+                Msg::Complete(event) => self.accept(*event, false),
                 Msg::Flush(reply) => self.begin_flush(reply),
                 Msg::Shutdown { reply, .. } => {
                     let _ = reply.send(ShutdownReport::default());
