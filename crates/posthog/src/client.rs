@@ -102,6 +102,7 @@ impl Client {
         }
         let flags = Arc::new(crate::feature_flags::FlagsRuntime::new(
             options.definitions_cache.clone(),
+            options.flag_result_cache,
         ));
         let (transport, tx) = if enabled {
             let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;

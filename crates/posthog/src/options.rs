@@ -28,6 +28,7 @@ pub(crate) struct Options {
     pub(crate) project_root: String,
     pub(crate) log_captured_exceptions: bool,
     pub(crate) definitions_cache: Option<Arc<dyn crate::feature_flags::cache::DefinitionsCache>>,
+    pub(crate) flag_result_cache: Option<(usize, Duration)>,
     pub(crate) max_queue_size: usize,
     pub(crate) flush_at: usize,
     pub(crate) flush_interval: Duration,
@@ -101,6 +102,7 @@ impl ClientBuilder {
                     .unwrap_or_default(),
                 log_captured_exceptions: false,
                 definitions_cache: None,
+                flag_result_cache: None,
                 max_queue_size: 10_000,
                 flush_at: 100,
                 flush_interval: Duration::from_secs(5),
@@ -185,6 +187,17 @@ impl ClientBuilder {
         cache: Arc<dyn crate::feature_flags::cache::DefinitionsCache>,
     ) -> Self {
         self.options.definitions_cache = Some(cache);
+        self
+    }
+
+    /// Caches evaluated flag results across calls (off by default; C-FLAG-CACHE.5): up to
+    /// `capacity` answers, each keyed by distinct id, groups, properties and requested flags,
+    /// answer reads for `ttl` without evaluating or asking the server; an expired answer is
+    /// used only when `/flags` cannot be reached. Cleared by
+    /// [`Client::clear_flag_result_cache`](crate::Client::clear_flag_result_cache) and on
+    /// shutdown. A cached answer may be up to `ttl` older than the flag's definition.
+    pub fn flag_result_cache(mut self, capacity: usize, ttl: Duration) -> Self {
+        self.options.flag_result_cache = (capacity > 0).then_some((capacity, ttl));
         self
     }
 

@@ -8,6 +8,7 @@ mod options;
 pub(crate) mod poller;
 #[cfg(feature = "redis")]
 mod redis_cache;
+mod result_cache;
 mod snapshot;
 
 use std::borrow::Cow;
@@ -64,15 +65,21 @@ pub(crate) struct FlagsRuntime {
     pub(crate) tracker: CalledTracker,
     stop: watch::Sender<bool>,
     cache: Option<Arc<dyn cache::DefinitionsCache>>,
+    /// The opt-in cache of evaluated results (C-FLAG-CACHE.5).
+    results: Option<result_cache::ResultCache>,
 }
 
 impl FlagsRuntime {
-    pub(crate) fn new(cache: Option<Arc<dyn cache::DefinitionsCache>>) -> Self {
+    pub(crate) fn new(
+        cache: Option<Arc<dyn cache::DefinitionsCache>>,
+        results: Option<(usize, Duration)>,
+    ) -> Self {
         Self {
             store: Arc::new(DefinitionsStore::new()),
             tracker: CalledTracker::new(called::CAPACITY),
             stop: watch::channel(false).0,
             cache,
+            results: results.map(|(capacity, ttl)| result_cache::ResultCache::new(capacity, ttl)),
         }
     }
 
@@ -93,6 +100,9 @@ impl FlagsRuntime {
     pub(crate) async fn shutdown(&self) {
         self.stop.send_replace(true);
         self.tracker.clear();
+        if let Some(results) = &self.results {
+            results.clear();
+        }
         if let Some(cache) = &self.cache {
             match tokio::time::timeout(Duration::from_secs(3), cache.shutdown()).await {
                 Ok(Ok(())) => {}
@@ -123,7 +133,7 @@ pub(crate) struct Resolved {
 }
 
 /// The flags of one subject, as `all_flags` found them.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct AllFlags {
     pub(crate) distinct_id: String,
     pub(crate) groups: posthog_core::Groups,
@@ -152,6 +162,9 @@ fn value_json(value: &FlagValue) -> Value {
 /// own properties win); `None` when the scope has none.
 /// A read that local evaluation could not decide and that may ask `/flags`.
 struct NeedsRemote;
+
+/// `/flags` gave no answer (no response, an error status, over quota).
+struct RemoteFailed;
 
 fn with_scope_overrides(opts: &FlagOptions) -> Option<FlagOptions> {
     let stored = crate::context::flag_properties()?;
@@ -270,24 +283,28 @@ impl Client {
         })
     }
 
+    /// One `/flags` request for `key`: `Ok(None)` when the server knows no such flag (or
+    /// failed to compute it), `Err` when it gave no answer.
     async fn resolve_remotely(
         &self,
         key: &str,
         distinct_id: &str,
         opts: &FlagOptions,
-    ) -> Option<Resolved> {
-        let transport = self.transport()?;
+    ) -> Result<Option<Resolved>, RemoteFailed> {
+        let transport = self.transport().ok_or(RemoteFailed)?;
         match transport
             .flags(&self.flags_request(distinct_id, opts, Some(vec![key.to_owned()])))
             .await
         {
             Ok(answer) if answer.quota_limited => {
                 tracing::warn!(target: "posthog", "feature flags are over quota; no value for {key:?}");
-                None
+                Err(RemoteFailed)
             }
             Ok(answer) => {
-                let detail = answer.flags.get(key).filter(|d| !d.failed)?;
-                Some(Resolved {
+                let Some(detail) = answer.flags.get(key).filter(|d| !d.failed) else {
+                    return Ok(None);
+                };
+                Ok(Some(Resolved {
                     value: detail.value(),
                     payload: detail.metadata.payload.clone(),
                     locally: false,
@@ -297,11 +314,11 @@ impl Client {
                     request_id: answer.request_id.clone(),
                     has_experiment: detail.metadata.has_experiment,
                     minimal_gate: answer.minimal_flag_called_events,
-                })
+                }))
             }
             Err(err) => {
                 tracing::warn!(target: "posthog", "feature flag {key:?} could not be evaluated remotely: {err}");
-                None
+                Err(RemoteFailed)
             }
         }
     }
@@ -395,14 +412,37 @@ impl Client {
         };
         let merged = with_scope_overrides(opts);
         let opts = merged.as_ref().unwrap_or(opts);
+        let results = self.result_cache(&distinct_id, opts, key);
+        if let Some((cache, slot)) = results {
+            if let result_cache::Lookup::Fresh(result_cache::Cached::One(resolved)) =
+                cache.get(slot)
+            {
+                self.after_read(key, &distinct_id, opts, resolved.as_ref(), events_default);
+                return Ok(resolved);
+            }
+        }
         let resolved = match self.resolve_locally(key, &distinct_id, opts) {
             LocalAnswer::Decided(resolved) => Some(resolved),
             LocalAnswer::Absent => None,
             LocalAnswer::Remote if opts.only_evaluate_locally => None,
             LocalAnswer::Remote => return Err(NeedsRemote),
         };
+        if let Some((cache, slot)) = results {
+            cache.put(slot, result_cache::Cached::One(resolved.clone()));
+        }
         self.after_read(key, &distinct_id, opts, resolved.as_ref(), events_default);
         Ok(resolved)
+    }
+
+    /// The result cache and this single-flag read's slot in it, when the cache is on.
+    fn result_cache(
+        &self,
+        distinct_id: &str,
+        opts: &FlagOptions,
+        key: &str,
+    ) -> Option<(&result_cache::ResultCache, u64)> {
+        let cache = self.flags_runtime()?.results.as_ref()?;
+        Some((cache, result_cache::key(distinct_id, opts, "one", &[key])))
     }
 
     async fn read_flag_remotely(
@@ -415,9 +455,32 @@ impl Client {
         let distinct_id = self.flag_subject(distinct_id)?;
         let merged = with_scope_overrides(opts);
         let opts = merged.as_ref().unwrap_or(opts);
-        let resolved = self.resolve_remotely(key, &distinct_id, opts).await;
+        let results = self.result_cache(&distinct_id, opts, key);
+        let resolved = match self.resolve_remotely(key, &distinct_id, opts).await {
+            Ok(resolved) => {
+                if let Some((cache, slot)) = results {
+                    cache.put(slot, result_cache::Cached::One(resolved.clone()));
+                }
+                resolved
+            }
+            // The server could not answer: an expired cached answer is better than none.
+            Err(RemoteFailed) => match results.map(|(cache, slot)| cache.get(slot)) {
+                Some(
+                    result_cache::Lookup::Stale(result_cache::Cached::One(resolved))
+                    | result_cache::Lookup::Fresh(result_cache::Cached::One(resolved)),
+                ) => resolved,
+                _ => None,
+            },
+        };
         self.after_read(key, &distinct_id, opts, resolved.as_ref(), events_default);
         resolved
+    }
+
+    /// Forgets every cached flag result (see [`crate::ClientBuilder::flag_result_cache`]).
+    pub fn clear_flag_result_cache(&self) {
+        if let Some(results) = self.flags_runtime().and_then(|r| r.results.as_ref()) {
+            results.clear();
+        }
     }
 
     /// `$feature_flag_called` for a read, when asked for.
@@ -564,6 +627,38 @@ impl Client {
     /// most one `/flags` request for what local evaluation could not decide (C-GET-FLAGS.2,
     /// C-EVALUATE-FLAGS.3/.4/.16).
     pub(crate) async fn all_flags(&self, distinct_id: &str, opts: &FlagOptions) -> AllFlags {
+        let cache = self.flags_runtime().and_then(|r| r.results.as_ref());
+        let subject = self.flag_subject(distinct_id);
+        let (Some(cache), Some(subject)) = (cache, subject) else {
+            return self.all_flags_uncached(distinct_id, opts).await;
+        };
+        let merged = with_scope_overrides(opts);
+        let effective = merged.as_ref().unwrap_or(opts);
+        let slot = match &effective.flag_keys {
+            Some(keys) => {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                result_cache::key(&subject, effective, "some", &keys)
+            }
+            None => result_cache::key(&subject, effective, "all", &[]),
+        };
+        let earlier = match cache.get(slot) {
+            result_cache::Lookup::Fresh(result_cache::Cached::All(all)) => return all,
+            result_cache::Lookup::Stale(result_cache::Cached::All(all)) => Some(all),
+            _ => None,
+        };
+        let out = Box::pin(self.all_flags_uncached(distinct_id, opts)).await;
+        match (out.error.is_some(), earlier) {
+            // The server could not answer: an expired cached answer is better than none.
+            (true, Some(stale)) => stale,
+            (true, None) => out,
+            (false, _) => {
+                cache.put(slot, result_cache::Cached::All(out.clone()));
+                out
+            }
+        }
+    }
+
+    async fn all_flags_uncached(&self, distinct_id: &str, opts: &FlagOptions) -> AllFlags {
         let mut out = AllFlags::default();
         if !self.is_enabled() {
             out.error = Some("client disabled".into());
