@@ -108,7 +108,7 @@ impl Client {
 
     /// See [`crate::Client::capture`].
     pub fn capture(&self, event: Event) -> Option<Uuid> {
-        self.inner.client.capture(event)
+        self.settle(self.inner.client.capture(event))
     }
 
     /// See [`crate::Client::identify`].
@@ -117,22 +117,22 @@ impl Client {
         distinct_id: impl Into<String>,
         person: PersonProperties,
     ) -> Option<Uuid> {
-        self.inner.client.identify(distinct_id, person)
+        self.settle(self.inner.client.identify(distinct_id, person))
     }
 
     /// See [`crate::Client::set`].
     pub fn set(&self, distinct_id: impl Into<String>, properties: Properties) -> Option<Uuid> {
-        self.inner.client.set(distinct_id, properties)
+        self.settle(self.inner.client.set(distinct_id, properties))
     }
 
     /// See [`crate::Client::set_once`].
     pub fn set_once(&self, distinct_id: impl Into<String>, properties: Properties) -> Option<Uuid> {
-        self.inner.client.set_once(distinct_id, properties)
+        self.settle(self.inner.client.set_once(distinct_id, properties))
     }
 
     /// See [`crate::Client::alias`].
     pub fn alias(&self, previous_id: impl Into<String>, new_id: impl Into<String>) -> Option<Uuid> {
-        self.inner.client.alias(previous_id, new_id)
+        self.settle(self.inner.client.alias(previous_id, new_id))
     }
 
     /// See [`crate::Client::group_identify`].
@@ -142,9 +142,19 @@ impl Client {
         group_key: impl Into<String>,
         properties: Properties,
     ) -> Option<Uuid> {
-        self.inner
-            .client
-            .group_identify(group_type, group_key, properties)
+        self.settle(
+            self.inner
+                .client
+                .group_identify(group_type, group_key, properties),
+        )
+    }
+
+    /// In sync mode, waits until what was just captured had its delivery attempt.
+    fn settle(&self, uuid: Option<Uuid>) -> Option<Uuid> {
+        if uuid.is_some() && self.inner.client.options().sync_mode {
+            self.flush();
+        }
+        uuid
     }
 
     /// See [`crate::Client::opt_out`].

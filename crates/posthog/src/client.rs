@@ -122,7 +122,11 @@ impl Client {
             let transport = transport.build()?;
             let (tx, rx) = mpsc::channel(options.max_queue_size);
             let config = WorkerConfig {
-                flush_at: options.flush_at,
+                flush_at: if options.sync_mode {
+                    1
+                } else {
+                    options.flush_at
+                },
                 flush_interval: options.flush_interval,
                 max_batch_bytes: options.max_batch_bytes,
                 max_event_bytes: options.max_event_bytes,

@@ -50,6 +50,7 @@ pub mod context;
 mod error;
 pub mod exceptions;
 pub mod feature_flags;
+mod global;
 mod hooks;
 pub mod middleware;
 mod options;
@@ -66,8 +67,9 @@ pub use client::Client;
 pub use error::Error;
 #[doc(inline)]
 pub use exceptions::{ERROR_SCOPE_SOURCE, ExceptionOptions};
-#[doc(inline)]
 pub use feature_flags::{FeatureFlagEvaluations, FeatureFlagResult, FlagOptions};
+#[doc(inline)]
+pub use global::{capture, global, init_global};
 #[doc(inline)]
 pub use hooks::{BeforeSend, HookError};
 #[doc(inline)]

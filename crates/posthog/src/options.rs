@@ -44,6 +44,7 @@ pub(crate) struct Options {
     pub(crate) send: bool,
     pub(crate) disable_geoip: bool,
     pub(crate) historical_migration: bool,
+    pub(crate) sync_mode: bool,
     pub(crate) super_properties: Properties,
     pub(crate) on_error: Option<OnError>,
     pub(crate) before_send: Vec<BeforeSend>,
@@ -66,6 +67,7 @@ pub(crate) struct Options {
 /// | `timeout` | 15 s | per request |
 /// | `shutdown_timeout` | 30 s | used when the last handle is dropped / by `shutdown_default` |
 /// | `disable_geoip` | on | adds `$geoip_disable: true` (a server's IP is not the user's) |
+/// | `sync_mode` | off | no batching: each event is sent at once; the blocking client waits for it |
 #[derive(Clone)]
 pub struct ClientBuilder {
     options: Options,
@@ -118,6 +120,7 @@ impl ClientBuilder {
                 send: true,
                 disable_geoip: true,
                 historical_migration: false,
+                sync_mode: false,
                 super_properties: Properties::new(),
                 on_error: None,
                 before_send: Vec::new(),
@@ -303,6 +306,17 @@ impl ClientBuilder {
     /// Route batches to PostHog's historical-import pipeline.
     pub fn historical_migration(mut self, on: bool) -> Self {
         self.options.historical_migration = on;
+        self
+    }
+
+    /// Sends every event as soon as it is captured instead of batching (the Python SDK's
+    /// `sync_mode`): the worker sends each event in its own request right away. With
+    /// [`blocking::Client`](crate::blocking::Client) each capture-type call also blocks until
+    /// that request was attempted. `capture` on the async client still never blocks; await
+    /// [`Client::capture_immediate`](crate::Client::capture_immediate) to wait for one
+    /// delivery. For scripts, tests and short-lived jobs; it costs a request per event.
+    pub fn sync_mode(mut self, on: bool) -> Self {
+        self.options.sync_mode = on;
         self
     }
 
