@@ -23,6 +23,7 @@
 
 pub mod batch;
 pub mod builders;
+pub mod capture_v1;
 pub mod definitions;
 mod error;
 pub mod event;

@@ -27,6 +27,25 @@ pub struct Delivery {
     pub attempts: u32,
 }
 
+/// One attempt of a capture-v1 batch: the ids that stay the same across retries and the
+/// attempt number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V1Attempt {
+    /// `PostHog-Request-Id`: one per logical batch, unchanged across retries.
+    pub request_id: uuid::Uuid,
+    /// `PostHog-Attempt`: 1 on the first try.
+    pub attempt: u32,
+}
+
+/// A capture-v1 batch the server answered with 2xx: a verdict per event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct V1Delivery {
+    /// The 2xx status.
+    pub status: StatusCode,
+    /// Verdicts by event uuid.
+    pub results: posthog_core::capture_v1::V1Response,
+}
+
 /// The answer of the definitions endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Definitions {
@@ -429,6 +448,55 @@ impl Transport {
             status: response.status(),
             attempts: Self::attempts(&response),
         })
+    }
+
+    /// One attempt of `POST /i/v1/analytics/events` (protocol.md §1.4): the project token as
+    /// `Authorization: Bearer`, `PostHog-Sdk-Info`, `PostHog-Request-Id`, `PostHog-Attempt`
+    /// and `PostHog-Request-Timestamp` headers, the body compressed with `encoding` (sent
+    /// plain if compressing fails). Not retried here: the caller resends, keeping the request
+    /// id, with the events the verdicts ask for. A 2xx answer that does not parse is a
+    /// [`ErrorKind::Decode`](crate::ErrorKind::Decode) error.
+    pub async fn send_v1(
+        &self,
+        json: Bytes,
+        attempt: V1Attempt,
+        encoding: crate::ContentEncoding,
+    ) -> Result<V1Delivery, TransportError> {
+        let url = format!("{}{}", self.config.host, posthog_core::capture_v1::V1_PATH);
+        let (body, encoded_as) = match encoding.encode(&json) {
+            Ok(Some(encoded)) => (Bytes::from(encoded), encoding.header_value()),
+            Ok(None) => (json, None),
+            Err(err) => {
+                tracing::debug!(target: "posthog", "compressing a v1 batch failed ({err}); sending it plain");
+                (json, None)
+            }
+        };
+        let mut request = json_request(Method::POST, &url, body)?;
+        let token = HeaderValue::from_str(&format!("Bearer {}", self.config.token.as_str()))
+            .map_err(|_| TransportError::config("the project token cannot be sent as a header"))?;
+        let sdk = format!("{}/{}", posthog_core::LIB_NAME, posthog_core::LIB_VERSION);
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let headers = request.headers_mut();
+        headers.insert(AUTHORIZATION, token);
+        let text =
+            |v: &str| HeaderValue::from_str(v).map_err(|_| TransportError::config("bad header"));
+        headers.insert("posthog-sdk-info", text(&sdk)?);
+        headers.insert("posthog-request-id", text(&attempt.request_id.to_string())?);
+        headers.insert("posthog-attempt", text(&attempt.attempt.to_string())?);
+        headers.insert("posthog-request-timestamp", text(&now)?);
+        if let Some(encoding) = encoded_as {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        }
+        // The body is encoded here (or meant to be plain): the gzip layer stays out.
+        let policy = RequestPolicy {
+            retry: RetryPolicy::none(),
+            gzip: false,
+            ..self.config.capture.clone()
+        };
+        let response = self.execute(request, &policy).await?;
+        let status = response.status();
+        let results = serde_json::from_slice(response.body()).map_err(TransportError::decode)?;
+        Ok(V1Delivery { status, results })
     }
 
     /// `POST /batch/` with a body that is already gzipped.

@@ -33,6 +33,7 @@
 )]
 
 mod client;
+mod encoding;
 mod endpoints;
 mod error;
 pub mod gzip;
@@ -47,7 +48,10 @@ pub mod timeout;
 pub mod user_agent;
 
 pub use client::{HttpClient, HttpClientBuilder};
-pub use endpoints::{Definitions, Delivery, Transport, TransportBuilder, query_escape};
+pub use encoding::ContentEncoding;
+pub use endpoints::{
+    Definitions, Delivery, Transport, TransportBuilder, V1Attempt, V1Delivery, query_escape,
+};
 pub use error::{BODY_EXCERPT_LIMIT, BoxError, ErrorKind, TransportError};
 pub use gzip::{Gzip, GzipLayer};
 pub use policy::RequestPolicy;

@@ -100,7 +100,7 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// Headers.
     pub headers: HeaderMap,
-    /// Body, gunzipped when it was sent with `Content-Encoding: gzip`.
+    /// Body, decoded when it was sent with a `Content-Encoding` (gzip, deflate, br, zstd).
     pub body: Bytes,
     /// Body as received.
     pub raw_body: Bytes,
@@ -135,6 +135,30 @@ struct State {
     connections: usize,
     tasks: Vec<AbortHandle>,
     recording: bool,
+}
+
+/// Decodes a request body sent with `Content-Encoding: encoding` (gzip, zlib deflate, and br /
+/// zstd when those features are on); unknown encodings are kept as they are.
+fn decode_body(encoding: &str, raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut decoded = Vec::new();
+    match encoding {
+        "gzip" => {
+            flate2::read::GzDecoder::new(raw).read_to_end(&mut decoded)?;
+        }
+        "deflate" => {
+            flate2::read::ZlibDecoder::new(raw).read_to_end(&mut decoded)?;
+        }
+        #[cfg(feature = "br")]
+        "br" => {
+            brotli::Decompressor::new(raw, 4096).read_to_end(&mut decoded)?;
+        }
+        #[cfg(feature = "zstd")]
+        "zstd" => {
+            zstd::stream::read::Decoder::new(raw)?.read_to_end(&mut decoded)?;
+        }
+        _ => decoded.extend_from_slice(raw),
+    }
+    Ok(decoded)
 }
 
 /// A scripted HTTP server on 127.0.0.1. Dropping it stops it.
@@ -277,17 +301,14 @@ async fn handle(
         .to_bytes();
     // Without recording (load tests) the body is not decoded either.
     let recording = lock(&state).recording;
-    let gzipped = recording
-        && parts
-            .headers
-            .get(http::header::CONTENT_ENCODING)
-            .is_some_and(|v| v == "gzip");
-    let body = if gzipped {
-        let mut decoded = Vec::new();
-        flate2::read::GzDecoder::new(&raw_body[..]).read_to_end(&mut decoded)?;
-        Bytes::from(decoded)
-    } else {
-        raw_body.clone()
+    let encoding = parts
+        .headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| recording);
+    let body = match encoding {
+        Some(encoding) => Bytes::from(decode_body(encoding, &raw_body)?),
+        None => raw_body.clone(),
     };
     let recorded = RecordedRequest {
         method: parts.method,

@@ -134,6 +134,13 @@ impl Client {
                 max_pending_bytes: options.max_pending_bytes,
                 max_in_flight: options.max_in_flight,
                 retry: RetryPolicy::ingestion(options.max_retries),
+                v1: (options.capture_mode == crate::CaptureMode::V1).then(|| {
+                    options.content_encoding.unwrap_or(if options.gzip {
+                        posthog_transport::ContentEncoding::Gzip
+                    } else {
+                        posthog_transport::ContentEncoding::Identity
+                    })
+                }),
             };
             let worker = Worker::new(
                 rx,

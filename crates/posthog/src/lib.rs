@@ -36,6 +36,8 @@
 //! | `redis` | no | `feature_flags::RedisDefinitionsCache`: flag definitions shared through Redis |
 //! | `anyhow` | no | `Client::capture_anyhow` for `anyhow::Error` |
 //! | `eyre` | no | `Client::capture_eyre` for `eyre::Report` |
+//! | `br` | no | Brotli request bodies for capture v1 (`ContentEncoding::Brotli`) |
+//! | `zstd` | no | Zstandard request bodies for capture v1 (`ContentEncoding::Zstd`; builds the zstd C library) |
 //! | `tracing` | no | `tracing_layer::ExceptionLayer`: error-level `tracing` events as `$exception` events |
 
 #![cfg_attr(
@@ -73,7 +75,7 @@ pub use global::{capture, global, init_global};
 #[doc(inline)]
 pub use hooks::{BeforeSend, HookError};
 #[doc(inline)]
-pub use options::{ClientBuilder, DEFAULT_HOST};
+pub use options::{CaptureMode, ClientBuilder, DEFAULT_HOST};
 #[doc(inline)]
 pub use pipeline::{FlushReport, ShutdownReport};
 #[doc(inline)]
@@ -82,6 +84,8 @@ pub use posthog_core::FlagValue;
 pub use posthog_core::exception::Level;
 #[doc(inline)]
 pub use posthog_core::{Event, EventError, PersonProperties, Properties};
+/// Request-body encodings (see [`ClientBuilder::content_encoding`]).
+pub use posthog_transport::ContentEncoding;
 #[doc(inline)]
 pub use report::{DeliveryError, DeliveryErrorKind, OnError, Stats};
 

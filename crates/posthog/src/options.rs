@@ -45,10 +45,25 @@ pub(crate) struct Options {
     pub(crate) disable_geoip: bool,
     pub(crate) historical_migration: bool,
     pub(crate) sync_mode: bool,
+    pub(crate) capture_mode: CaptureMode,
+    pub(crate) content_encoding: Option<posthog_transport::ContentEncoding>,
     pub(crate) super_properties: Properties,
     pub(crate) on_error: Option<OnError>,
     pub(crate) before_send: Vec<BeforeSend>,
     pub(crate) service: Option<HttpService>,
+}
+
+/// Which ingestion endpoint events are sent to (protocol.md §1.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CaptureMode {
+    /// `POST /batch/` (the default): one status for the whole batch.
+    #[default]
+    Batch,
+    /// `POST /i/v1/analytics/events`: the project token as a bearer header, a verdict per
+    /// event (only events the server asks for are resent, dropped ones are reported), and
+    /// any [`ContentEncoding`](posthog_transport::ContentEncoding).
+    V1,
 }
 
 /// Builds a [`Client`](crate::Client); [`ClientBuilder::build`] validates every option.
@@ -67,6 +82,8 @@ pub(crate) struct Options {
 /// | `timeout` | 15 s | per request |
 /// | `shutdown_timeout` | 30 s | used when the last handle is dropped / by `shutdown_default` |
 /// | `disable_geoip` | on | adds `$geoip_disable: true` (a server's IP is not the user's) |
+/// | `capture_mode` | `Batch` | `/batch/`, or capture v1 (`/i/v1/analytics/events`) |
+/// | `content_encoding` | gzip | v1 also takes deflate, br (feature `br`), zstd (feature `zstd`) |
 /// | `sync_mode` | off | no batching: each event is sent at once; the blocking client waits for it |
 #[derive(Clone)]
 pub struct ClientBuilder {
@@ -121,6 +138,8 @@ impl ClientBuilder {
                 disable_geoip: true,
                 historical_migration: false,
                 sync_mode: false,
+                capture_mode: CaptureMode::Batch,
+                content_encoding: None,
                 super_properties: Properties::new(),
                 on_error: None,
                 before_send: Vec::new(),
@@ -140,6 +159,9 @@ impl ClientBuilder {
         let mut builder = Self::new(var("POSTHOG_API_KEY").unwrap_or_default());
         if let Some(host) = var("POSTHOG_HOST") {
             builder = builder.host(host);
+        }
+        if var("POSTHOG_CAPTURE_MODE").is_some_and(|m| m.eq_ignore_ascii_case("v1")) {
+            builder = builder.capture_mode(CaptureMode::V1);
         }
         if let Some(key) = var("POSTHOG_PERSONAL_API_KEY") {
             builder = builder.personal_api_key(key);
@@ -320,6 +342,20 @@ impl ClientBuilder {
         self
     }
 
+    /// The ingestion endpoint (default [`CaptureMode::Batch`]; also `POSTHOG_CAPTURE_MODE=v1`
+    /// with [`ClientBuilder::from_env`]).
+    pub fn capture_mode(mut self, mode: CaptureMode) -> Self {
+        self.options.capture_mode = mode;
+        self
+    }
+
+    /// How request bodies are compressed (default gzip, or none with `gzip(false)`).
+    /// `/batch/` reads only gzip; deflate, br and zstd need [`CaptureMode::V1`].
+    pub fn content_encoding(mut self, encoding: posthog_transport::ContentEncoding) -> Self {
+        self.options.content_encoding = Some(encoding);
+        self
+    }
+
     /// A property added to every event that does not set it itself.
     pub fn super_property(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.options
@@ -385,6 +421,20 @@ impl ClientBuilder {
                     "must be between 1 and max_queue_size ({})",
                     o.max_queue_size
                 ),
+            ));
+        }
+        if o.capture_mode == CaptureMode::Batch
+            && !matches!(
+                o.content_encoding,
+                None | Some(
+                    posthog_transport::ContentEncoding::Gzip
+                        | posthog_transport::ContentEncoding::Identity
+                )
+            )
+        {
+            return Err(invalid(
+                "content_encoding",
+                "/batch/ reads gzip only; use CaptureMode::V1 for deflate, br or zstd",
             ));
         }
         if o.flush_interval.is_zero() {

@@ -24,6 +24,9 @@ pub(crate) struct PendingBatch {
     /// Attempts made so far.
     pub(crate) attempts: u32,
     pub(crate) next_at: Instant,
+    /// Capture v1: the request id and `created_at` of this logical batch, set on its first
+    /// attempt and kept for every retry.
+    pub(crate) v1: Option<(Uuid, String)>,
 }
 
 impl PendingBatch {
@@ -33,6 +36,7 @@ impl PendingBatch {
             events,
             attempts: 0,
             next_at: Instant::now(),
+            v1: None,
         }
     }
 

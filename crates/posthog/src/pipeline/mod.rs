@@ -15,8 +15,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use posthog_core::Event;
+use posthog_core::capture_v1::Verdict;
 use posthog_transport::retry::{RetryOn, backoff};
-use posthog_transport::{Delivery, RetryPolicy, Transport, TransportError};
+use posthog_transport::{
+    ContentEncoding, Delivery, RetryPolicy, Transport, TransportError, V1Attempt, V1Delivery,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -72,6 +75,15 @@ pub(crate) struct WorkerConfig {
     pub(crate) max_pending_bytes: usize,
     pub(crate) max_in_flight: usize,
     pub(crate) retry: RetryPolicy,
+    /// `Some` for capture v1 (`/i/v1/analytics/events`) with this body encoding; `None` for
+    /// `/batch/`.
+    pub(crate) v1: Option<ContentEncoding>,
+}
+
+/// What a finished send answered.
+enum Delivered {
+    Batch,
+    V1(V1Delivery),
 }
 
 /// A flush waiting for the batches it covers.
@@ -81,12 +93,13 @@ struct FlushWaiter {
     report: FlushReport,
 }
 
-type Sent = (PendingBatch, Result<Delivery, TransportError>);
+type Sent = (PendingBatch, Result<Delivered, TransportError>);
 
 pub(crate) struct Worker {
     rx: mpsc::Receiver<Msg>,
     transport: Transport,
     envelope: Arc<Envelope>,
+    historical_migration: bool,
     config: WorkerConfig,
     counters: Arc<Counters>,
     on_error: Option<OnError>,
@@ -142,6 +155,7 @@ impl Worker {
             rx,
             transport,
             envelope: Arc::new(Envelope::new(envelope_key, historical_migration)),
+            historical_migration,
             config,
             counters,
             on_error,
@@ -207,7 +221,11 @@ impl Worker {
             self.defaults.apply(&mut event);
         }
         let uuid = event.get_uuid().unwrap_or_default();
-        match serde_json::to_vec(&event) {
+        let json = match self.config.v1 {
+            Some(_) => posthog_core::capture_v1::event_json(&event).map_err(|e| e.to_string()),
+            None => serde_json::to_vec(&event).map_err(|e| e.to_string()),
+        };
+        match json {
             Ok(json) if json.len() > self.config.max_event_bytes => self.fail(
                 DeliveryErrorKind::EventTooLarge,
                 vec![uuid],
@@ -299,12 +317,44 @@ impl Worker {
             Counters::add(&self.counters.retried, batch.events.len());
         }
         self.in_flight_ids.insert(batch.id, batch.uuids());
-        let (transport, envelope) = (self.transport.clone(), self.envelope.clone());
+        let transport = self.transport.clone();
+        if let Some(encoding) = self.config.v1 {
+            // One request id and `created_at` per logical batch, kept on every retry.
+            let (request_id, created_at) = batch
+                .v1
+                .get_or_insert_with(|| {
+                    let now = chrono::Utc::now();
+                    (
+                        posthog_core::ids::new_uuid(),
+                        now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    )
+                })
+                .clone();
+            let attempt = V1Attempt {
+                request_id,
+                attempt: batch.attempts,
+            };
+            let historical = self.historical_migration;
+            self.in_flight.spawn(async move {
+                let events: Vec<&[u8]> = batch.events.iter().map(|e| &e.json[..]).collect();
+                let body = posthog_core::capture_v1::batch_body(&created_at, historical, &events);
+                let result = transport
+                    .send_v1(body.into(), attempt, encoding)
+                    .await
+                    .map(Delivered::V1);
+                (batch, result)
+            });
+            return;
+        }
+        let envelope = self.envelope.clone();
         self.in_flight.spawn(async move {
             // The body (and its `sent_at`) is built for this attempt, then compressed by the
             // transport on this task's thread.
             let body = envelope.body(&batch.events);
-            let result = transport.send_batch_with(body, RetryPolicy::none()).await;
+            let result = transport
+                .send_batch_with(body, RetryPolicy::none())
+                .await
+                .map(|_: Delivery| Delivered::Batch);
             (batch, result)
         });
     }
@@ -316,7 +366,11 @@ impl Worker {
         let n = batch.events.len();
         let bytes = batch.bytes();
         let (sent, failed) = match result {
-            Ok(_) => {
+            Ok(Delivered::V1(delivery)) => {
+                self.held_bytes -= bytes.min(self.held_bytes);
+                return self.settle_v1(batch, delivery);
+            }
+            Ok(Delivered::Batch) => {
                 Counters::add(&self.counters.sent, n);
                 Counters::add(&self.counters.batches, 1);
                 self.auth_warned = false;
@@ -361,6 +415,73 @@ impl Worker {
         self.resolve(id, sent, failed);
     }
 
+    /// Applies a v1 answer's per-event verdicts: accepted events are sent, dropped ones are
+    /// reported and never resent, and those to retry go back on the retry queue as the same
+    /// logical batch (same request id and `created_at`, next attempt).
+    fn settle_v1(&mut self, mut batch: PendingBatch, delivery: V1Delivery) {
+        let id = batch.id;
+        let status = Some(delivery.status.as_u16());
+        let mut retry = Vec::new();
+        let mut dropped = Vec::new();
+        let mut details = Vec::new();
+        let mut accepted = 0u64;
+        for event in batch.events.drain(..) {
+            match delivery.results.verdict(&event.uuid) {
+                Verdict::Accepted => accepted += 1,
+                Verdict::Dropped(why) => {
+                    dropped.push(event.uuid);
+                    details.extend(why);
+                }
+                Verdict::Retry(_) => retry.push(event),
+            }
+        }
+        Counters::add(&self.counters.sent, accepted as usize);
+        Counters::add(&self.counters.batches, 1);
+        self.auth_warned = false;
+        let mut failed = dropped.len() as u64;
+        if !dropped.is_empty() {
+            details.sort();
+            details.dedup();
+            let message = format!(
+                "PostHog dropped {} event(s) ({})",
+                dropped.len(),
+                details.join(", ")
+            );
+            self.fail(DeliveryErrorKind::Rejected, dropped, status, message);
+        }
+        if !retry.is_empty() {
+            batch.events = retry;
+            if batch.attempts > self.config.max_retries {
+                failed += batch.events.len() as u64;
+                let message = format!(
+                    "{} event(s) not stored after {} attempts",
+                    batch.events.len(),
+                    batch.attempts
+                );
+                self.fail(
+                    DeliveryErrorKind::RetriesExhausted,
+                    batch.uuids(),
+                    status,
+                    message,
+                );
+            } else {
+                let policy = self.config.retry;
+                let wait = backoff::delay(
+                    policy.base,
+                    policy.cap,
+                    policy.jitter,
+                    batch.attempts,
+                    None,
+                    jitter(),
+                );
+                batch.next_at = Instant::now() + wait;
+                self.held_bytes += batch.bytes();
+                self.retries.push_back(batch);
+            }
+        }
+        self.resolve(id, accepted, failed);
+    }
+
     /// Returns the batch to retry later, or reports it as failed (`None`).
     fn retry_or_fail(
         &mut self,
@@ -370,9 +491,13 @@ impl Worker {
     ) -> Option<PendingBatch> {
         let n = batch.events.len();
         let retryable = err.is_no_response()
-            || status
-                .and_then(|s| http::StatusCode::from_u16(s).ok())
-                .is_some_and(|s| RetryOn::Ingestion.retries_status(s));
+            || match self.config.v1 {
+                // Capture v1: 429 is final, 408 is retried (protocol.md §1.4).
+                Some(_) => matches!(status, Some(408 | 500 | 502 | 503 | 504)),
+                None => status
+                    .and_then(|s| http::StatusCode::from_u16(s).ok())
+                    .is_some_and(|s| RetryOn::Ingestion.retries_status(s)),
+            };
         if !retryable {
             if matches!(status, Some(401 | 403)) && !self.auth_warned {
                 self.auth_warned = true;

@@ -27,7 +27,33 @@ const INGESTION: &[&str] = &[
     "/e/",
     "/capture/",
     "/track/",
+    posthog_core::capture_v1::V1_PATH,
 ];
+
+/// Capture v1's answer: 400 without the headers the server requires, else `ok` for every
+/// event of the batch.
+fn v1_answer(req: &RecordedRequest) -> Reply {
+    let required = [
+        "authorization",
+        "posthog-sdk-info",
+        "posthog-request-id",
+        "posthog-attempt",
+        "posthog-request-timestamp",
+    ];
+    if let Some(missing) = required.iter().find(|h| req.header(h).is_none()) {
+        return Reply::json(
+            400,
+            &serde_json::json!({"error": "missing_header", "error_description": format!("{missing} is required")}),
+        );
+    }
+    let mut results = serde_json::Map::new();
+    for event in req.json()["batch"].as_array().into_iter().flatten() {
+        if let Some(uuid) = event["uuid"].as_str() {
+            results.insert(uuid.to_owned(), serde_json::json!({"result": "ok"}));
+        }
+    }
+    Reply::json(200, &serde_json::json!({"results": results}))
+}
 
 /// An in-process PostHog: real HTTP on 127.0.0.1.
 ///
@@ -90,6 +116,9 @@ impl FakePostHog {
             api.clone(),
         );
         server.set_handler(Arc::new(move |req: &RecordedRequest| {
+            if req.path == posthog_core::capture_v1::V1_PATH {
+                return Some(v1_answer(req));
+            }
             if INGESTION.contains(&req.path.as_str()) {
                 return Some(Reply::ok());
             }
