@@ -71,6 +71,7 @@ pub struct TransportBuilder {
     api_host: Option<String>,
     personal_api_key: Option<SecretKey>,
     gzip: bool,
+    gzip_level: u32,
     capture_timeout: Duration,
     flags_timeout: Duration,
     definitions_timeout: Duration,
@@ -103,6 +104,7 @@ impl TransportBuilder {
             api_host: None,
             personal_api_key: None,
             gzip: true,
+            gzip_level: crate::gzip::DEFAULT_LEVEL,
             capture_timeout: Duration::from_secs(15),
             flags_timeout: Duration::from_secs(3),
             definitions_timeout: Duration::from_secs(10),
@@ -139,6 +141,13 @@ impl TransportBuilder {
     /// Gzip ingestion bodies (default on).
     pub fn gzip(mut self, on: bool) -> Self {
         self.gzip = on;
+        self
+    }
+
+    /// The gzip level of ingestion bodies, 0–9 (default [`crate::gzip::DEFAULT_LEVEL`]):
+    /// higher levels make bodies a little smaller for much more CPU.
+    pub fn gzip_level(mut self, level: u32) -> Self {
+        self.gzip_level = level.min(9);
         self
     }
 
@@ -226,6 +235,7 @@ impl TransportBuilder {
         };
         let stack = StackConfig {
             jitter: self.jitter,
+            gzip_level: self.gzip_level,
             ..StackConfig::default()
         };
         Ok(Transport {

@@ -71,6 +71,8 @@ pub struct StackConfig {
     pub default_timeout: Option<Duration>,
     /// Add `compression=gzip` to compressed requests' query.
     pub gzip_query_hint: bool,
+    /// The gzip level (0–9) of compressed requests.
+    pub gzip_level: u32,
     /// Source of retry jitter.
     pub jitter: Option<Jitter>,
     /// The `User-Agent` header.
@@ -83,6 +85,7 @@ impl std::fmt::Debug for StackConfig {
             .field("default_retry", &self.default_retry)
             .field("default_timeout", &self.default_timeout)
             .field("gzip_query_hint", &self.gzip_query_hint)
+            .field("gzip_level", &self.gzip_level)
             .field("user_agent", &self.user_agent)
             .finish_non_exhaustive()
     }
@@ -94,6 +97,7 @@ impl Default for StackConfig {
             default_retry: RetryPolicy::none(),
             default_timeout: Some(Duration::from_secs(30)),
             gzip_query_hint: true,
+            gzip_level: crate::gzip::DEFAULT_LEVEL,
             jitter: None,
             user_agent: crate::user_agent::default_user_agent(),
         }
@@ -109,7 +113,11 @@ pub fn layered(inner: HttpService, config: &StackConfig) -> HttpService {
     }
     let stack = ServiceBuilder::new()
         .layer(UserAgentLayer::new(config.user_agent.clone()))
-        .layer(GzipLayer::new().query_hint(config.gzip_query_hint))
+        .layer(
+            GzipLayer::new()
+                .level(config.gzip_level)
+                .query_hint(config.gzip_query_hint),
+        )
         .layer(retry)
         .layer(TimeoutLayer::new(config.default_timeout))
         .service(inner);

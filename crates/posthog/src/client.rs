@@ -109,6 +109,7 @@ impl Client {
             let mut transport = Transport::builder(&options.api_key)
                 .host(&options.host)
                 .gzip(options.gzip)
+                .gzip_level(options.gzip_level)
                 .capture_timeout(options.timeout)
                 .flags_timeout(options.feature_flags_request_timeout)
                 .flag_retries(options.flag_retries)
