@@ -5,9 +5,11 @@
 //! was already reported costs a hash and one set lookup. With 50,000 entries the chance that a
 //! new report is taken for a known one is about 10^-10.
 
+use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use posthog_core::{FlagValue, Groups};
 
@@ -58,6 +60,32 @@ pub(crate) const CAPACITY: usize = 50_000;
 pub(crate) struct CalledTracker {
     inner: Mutex<State>,
     capacity: usize,
+    /// Mixed into the keys of the per-thread front cache: unique per tracker, and changed
+    /// by [`CalledTracker::clear`], so entries of another tracker or of before a clear never
+    /// match.
+    salt: AtomicU64,
+}
+
+/// Slots of the per-thread front cache.
+const FRONT_SLOTS: usize = 256;
+
+thread_local! {
+    /// A direct-mapped cache, per thread, of salted keys this thread saw reported: a repeated
+    /// read is answered here without the tracker's lock. It only ever says "reported" for a
+    /// key the tracker reported, so its failure mode is an event too few for a key the
+    /// tracker has since evicted (C-FLAG-CALLED.6).
+    static FRONT: RefCell<[u64; FRONT_SLOTS]> = const { RefCell::new([0; FRONT_SLOTS]) };
+}
+
+/// Source of tracker salts.
+static SALTS: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+
+fn next_salt() -> u64 {
+    // splitmix64 of a counter: distinct, well spread, never zero in practice.
+    let mut z = SALTS.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) | 1
 }
 
 #[derive(Debug, Default)]
@@ -91,11 +119,28 @@ impl CalledTracker {
         Self {
             inner: Mutex::new(State::default()),
             capacity: capacity.max(1),
+            salt: AtomicU64::new(next_salt()),
         }
     }
 
     /// Records a report; `true` when it is new (so the event should be sent).
     pub(crate) fn first_time(&self, key: u64) -> bool {
+        let salted = (key ^ self.salt.load(Ordering::Relaxed)) | 1;
+        let slot = (salted as usize) % FRONT_SLOTS;
+        let known = FRONT.with(|front| front.try_borrow().is_ok_and(|f| f[slot] == salted));
+        if known {
+            return false;
+        }
+        let first = self.first_time_shared(key);
+        FRONT.with(|front| {
+            if let Ok(mut f) = front.try_borrow_mut() {
+                f[slot] = salted;
+            }
+        });
+        first
+    }
+
+    fn first_time_shared(&self, key: u64) -> bool {
         let Ok(mut state) = self.inner.lock() else {
             return true;
         };
@@ -116,6 +161,8 @@ impl CalledTracker {
         if let Ok(mut state) = self.inner.lock() {
             *state = State::default();
         }
+        // Every thread's front entries for this tracker stop matching.
+        self.salt.store(next_salt(), Ordering::Relaxed);
     }
 
     #[cfg(test)]
@@ -195,14 +242,31 @@ mod tests {
     #[test]
     fn dedupes_and_evicts_oldest() {
         let t = CalledTracker::new(2);
-        assert!(t.first_time(1));
-        assert!(!t.first_time(1));
-        assert!(t.first_time(2));
-        assert!(t.first_time(3)); // evicts 1
+        assert!(t.first_time_shared(1));
+        assert!(!t.first_time_shared(1));
+        assert!(t.first_time_shared(2));
+        assert!(t.first_time_shared(3)); // evicts 1
         assert_eq!(t.len(), 2);
-        assert!(t.first_time(1));
+        assert!(t.first_time_shared(1));
         t.clear();
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn the_front_cache_is_per_tracker_and_cleared_with_it() {
+        let (a, b) = (CalledTracker::new(100), CalledTracker::new(100));
+        assert!(a.first_time(7));
+        assert!(!a.first_time(7), "answered by this thread's front cache");
+        assert!(b.first_time(7), "another tracker has its own reports");
+        // Another thread asks the shared set.
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(!a.first_time(7)));
+        });
+        a.clear();
+        assert!(
+            a.first_time(7),
+            "a clear forgets this thread's front entries too"
+        );
     }
 
     #[test]
