@@ -80,3 +80,64 @@ async fn c_tracing_headers_layer_scopes_each_request() {
     let c = by_session("only-session").unwrap();
     assert_eq!(c["properties"]["$process_person_profile"], false);
 }
+
+/// C-EXCEPTION-META acceptance (middleware): an error escaping the request is captured with
+/// `$exception_source` = the integration's id, `type: middleware`, `handled: false`, and the
+/// request's context; a panic is captured and resumed; successes send nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_exception_meta_middleware_captures_escaping_errors() {
+    use posthog::middleware::{CaptureErrorsLayer, MIDDLEWARE_SOURCE};
+    let server = FakePostHog::start().await;
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let service = ServiceBuilder::new()
+        .layer(ContextLayer::new())
+        .layer(CaptureErrorsLayer::new(client.clone()))
+        .service_fn(|req: http::Request<()>| async move {
+            if req.headers().contains_key("x-panic") {
+                panic!("handler panicked");
+            }
+            if req.headers().contains_key("x-fail") {
+                return Err(std::io::Error::other("database down"));
+            }
+            Ok(http::Response::new(()))
+        });
+    let failed = service
+        .clone()
+        .oneshot(request(&[
+            ("x-posthog-distinct-id", "user-9"),
+            ("x-fail", "1"),
+        ]))
+        .await;
+    assert_eq!(
+        failed.unwrap_err().to_string(),
+        "database down",
+        "handed on unchanged"
+    );
+    assert!(service.clone().oneshot(request(&[])).await.is_ok());
+    let panicking = tokio::spawn(service.oneshot(request(&[("x-panic", "1")])));
+    assert!(
+        panicking.await.unwrap_err().is_panic(),
+        "the panic is resumed"
+    );
+    client.flush().await;
+    let events: Vec<_> = server
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "$exception")
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let error = &events[0];
+    assert_eq!(error["distinct_id"], "user-9");
+    let p = &error["properties"];
+    assert_eq!(p["$exception_source"], MIDDLEWARE_SOURCE);
+    assert_eq!(p["$exception_message"], "database down");
+    assert_eq!(p["$exception_level"], "error");
+    assert_eq!(p["$request_path"], "/orders/42");
+    let mechanism = &p["$exception_list"][0]["mechanism"];
+    assert_eq!(mechanism["type"], "middleware");
+    assert_eq!(mechanism["handled"], false);
+    let panic = &events[1]["properties"];
+    assert_eq!(panic["$exception_message"], "handler panicked");
+    assert_eq!(panic["$exception_level"], "fatal");
+    assert_eq!(panic["$exception_source"], MIDDLEWARE_SOURCE);
+}

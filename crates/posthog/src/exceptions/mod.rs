@@ -7,6 +7,7 @@ mod scope;
 
 pub use panic::PANIC_FLUSH_DEADLINE;
 pub use scope::ERROR_SCOPE_SOURCE;
+pub(crate) use scope::catching;
 
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::collections::VecDeque;

@@ -54,16 +54,8 @@ impl Client {
     {
         context
             .scope(async {
-                let mut future = std::pin::pin!(future);
-                let outcome = std::future::poll_fn(|cx| {
-                    match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-                        Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
-                        Ok(Poll::Pending) => Poll::Pending,
-                        Err(payload) => Poll::Ready(Err(payload)),
-                    }
-                })
-                .await;
-                self.settle_scope(outcome)
+                let outcome = catching(future).await;
+                self.settle(outcome, SCOPE)
             })
             .await
     }
@@ -77,14 +69,15 @@ impl Client {
     {
         let _active = context.enter();
         let outcome = catch_unwind(AssertUnwindSafe(f));
-        self.settle_scope(outcome)
+        self.settle(outcome, SCOPE)
     }
 
-    /// Captures what escaped a scope (still inside it, so the context applies) and hands it
-    /// on: the error returned, the panic resumed.
-    fn settle_scope<T, E: StdError + 'static>(
+    /// Captures what escaped a boundary (still inside the caller's scope, so the context
+    /// applies) and hands it on: the error returned, the panic resumed.
+    pub(crate) fn settle<T, E: StdError + 'static>(
         &self,
         outcome: std::thread::Result<Result<T, E>>,
+        boundary: Boundary,
     ) -> Result<T, E> {
         match outcome {
             Ok(Ok(value)) => Ok(value),
@@ -94,7 +87,7 @@ impl Client {
                     std::any::type_name::<E>(),
                     "",
                     &ExceptionOptions::new(),
-                    SCOPE,
+                    boundary,
                     None,
                 );
                 Err(error)
@@ -106,7 +99,9 @@ impl Client {
                     let list = panic::panic_list(panic::message(&*payload), stack);
                     if let Some(mut event) = self.exception_event_for("", &list, Properties::new())
                     {
-                        event.set_default("$exception_source", ERROR_SCOPE_SOURCE);
+                        if let Some(source) = boundary.source {
+                            event.set_default("$exception_source", source);
+                        }
                         self.capture(event);
                     }
                 }
@@ -114,4 +109,17 @@ impl Client {
             }
         }
     }
+}
+
+/// Runs `future`, turning a panic in any of its polls into an `Err` carrying the payload.
+pub(crate) async fn catching<F: Future>(future: F) -> std::thread::Result<F::Output> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        },
+    )
+    .await
 }

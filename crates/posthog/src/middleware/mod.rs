@@ -1,5 +1,6 @@
-//! [`ContextLayer`]: a tower layer that opens a [`Context`] per request from PostHog's tracing
-//! headers (C-TRACING-HEADERS), for axum, tonic, hyper or any tower-based server.
+//! Tower layers for axum, tonic, hyper or any tower-based server: [`ContextLayer`] opens a
+//! [`Context`] per request from PostHog's tracing headers (C-TRACING-HEADERS), and
+//! [`CaptureErrorsLayer`] captures the errors and panics escaping a service.
 //!
 //! `X-POSTHOG-DISTINCT-ID` and `X-POSTHOG-SESSION-ID` become the context's distinct id and
 //! session id (first usable value, sanitised; malformed values are ignored, never an error),
@@ -7,6 +8,10 @@
 //! The query string is never captured. Headers are analytics hints, not authentication: an
 //! application can replace the identity with an authenticated one inside the handler by
 //! opening a nested [`Context::inherit`] scope.
+
+mod capture_errors;
+
+pub use capture_errors::{CaptureErrorsLayer, CaptureErrorsService, MIDDLEWARE_SOURCE};
 
 use std::future::Future;
 use std::pin::Pin;
