@@ -5,19 +5,13 @@
 //! The panic cases share one test function: the panic hook is process-wide, and another test
 //! panicking while it is installed would be captured by it.
 
+mod support;
+
 use std::time::Duration;
 
 use posthog::context::Context;
 use posthog::test_util::FakePostHog;
 use posthog::{Client, ERROR_SCOPE_SOURCE};
-
-async fn exceptions(server: &FakePostHog) -> Vec<serde_json::Value> {
-    server
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == "$exception")
-        .collect()
-}
 
 #[tokio::test]
 async fn an_err_escaping_an_async_scope_is_captured_with_the_scope() {
@@ -38,7 +32,7 @@ async fn an_err_escaping_an_async_scope_is_captured_with_the_scope() {
     let fine: Result<u32, std::io::Error> = client.error_scope(scope, async { Ok(7) }).await;
     assert_eq!(fine.unwrap(), 7);
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     assert_eq!(events.len(), 1, "{events:?}");
     let event = &events[0];
     assert_eq!(event["distinct_id"], "user-7");
@@ -63,7 +57,7 @@ async fn an_err_escaping_a_blocking_scope_is_captured_with_the_scope() {
         });
     assert!(answer.is_err());
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["distinct_id"], "job-runner");
     assert_eq!(events[0]["properties"]["$exception_type"], "Error");
@@ -104,7 +98,7 @@ async fn a_panic_escaping_a_scope_is_captured_once_and_resumed() {
     }));
     assert!(resumed.is_err(), "the panic is resumed");
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     assert_eq!(events.len(), 2, "{events:?}");
     for (event, (id, message)) in events.iter().zip([
         ("user-1", "scope exploded"),
@@ -139,7 +133,7 @@ async fn a_panic_escaping_a_scope_is_captured_once_and_resumed() {
     });
     assert!(task.await.unwrap_err().is_panic());
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     assert_eq!(events.len(), 3, "{events:?}");
     let hooked = &events[2];
     assert_eq!(hooked["distinct_id"], "user-3");

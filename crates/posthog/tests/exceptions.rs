@@ -1,5 +1,7 @@
 //! C-CAPTURE-EXCEPTION / C-EXCEPTION-META through the client, against FakePostHog.
 
+mod support;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -40,14 +42,6 @@ fn three_levels() -> Layer {
     }
 }
 
-async fn exceptions(server: &FakePostHog) -> Vec<serde_json::Value> {
-    server
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == "$exception")
-        .collect()
-}
-
 /// C-EXCEPTION-META acceptance (manual capture): level error, no source, generic, handled,
 /// exception_id 0; frames outermost first with this test's frame in-app.
 #[tokio::test]
@@ -61,7 +55,7 @@ async fn c_capture_exception_plain_error() {
             .is_some()
     );
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     assert_eq!(events.len(), 1);
     let p = &events[0]["properties"];
     let frames = p["$exception_list"][0]["stacktrace"]["frames"]
@@ -99,7 +93,7 @@ async fn c_exception_meta_5_three_level_chain() {
         .property("$exception_level", "ignored");
     client.capture_exception(&three_levels(), "user-123", &opts);
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     assert_json_snapshot!("three_level_chain", events[0], {
         ".uuid" => "[uuid]", ".timestamp" => "[timestamp]",
         ".properties[\"$exception_list\"][0].stacktrace" => "[frames]",
@@ -124,7 +118,7 @@ async fn c_capture_exception_same_instance_once_and_personless() {
             .is_none()
     );
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["properties"]["$process_person_profile"], false);
 
@@ -155,7 +149,7 @@ async fn c_capture_exception_panics_are_delivered() {
     let joined = std::thread::spawn(|| panic!("worker exploded: {}", 42)).join();
     assert!(joined.is_err());
     // Delivered synchronously by the hook: it is there without a flush.
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     assert_eq!(events.len(), 1, "{events:?}");
     let p = &events[0]["properties"];
     assert_eq!(p["$exception_level"], "fatal");
@@ -186,7 +180,7 @@ async fn c_capture_exception_panics_are_delivered() {
     // A panicking tokio task is delivered the same way.
     let task = tokio::spawn(async { panic!("task exploded") });
     assert!(task.await.is_err());
-    assert_eq!(exceptions(&server).await.len(), 2);
+    assert_eq!(support::exception_events(&server).len(), 2);
     assert_eq!(
         PREVIOUS_HOOK_CALLS.load(std::sync::atomic::Ordering::SeqCst),
         2
@@ -217,7 +211,7 @@ async fn c_capture_exception_anyhow_with_context() {
             .is_some()
     );
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     // C-CAPTURE-EXCEPTION.6: anyhow's own backtrace is used, not a synthesised one: its
     // innermost in-app frame is this test, where the error was created.
     let outer = &events[0]["properties"]["$exception_list"][0];
@@ -253,7 +247,7 @@ async fn c_capture_exception_eyre_with_context() {
             .is_some()
     );
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     let list = events[0]["properties"]["$exception_list"]
         .as_array()
         .unwrap();
@@ -283,7 +277,7 @@ async fn c_capture_exception_8_non_error_input() {
             .is_some()
     );
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     let entry = &events[0]["properties"]["$exception_list"][0];
     assert_eq!(entry["type"], "Error");
     assert_eq!(entry["value"], "quota exceeded");
@@ -352,7 +346,7 @@ async fn c_exception_meta_5_10_properties_cycles_and_the_cap() {
     client.capture_exception(&Ouroboros, "u1", &opts);
     client.capture_exception(&deep(60), "u2", &ExceptionOptions::new());
     client.flush().await;
-    let events = exceptions(&server).await;
+    let events = support::exception_events(&server);
     assert_eq!(events.len(), 2);
     let cyclic = &events[0]["properties"];
     assert_eq!(cyclic["handled"], true);

@@ -465,21 +465,25 @@ impl Worker {
                     message,
                 );
             } else {
-                let policy = self.config.retry;
-                let wait = backoff::delay(
-                    policy.base,
-                    policy.cap,
-                    policy.jitter,
-                    batch.attempts,
-                    None,
-                    jitter(),
-                );
-                batch.next_at = Instant::now() + wait;
+                batch.next_at = Instant::now() + self.retry_wait(batch.attempts, None);
                 self.held_bytes += batch.bytes();
                 self.retries.push_back(batch);
             }
         }
         self.resolve(id, accepted, failed);
+    }
+
+    /// How long a batch waits before attempt `attempts + 1`.
+    fn retry_wait(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
+        let policy = self.config.retry;
+        backoff::delay(
+            policy.base,
+            policy.cap,
+            policy.jitter,
+            attempts,
+            retry_after,
+            jitter(),
+        )
     }
 
     /// Returns the batch to retry later, or reports it as failed (`None`).
@@ -524,15 +528,7 @@ impl Worker {
             );
             return None;
         }
-        let policy = self.config.retry;
-        let wait = backoff::delay(
-            policy.base,
-            policy.cap,
-            policy.jitter,
-            batch.attempts,
-            err.retry_after(),
-            jitter(),
-        );
+        let wait = self.retry_wait(batch.attempts, err.retry_after());
         tracing::debug!(target: "posthog", events = n, attempt = batch.attempts, wait_ms = wait.as_millis() as u64, "batch will be retried: {err}");
         batch.next_at = Instant::now() + wait;
         Some(batch)

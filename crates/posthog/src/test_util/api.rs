@@ -81,6 +81,15 @@ fn params(req: &RecordedRequest) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The `limit` parameter, or PostHog's default page size.
+fn page_size(params: &BTreeMap<String, String>) -> usize {
+    params
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(DEFAULT_LIMIT)
+}
+
 /// A property's value as text, for comparisons.
 fn text(value: &Value) -> String {
     match value {
@@ -154,28 +163,40 @@ impl FakeApi {
         }
     }
 
+    /// A link to this path on the fake's other host spelling with `params` plus `extra`.
+    fn link(
+        &self,
+        req: &RecordedRequest,
+        params: &BTreeMap<String, String>,
+        extra: &[(&str, String)],
+    ) -> String {
+        let mut params = params.clone();
+        for (k, v) in extra {
+            params.insert((*k).to_owned(), v.clone());
+        }
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", posthog_transport::query_escape(v)))
+            .collect();
+        format!("{}{}?{}", self.base, req.path, query.join("&"))
+    }
+
     /// One page of `items` with offset pagination (`count`, `next`, `previous`).
     fn offset_page(&self, req: &RecordedRequest, items: Vec<Value>) -> Reply {
-        let mut p = params(req);
-        let limit = p
-            .get("limit")
-            .and_then(|l| l.parse().ok())
-            .filter(|l| *l > 0)
-            .unwrap_or(DEFAULT_LIMIT);
+        let p = params(req);
+        let limit = page_size(&p);
         let offset: usize = p.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
         let count = items.len();
         let results: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
-        let link = |p: &mut BTreeMap<String, String>, offset: usize| {
-            p.insert("limit".into(), limit.to_string());
-            p.insert("offset".into(), offset.to_string());
-            let query: Vec<String> = p
-                .iter()
-                .map(|(k, v)| format!("{k}={}", posthog_transport::query_escape(v)))
-                .collect();
-            format!("{}{}?{}", self.base, req.path, query.join("&"))
+        let at = |offset: usize| {
+            self.link(
+                req,
+                &p,
+                &[("limit", limit.to_string()), ("offset", offset.to_string())],
+            )
         };
-        let next = (offset + limit < count).then(|| link(&mut p, offset + limit));
-        let previous = (offset > 0).then(|| link(&mut p, offset.saturating_sub(limit)));
+        let next = (offset + limit < count).then(|| at(offset + limit));
+        let previous = (offset > 0).then(|| at(offset.saturating_sub(limit)));
         Reply::json(
             200,
             &json!({"count": count, "next": next, "previous": previous, "results": results}),
@@ -185,11 +206,7 @@ impl FakeApi {
     /// One page with cursor pagination (no `count`; `next` carries an opaque cursor).
     fn cursor_page(&self, req: &RecordedRequest, items: Vec<Value>) -> Reply {
         let mut p = params(req);
-        let limit = p
-            .get("limit")
-            .and_then(|l| l.parse().ok())
-            .filter(|l| *l > 0)
-            .unwrap_or(DEFAULT_LIMIT);
+        let limit = page_size(&p);
         let start = match p.remove("cursor") {
             None => 0,
             Some(cursor) => match cursor
@@ -211,13 +228,8 @@ impl FakeApi {
         let more = start + limit < items.len();
         let results: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
         let next = more.then(|| {
-            p.insert("limit".into(), limit.to_string());
-            p.insert("cursor".into(), format!("cD{:x}", start + limit));
-            let query: Vec<String> = p
-                .iter()
-                .map(|(k, v)| format!("{k}={}", posthog_transport::query_escape(v)))
-                .collect();
-            format!("{}{}?{}", self.base, req.path, query.join("&"))
+            let cursor = format!("cD{:x}", start + limit);
+            self.link(req, &p, &[("limit", limit.to_string()), ("cursor", cursor)])
         });
         Reply::json(200, &json!({"next": next, "results": results}))
     }

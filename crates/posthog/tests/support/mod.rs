@@ -39,3 +39,12 @@ pub(crate) fn names(server: &FakePostHog) -> Vec<String> {
         .map(|e| e["event"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// The `$exception` events the server accepted, in order.
+pub(crate) fn exception_events(server: &FakePostHog) -> Vec<serde_json::Value> {
+    server
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "$exception")
+        .collect()
+}
