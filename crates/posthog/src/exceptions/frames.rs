@@ -45,6 +45,7 @@ pub(crate) fn parse(text: &str, project_root: &str) -> Vec<Frame> {
                 frames.push(Frame {
                     platform: "native".into(),
                     lang: Some("rust".into()),
+                    module: module_of(function),
                     function: Some(function.to_owned()),
                     in_app: Some(false),
                     client_resolved: Some(true),
@@ -69,6 +70,21 @@ pub(crate) fn parse(text: &str, project_root: &str) -> Vec<Frame> {
         .collect();
     frames.reverse();
     frames
+}
+
+/// The module path of a function path: `app::db::connect` → `app::db`, closures belonging to
+/// their function (`app::main::{{closure}}` → `app`). Trait-qualified paths (`<T as Tr>::f`)
+/// name no single module: `None`.
+fn module_of(function: &str) -> Option<String> {
+    if function.starts_with('<') {
+        return None;
+    }
+    let mut path = function;
+    while let Some(outer) = path.strip_suffix("::{{closure}}") {
+        path = outer;
+    }
+    let (module, _) = path.rsplit_once("::")?;
+    (!module.is_empty()).then(|| module.to_owned())
 }
 
 /// A frame is the application's own when its file is under the project root and not in a
@@ -122,6 +138,8 @@ mod tests {
             Some(false),
             "a registry dependency is not in-app"
         );
+        assert_eq!(db.module.as_deref(), Some("myapp::db"));
+        assert_eq!(frames[0].module, None, "`main` has no module path");
         assert_eq!(
             frames[0].filename, None,
             "a frame without a location keeps what it has"
@@ -139,5 +157,16 @@ mod tests {
             frames.last().and_then(|f| f.function.as_deref()),
             Some("app::f0")
         );
+    }
+
+    #[test]
+    fn modules_come_from_function_paths() {
+        assert_eq!(module_of("app::db::connect").as_deref(), Some("app::db"));
+        assert_eq!(
+            module_of("app::main::{{closure}}::{{closure}}").as_deref(),
+            Some("app")
+        );
+        assert_eq!(module_of("<app::Db as app::Store>::get"), None);
+        assert_eq!(module_of("main"), None);
     }
 }
