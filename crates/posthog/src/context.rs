@@ -43,7 +43,9 @@ impl PartialEq for Context {
 }
 
 tokio::task_local! {
-    static TASK_CONTEXT: Context;
+    // A `RefCell` so the scope's own code can change it (`identify_context`, `tag`, …); only
+    // the task that owns the scope ever touches it.
+    static TASK_CONTEXT: RefCell<Context>;
 }
 
 thread_local! {
@@ -98,7 +100,7 @@ impl Context {
     /// Runs `future` with this context active (for everything it awaits, not for tasks it
     /// spawns).
     pub async fn scope<F: Future>(self, future: F) -> F::Output {
-        TASK_CONTEXT.scope(self, future).await
+        TASK_CONTEXT.scope(RefCell::new(self), future).await
     }
 
     /// Makes this context active on the current thread until the guard is dropped (blocking
@@ -155,10 +157,77 @@ pub(crate) fn apply(event: &mut posthog_core::Event) {
 
 /// Runs `f` with the active context: the task's, else the thread's, else `None`.
 pub(crate) fn with_current<R>(mut f: impl FnMut(Option<&Context>) -> R) -> R {
-    match TASK_CONTEXT.try_with(|ctx| f(Some(ctx))) {
-        Ok(out) => out,
-        Err(_) => THREAD_CONTEXT.with(|stack| f(stack.borrow().last())),
+    let in_task = TASK_CONTEXT.try_with(|ctx| match ctx.try_borrow() {
+        Ok(ctx) => Some(f(Some(&ctx))),
+        Err(_) => None,
+    });
+    match in_task {
+        Ok(Some(out)) => out,
+        Ok(None) => f(None),
+        Err(_) => THREAD_CONTEXT.with(|stack| match stack.try_borrow() {
+            Ok(stack) => f(stack.last()),
+            Err(_) => f(None),
+        }),
     }
+}
+
+/// Changes the active context in place (the task's, else the innermost of this thread);
+/// `false` when there is none.
+fn change_current(f: impl FnOnce(&mut Context)) -> bool {
+    let mut f = Some(f);
+    let in_task = TASK_CONTEXT.try_with(|ctx| match (ctx.try_borrow_mut(), f.take()) {
+        (Ok(mut ctx), Some(f)) => {
+            f(&mut ctx);
+            true
+        }
+        _ => false,
+    });
+    let changed = match in_task {
+        Ok(changed) => changed,
+        Err(_) => THREAD_CONTEXT.with(|stack| match (stack.try_borrow_mut(), f.take()) {
+            (Ok(mut stack), Some(f)) => match stack.last_mut() {
+                Some(ctx) => {
+                    f(ctx);
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }),
+    };
+    if !changed {
+        tracing::debug!(target: "posthog", "no active context scope; the change is ignored");
+    }
+    changed
+}
+
+/// Sets the distinct id of the active context (the Python SDK's `identify_context`): events
+/// captured in the rest of the scope without an id of their own use it. Nested scopes opened
+/// before the call keep their copy. `false` (and nothing changes) outside any scope or when
+/// the id is empty once sanitised.
+pub fn identify_context(distinct_id: impl Into<String>) -> bool {
+    let Some(id) = sanitize(&distinct_id.into()) else {
+        return false;
+    };
+    change_current(|ctx| ctx.distinct_id = Some(id))
+}
+
+/// Sets the session id (`$session_id`) of the active context (`set_context_session`).
+/// `false` outside any scope or for an empty id.
+pub fn set_context_session(session_id: impl Into<String>) -> bool {
+    let Some(id) = sanitize(&session_id.into()) else {
+        return false;
+    };
+    change_current(|ctx| ctx.session_id = Some(id))
+}
+
+/// Adds a tag to the active context: a property on every event captured in the rest of the
+/// scope (the event's own properties win). `false` outside any scope.
+pub fn tag(key: impl Into<String>, value: impl Into<Value>) -> bool {
+    let (key, value) = (key.into(), value.into());
+    change_current(|ctx| {
+        ctx.tags.insert(key, value);
+    })
 }
 
 /// Merges `properties` into the person properties every flag evaluation in the active scope
