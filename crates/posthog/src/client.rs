@@ -135,6 +135,7 @@ impl Client {
                 max_pending_bytes: options.max_pending_bytes,
                 max_in_flight: options.max_in_flight,
                 retry: RetryPolicy::ingestion(options.max_retries),
+                debug: options.debug,
                 v1: (options.capture_mode == crate::CaptureMode::V1).then(|| {
                     options.content_encoding.unwrap_or(if options.gzip {
                         posthog_transport::ContentEncoding::Gzip
@@ -317,7 +318,12 @@ impl Client {
 
     fn enqueue(&self, msg: Msg) -> Option<Uuid> {
         let uuid = match &msg {
-            Msg::Event(event) | Msg::Complete(event) => event.get_uuid(),
+            Msg::Event(event) | Msg::Complete(event) => {
+                if self.inner.options.debug {
+                    tracing::info!(target: "posthog", event = event.name(), distinct_id = event.get_distinct_id(), uuid = ?event.get_uuid(), "captured");
+                }
+                event.get_uuid()
+            }
             _ => None,
         };
         if !self.inner.options.send {

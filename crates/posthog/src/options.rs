@@ -46,6 +46,7 @@ pub(crate) struct Options {
     pub(crate) disable_geoip: bool,
     pub(crate) historical_migration: bool,
     pub(crate) sync_mode: bool,
+    pub(crate) debug: bool,
     pub(crate) capture_mode: CaptureMode,
     pub(crate) content_encoding: Option<posthog_transport::ContentEncoding>,
     pub(crate) super_properties: Properties,
@@ -86,6 +87,7 @@ pub enum CaptureMode {
 /// | `disable_geoip` | on | adds `$geoip_disable: true` (a server's IP is not the user's) |
 /// | `capture_mode` | `Batch` | `/batch/`, or capture v1 (`/i/v1/analytics/events`) |
 /// | `content_encoding` | gzip | v1 also takes deflate, br (feature `br`), zstd (feature `zstd`) |
+/// | `debug` | off | log every captured event and delivered batch through `tracing` (info) |
 /// | `sync_mode` | off | no batching: each event is sent at once; the blocking client waits for it |
 #[derive(Clone)]
 pub struct ClientBuilder {
@@ -141,6 +143,7 @@ impl ClientBuilder {
                 disable_geoip: true,
                 historical_migration: false,
                 sync_mode: false,
+                debug: false,
                 capture_mode: CaptureMode::Batch,
                 content_encoding: None,
                 super_properties: Properties::new(),
@@ -338,6 +341,14 @@ impl ClientBuilder {
     /// Route batches to PostHog's historical-import pipeline.
     pub fn historical_migration(mut self, on: bool) -> Self {
         self.options.historical_migration = on;
+        self
+    }
+
+    /// Logs every captured event (name, distinct id, uuid) and every delivered batch through
+    /// `tracing` at info level, target `posthog` (the Python SDK's `debug`); your subscriber
+    /// decides where it goes. Never logs keys.
+    pub fn debug(mut self, on: bool) -> Self {
+        self.options.debug = on;
         self
     }
 

@@ -78,6 +78,8 @@ pub(crate) struct WorkerConfig {
     /// `Some` for capture v1 (`/i/v1/analytics/events`) with this body encoding; `None` for
     /// `/batch/`.
     pub(crate) v1: Option<ContentEncoding>,
+    /// Log every delivered batch (`ClientBuilder::debug`).
+    pub(crate) debug: bool,
 }
 
 /// What a finished send answered.
@@ -371,6 +373,9 @@ impl Worker {
                 return self.settle_v1(batch, delivery);
             }
             Ok(Delivered::Batch) => {
+                if self.config.debug {
+                    tracing::info!(target: "posthog", events = n, attempts = batch.attempts, "batch delivered");
+                }
                 Counters::add(&self.counters.sent, n);
                 Counters::add(&self.counters.batches, 1);
                 self.auth_warned = false;
@@ -434,6 +439,9 @@ impl Worker {
                 }
                 Verdict::Retry(_) => retry.push(event),
             }
+        }
+        if self.config.debug {
+            tracing::info!(target: "posthog", accepted, dropped = dropped.len(), retry = retry.len(), "v1 batch answered");
         }
         Counters::add(&self.counters.sent, accepted as usize);
         Counters::add(&self.counters.batches, 1);
