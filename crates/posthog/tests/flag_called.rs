@@ -152,3 +152,36 @@ async fn c_flag_called_7_remote_gate() {
     let p = called(&client, &server, "remote-exp", "user-2").await;
     assert_eq!(p["deployment"], "blue");
 }
+
+/// C-FLAG-CALLED.9: the gate survives a cache-provider round trip — a client that installs
+/// definitions another client fetched still sends minimal events.
+#[tokio::test]
+async fn c_flag_called_9_gate_survives_the_definitions_cache() {
+    use posthog::feature_flags::cache::{DefinitionsCache, MemoryDefinitionsCache};
+    use std::sync::Arc;
+    let server = FakePostHog::start().await;
+    server.set_definitions(definitions(Some(true)));
+    let cache: Arc<dyn DefinitionsCache> =
+        Arc::new(MemoryDefinitionsCache::new(Duration::from_secs(60)));
+    let build = || {
+        Client::builder("phc")
+            .host(server.url())
+            .personal_api_key("phx_key")
+            .definitions_cache(cache.clone())
+            .super_property("deployment", "blue")
+            .build()
+            .unwrap()
+    };
+    let fetcher = build();
+    assert!(fetcher.wait_for_flags(Duration::from_secs(5)).await);
+    let reader = build();
+    assert!(reader.wait_for_flags(Duration::from_secs(5)).await);
+    assert_eq!(
+        server.requests_to("/flags/definitions").len(),
+        1,
+        "the reader used the cache"
+    );
+    let p = called(&reader, &server, "plain", "user-from-cache").await;
+    assert!(p.get("deployment").is_none(), "{p}");
+    assert_eq!(p["$feature_flag_has_experiment"], false);
+}
