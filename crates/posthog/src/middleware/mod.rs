@@ -6,8 +6,9 @@
 //! session id (first usable value, sanitised; malformed values are ignored, never an error),
 //! and safe request metadata (`$request_method`, `$request_path`, `$user_agent`) becomes tags.
 //! The query string is never captured. Headers are analytics hints, not authentication: an
-//! application can replace the identity with an authenticated one inside the handler by
-//! opening a nested [`Context::inherit`] scope.
+//! application can replace the identity with an authenticated one inside the handler with
+//! [`identify_context`](crate::context::identify_context) or a nested [`Context::inherit`]
+//! scope (C-TRACING-HEADERS.8).
 
 mod capture_errors;
 
