@@ -44,6 +44,7 @@ async fn c_tracing_headers_layer_scopes_each_request() {
     let b = service.clone().oneshot(request(&[
         ("x-posthog-distinct-id", " user-456\t "),
         ("user-agent", "tests/1.0"),
+        ("x-forwarded-for", "203.0.113.7, 10.0.0.1"),
     ]));
     let c = service.clone().oneshot(request(&[
         ("x-posthog-session-id", "only-session"),
@@ -76,6 +77,14 @@ async fn c_tracing_headers_layer_scopes_each_request() {
         .find(|e| e["distinct_id"] == "user-456")
         .unwrap();
     assert_eq!(b["properties"]["$user_agent"], "tests/1.0");
+    assert_eq!(
+        b["properties"]["$ip"], "203.0.113.7",
+        "the first forwarded address"
+    );
+    assert_eq!(
+        b["properties"]["$current_url"], "https://api.example.com/orders/42",
+        "scheme, host and path; no query"
+    );
     assert!(b["properties"].get("$session_id").is_none());
     let c = by_session("only-session").unwrap();
     assert_eq!(c["properties"]["$process_person_profile"], false);

@@ -4,8 +4,10 @@
 //!
 //! `X-POSTHOG-DISTINCT-ID` and `X-POSTHOG-SESSION-ID` become the context's distinct id and
 //! session id (first usable value, sanitised; malformed values are ignored, never an error),
-//! and safe request metadata (`$request_method`, `$request_path`, `$user_agent`) becomes tags.
-//! The query string is never captured. Headers are analytics hints, not authentication: an
+//! and safe request metadata becomes tags: `$request_method`, `$request_path`, `$user_agent`,
+//! `$current_url` (scheme, host and path, when the request says its scheme) and `$ip` (the
+//! first `X-Forwarded-For` address, else `X-Real-IP`, when it parses as an IP address). The
+//! query string is never captured (C-TRACING-HEADERS.9). Headers are analytics hints, not authentication: an
 //! application can replace the identity with an authenticated one inside the handler with
 //! [`identify_context`](crate::context::identify_context) or a nested [`Context::inherit`]
 //! scope (C-TRACING-HEADERS.8).
@@ -77,7 +79,33 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .find_map(|v| v.to_str().ok().and_then(sanitize))
 }
 
-/// The context of a request: tracing headers plus method, path and user agent.
+/// `scheme://host/path` of a request, without its query: from an absolute URI, else from the
+/// `Host` header with the scheme `X-Forwarded-Proto` names (omitted when the scheme is unknown).
+fn current_url<B>(request: &http::Request<B>) -> Option<String> {
+    let uri = request.uri();
+    let path = uri.path();
+    if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
+        return Some(format!("{scheme}://{authority}{path}"));
+    }
+    let headers = request.headers();
+    let scheme = header(headers, "x-forwarded-proto")
+        .filter(|p| p.eq_ignore_ascii_case("https") || p.eq_ignore_ascii_case("http"))?;
+    let host = header(headers, http::header::HOST.as_str())?
+        .parse::<http::uri::Authority>()
+        .ok()?;
+    Some(format!("{}://{host}{path}", scheme.to_ascii_lowercase()))
+}
+
+/// The client's address as a proxy reports it: the first `X-Forwarded-For` entry, else
+/// `X-Real-IP`; only values that parse as an IP address.
+fn client_ip(headers: &HeaderMap) -> Option<std::net::IpAddr> {
+    let forwarded = header(headers, "x-forwarded-for")
+        .and_then(|list| list.split(',').next().and_then(|ip| ip.trim().parse().ok()));
+    forwarded.or_else(|| header(headers, "x-real-ip").and_then(|ip| ip.trim().parse().ok()))
+}
+
+/// The context of a request: tracing headers plus method, path, URL, user agent and client
+/// address.
 pub fn context_for<B>(request: &http::Request<B>) -> Context {
     let headers = request.headers();
     let mut ctx = Context::inherit()
@@ -85,6 +113,12 @@ pub fn context_for<B>(request: &http::Request<B>) -> Context {
         .tag("$request_path", request.uri().path());
     if let Some(agent) = header(headers, http::header::USER_AGENT.as_str()) {
         ctx = ctx.tag("$user_agent", agent);
+    }
+    if let Some(url) = current_url(request) {
+        ctx = ctx.tag("$current_url", url);
+    }
+    if let Some(ip) = client_ip(headers) {
+        ctx = ctx.tag("$ip", ip.to_string());
     }
     if let Some(id) = header(headers, DISTINCT_ID_HEADER) {
         ctx = ctx.distinct_id(id);
@@ -112,5 +146,58 @@ where
         let ctx = context_for(&request);
         let future = self.inner.call(request);
         Box::pin(ctx.scope(future))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(uri: &str, headers: &[(&str, &str)]) -> http::Request<()> {
+        let mut builder = http::Request::get(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn current_url_needs_a_known_scheme_and_drops_the_query() {
+        let origin_form = request("/cart?token=secret", &[("host", "shop.example.com")]);
+        assert_eq!(current_url(&origin_form), None, "scheme unknown");
+        let proxied = request(
+            "/cart?token=secret",
+            &[("host", "shop.example.com"), ("x-forwarded-proto", "HTTPS")],
+        );
+        assert_eq!(
+            current_url(&proxied).as_deref(),
+            Some("https://shop.example.com/cart")
+        );
+        let bad_host = request(
+            "/cart",
+            &[("host", "shop example"), ("x-forwarded-proto", "https")],
+        );
+        assert_eq!(current_url(&bad_host), None);
+    }
+
+    #[test]
+    fn client_ip_takes_only_addresses() {
+        let ip = |headers: &[(&str, &str)]| {
+            client_ip(request("/", headers).headers()).map(|ip| ip.to_string())
+        };
+        assert_eq!(
+            ip(&[("x-forwarded-for", "2001:db8::1, 10.0.0.1")]).as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(
+            ip(&[
+                ("x-forwarded-for", "unknown"),
+                ("x-real-ip", "198.51.100.2")
+            ])
+            .as_deref(),
+            Some("198.51.100.2")
+        );
+        assert_eq!(ip(&[("x-real-ip", "<script>")]), None);
+        assert_eq!(ip(&[]), None);
     }
 }
