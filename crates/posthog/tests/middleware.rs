@@ -150,3 +150,56 @@ async fn c_exception_meta_middleware_captures_escaping_errors() {
     assert_eq!(panic["$exception_level"], "fatal");
     assert_eq!(panic["$exception_source"], MIDDLEWARE_SOURCE);
 }
+
+/// C-TRACING-HEADERS.11: outbound requests to listed hosts carry the context's ids (stale
+/// values replaced or removed); other hosts are untouched.
+#[tokio::test]
+async fn c_tracing_headers_11_outbound_propagation() {
+    use posthog::context::Context;
+    use posthog::middleware::PropagateContextLayer;
+    let client = ServiceBuilder::new()
+        .layer(PropagateContextLayer::new(["Billing.Internal"]))
+        .service_fn(|req: http::Request<()>| async move {
+            let get = |name: &str| {
+                req.headers()
+                    .get(name)
+                    .map(|v| v.to_str().unwrap().to_owned())
+            };
+            Ok::<_, std::convert::Infallible>((
+                get("x-posthog-distinct-id"),
+                get("x-posthog-session-id"),
+            ))
+        });
+    let outbound = |uri: &str| {
+        http::Request::get(uri)
+            .header("x-posthog-distinct-id", "stale-user")
+            .body(())
+            .unwrap()
+    };
+    let scope = Context::new().distinct_id("user-1").session_id("s-1");
+    let (listed, other) = scope
+        .scope(async {
+            (
+                client
+                    .clone()
+                    .oneshot(outbound("http://billing.internal/pay"))
+                    .await,
+                client
+                    .clone()
+                    .oneshot(outbound("https://api.example.com/x"))
+                    .await,
+            )
+        })
+        .await;
+    assert_eq!(listed.unwrap(), (Some("user-1".into()), Some("s-1".into())));
+    assert_eq!(
+        other.unwrap(),
+        (Some("stale-user".into()), None),
+        "untouched"
+    );
+    // No context: stale values to a listed host are removed, nothing is invented.
+    let bare = client
+        .oneshot(outbound("http://billing.internal/pay"))
+        .await;
+    assert_eq!(bare.unwrap(), (None, None));
+}

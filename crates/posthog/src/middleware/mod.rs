@@ -1,6 +1,7 @@
 //! Tower layers for axum, tonic, hyper or any tower-based server: [`ContextLayer`] opens a
 //! [`Context`] per request from PostHog's tracing headers (C-TRACING-HEADERS), and
-//! [`CaptureErrorsLayer`] captures the errors and panics escaping a service.
+//! [`CaptureErrorsLayer`] captures the errors and panics escaping a service, and
+//! [`PropagateContextLayer`] carries the context to downstream services on outbound requests.
 //!
 //! `X-POSTHOG-DISTINCT-ID` and `X-POSTHOG-SESSION-ID` become the context's distinct id and
 //! session id (first usable value, sanitised; malformed values are ignored, never an error),
@@ -13,8 +14,10 @@
 //! scope (C-TRACING-HEADERS.8).
 
 mod capture_errors;
+mod propagate;
 
 pub use capture_errors::{CaptureErrorsLayer, CaptureErrorsService, MIDDLEWARE_SOURCE};
+pub use propagate::{PropagateContextLayer, PropagateContextService};
 
 use std::future::Future;
 use std::pin::Pin;
