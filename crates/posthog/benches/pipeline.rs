@@ -7,7 +7,9 @@
 //! 3. the same events through serde_json + gzip alone (the floor; at the client's gzip level,
 //!    and at level 6 for comparison);
 //! 4. peak RSS growth with 200,000 events queued behind a stalled server [≤ 60 MiB];
-//! 5. a 200,000-event burst at default settings: how many were dropped [none].
+//! 5. a 200,000-event burst at default settings: how many were dropped [none];
+//! 6. capture in a quiet service (one event every 200 µs), median and p99: the case where a
+//!    capture could have to wake an idle worker.
 //!
 //! Run: `cargo bench -p posthog --bench pipeline` (or `cargo xtask bench`). Figures are
 //! printed; nothing here asserts a time.
@@ -181,6 +183,26 @@ fn main() {
         (accepted, client.stats().dropped)
     });
 
+    // 6. Sparse captures: the worker is idle between them.
+    let (sparse_median, sparse_p99) = runtime.block_on(async {
+        let server = quiet_server().await;
+        let client = ClientBuilder::new("phc_bench")
+            .host(server.url())
+            .build()
+            .expect("client");
+        let mut samples = Vec::with_capacity(2_000);
+        for i in 0..2_000 {
+            let event = event(i);
+            let started = Instant::now();
+            black_box(client.capture(black_box(event)));
+            samples.push(started.elapsed().as_nanos() as u64);
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        client.shutdown(Duration::from_secs(10)).await;
+        samples.sort_unstable();
+        (percentile(&samples, 0.5), percentile(&samples, 0.99))
+    });
+
     let per_sec = |n: u64, d: Duration| n as f64 / d.as_secs_f64();
     println!("posthog pipeline ({N} events of 10 properties)");
     println!(
@@ -212,4 +234,5 @@ fn main() {
         );
     }
     println!("  burst at default settings   {accepted} accepted, {dropped} dropped   [0 dropped]");
+    println!("  capture, one every 200 µs   median {sparse_median} ns, p99 {sparse_p99} ns");
 }

@@ -67,7 +67,7 @@ struct Inner {
     flags: Arc<crate::feature_flags::FlagsRuntime>,
     defaults: Arc<Defaults>,
     transport: Option<Transport>,
-    tx: Option<mpsc::Sender<Msg>>,
+    tx: Option<crate::pipeline::Queue>,
     counters: Arc<Counters>,
     opted_out: AtomicBool,
     shut_down: AtomicBool,
@@ -122,6 +122,7 @@ impl Client {
             }
             let transport = transport.build()?;
             let (tx, rx) = mpsc::channel(options.max_queue_size);
+            let wake = Arc::new(tokio::sync::Notify::new());
             let config = WorkerConfig {
                 flush_at: if options.sync_mode {
                     1
@@ -144,8 +145,10 @@ impl Client {
                     })
                 }),
             };
+            let flush_at = config.flush_at;
             let worker = Worker::new(
                 rx,
+                wake.clone(),
                 transport.clone(),
                 &options.api_key,
                 options.historical_migration,
@@ -159,7 +162,10 @@ impl Client {
                 let _entered = runtime.enter();
                 flags.start_poller(transport.clone(), options.poll_interval);
             }
-            (Some(transport), Some(tx))
+            (
+                Some(transport),
+                Some(crate::pipeline::Queue::new(tx, wake, flush_at)),
+            )
         } else {
             (None, None)
         };

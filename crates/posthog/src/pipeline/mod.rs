@@ -5,9 +5,14 @@
 //! worker's own retry queue with backoff, so a failing flush never spins. Memory is bounded
 //! twice: the channel holds at most `max_queue_size` events, and the worker at most
 //! `max_pending_bytes` of serialised events (when full it stops taking events, the channel
-//! fills, and new captures are dropped and reported).
+//! fills, and new captures are dropped and reported). The worker is woken only when a batch's
+//! worth of events is waiting, for a flush or shutdown, or by its interval timer, so a capture in
+//! a quiet service does not pay for a cross-thread wake-up.
 
 mod batch;
+mod queue;
+
+pub(crate) use queue::Queue;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,7 +25,8 @@ use posthog_transport::retry::{RetryOn, backoff};
 use posthog_transport::{
     ContentEncoding, Delivery, RetryPolicy, Transport, TransportError, V1Attempt, V1Delivery,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -82,6 +88,16 @@ pub(crate) struct WorkerConfig {
     pub(crate) debug: bool,
 }
 
+/// What draining the channel found.
+enum Drained {
+    Open,
+    Shutdown {
+        deadline: Instant,
+        reply: oneshot::Sender<ShutdownReport>,
+    },
+    Closed,
+}
+
 /// What a finished send answered.
 enum Delivered {
     Batch,
@@ -99,6 +115,8 @@ type Sent = (PendingBatch, Result<Delivered, TransportError>);
 
 pub(crate) struct Worker {
     rx: mpsc::Receiver<Msg>,
+    /// Woken by the [`Queue`] when there is work; the worker also wakes every interval.
+    wake: Arc<Notify>,
     transport: Transport,
     envelope: Arc<Envelope>,
     historical_migration: bool,
@@ -145,6 +163,7 @@ impl Worker {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         rx: mpsc::Receiver<Msg>,
+        wake: Arc<Notify>,
         transport: Transport,
         envelope_key: &str,
         historical_migration: bool,
@@ -155,6 +174,7 @@ impl Worker {
     ) -> Self {
         Self {
             rx,
+            wake,
             transport,
             envelope: Arc::new(Envelope::new(envelope_key, historical_migration)),
             historical_migration,
@@ -180,10 +200,25 @@ impl Worker {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await; // the first tick is immediate
         loop {
+            match self.drain() {
+                Drained::Open => {}
+                Drained::Shutdown { deadline, reply } => {
+                    let report = self.shutdown(deadline).await;
+                    let _ = reply.send(report);
+                    return;
+                }
+                Drained::Closed => {
+                    // Every client handle is gone: deliver what we can, briefly.
+                    self.shutdown(Instant::now() + Duration::from_secs(5)).await;
+                    return;
+                }
+            }
             self.dispatch();
             self.answer_flushes();
-            let accepting = self.held_bytes < self.config.max_pending_bytes;
             let retry_wait = until(self.retries.iter().map(|b| b.next_at).min());
+            // While full (`max_pending_bytes`), wake-ups could not be acted on: leave them
+            // pending until a send completes.
+            let accepting = self.held_bytes < self.config.max_pending_bytes;
             tokio::select! {
                 biased;
                 Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
@@ -191,25 +226,29 @@ impl Worker {
                         self.complete(sent);
                     }
                 }
-                msg = self.rx.recv(), if accepting => match msg {
-                    Some(Msg::Event(event)) => self.accept(*event, true),
-                    Some(Msg::Complete(event)) => self.accept(*event, false),
-                    Some(Msg::Flush(reply)) => self.begin_flush(reply),
-                    Some(Msg::Shutdown { deadline, reply }) => {
-                        let report = self.shutdown(deadline).await;
-                        let _ = reply.send(report);
-                        return;
-                    }
-                    None => {
-                        // Every client handle is gone: deliver what we can, briefly.
-                        self.shutdown(Instant::now() + Duration::from_secs(5)).await;
-                        return;
-                    }
-                },
+                () = self.wake.notified(), if accepting => {}
                 _ = tick.tick() => self.interval_due = true,
                 () = retry_wait => {}
             }
         }
+    }
+
+    /// Takes in what the channel holds, while the worker has room for it
+    /// (`max_pending_bytes`): events, flushes, and a shutdown (which ends the drain).
+    fn drain(&mut self) -> Drained {
+        while self.held_bytes < self.config.max_pending_bytes {
+            match self.rx.try_recv() {
+                Ok(Msg::Event(event)) => self.accept(*event, true),
+                Ok(Msg::Complete(event)) => self.accept(*event, false),
+                Ok(Msg::Flush(reply)) => self.begin_flush(reply),
+                Ok(Msg::Shutdown { deadline, reply }) => {
+                    return Drained::Shutdown { deadline, reply };
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Drained::Closed,
+            }
+        }
+        Drained::Open
     }
 
     fn next_id(&mut self) -> u64 {

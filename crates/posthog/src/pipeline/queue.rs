@@ -1,0 +1,62 @@
+//! [`Queue`]: the client's end of the event channel. It wakes the worker only when there is
+//! work worth waking for — `flush_at` events waiting, a flush or a shutdown, or the last handle
+//! gone — so a capture in a quiet service is a push, not a cross-thread wake-up (the worker
+//! also wakes on its own every `flush_interval`).
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::error::{SendError, TrySendError};
+use tokio::sync::{Notify, mpsc};
+
+use super::Msg;
+
+/// The sending side of the pipeline.
+pub(crate) struct Queue {
+    /// `None` only while dropping.
+    tx: Option<mpsc::Sender<Msg>>,
+    wake: Arc<Notify>,
+    flush_at: usize,
+}
+
+impl Queue {
+    pub(crate) fn new(tx: mpsc::Sender<Msg>, wake: Arc<Notify>, flush_at: usize) -> Self {
+        Self {
+            tx: Some(tx),
+            wake,
+            flush_at: flush_at.max(1),
+        }
+    }
+
+    /// Queues an event without waiting; wakes the worker once a batch's worth is waiting.
+    pub(crate) fn try_send(&self, msg: Msg) -> Result<(), TrySendError<Msg>> {
+        let Some(tx) = &self.tx else {
+            return Err(TrySendError::Closed(msg));
+        };
+        let sent = tx.try_send(msg);
+        // Waiting events: the channel's capacity minus its free slots (two atomic loads).
+        let waiting = tx.max_capacity() - tx.capacity();
+        if waiting >= self.flush_at || sent.is_err() {
+            self.wake.notify_one();
+        }
+        sent
+    }
+
+    /// Queues a control message (flush, shutdown), waiting for room, and wakes the worker.
+    pub(crate) async fn send(&self, msg: Msg) -> Result<(), SendError<Msg>> {
+        let Some(tx) = &self.tx else {
+            return Err(SendError(msg));
+        };
+        self.wake.notify_one();
+        let sent = tx.send(msg).await;
+        self.wake.notify_one();
+        sent
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // Close our end first, so the worker wakes to a disconnected channel and drains it.
+        drop(self.tx.take());
+        self.wake.notify_one();
+    }
+}
