@@ -34,11 +34,18 @@ fn root() -> PathBuf {
 }
 
 fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result {
+    run_cargo(args, |command| {
+        command.envs(env.iter().copied());
+    })
+}
+
+/// Runs `cargo args` in the workspace root, after `setup` adjusts the command.
+fn run_cargo(args: &[&str], setup: impl FnOnce(&mut Command)) -> Result {
     eprintln!("\n==> cargo {}", args.join(" "));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(root())
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args(args).current_dir(root());
+    setup(&mut command);
+    let status = command
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if status.success() {
@@ -140,20 +147,12 @@ fn run_example(name: &str) -> Result {
         "--example",
         name,
     ];
-    eprintln!("\n==> cargo {}", args.join(" "));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args)
-        .env_remove("POSTHOG_API_KEY")
-        .env_remove("POSTHOG_PERSONAL_API_KEY")
-        .stdout(std::process::Stdio::null())
-        .current_dir(root())
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("the {name} example failed ({status})"))
-    }
+    run_cargo(&args, |command| {
+        command
+            .env_remove("POSTHOG_API_KEY")
+            .env_remove("POSTHOG_PERSONAL_API_KEY")
+            .stdout(std::process::Stdio::null());
+    })
 }
 
 /// The pure crates must not pull an async runtime or an HTTP stack.
