@@ -158,14 +158,21 @@ fn value_json(value: &FlagValue) -> Value {
     }
 }
 
-/// The call's options with the active scope's flag property overrides merged in (the call's
-/// own properties win); `None` when the scope has none.
-/// A read that local evaluation could not decide and that may ask `/flags`.
-struct NeedsRemote;
+/// A read that local evaluation could not decide and that may ask `/flags`, with what the
+/// synchronous part already worked out: the subject, the merged options and the result-cache
+/// slot.
+struct NeedsRemote<'a> {
+    subject: Cow<'a, str>,
+    /// Boxed so the read's `Result` stays small on the local path.
+    merged: Option<Box<FlagOptions>>,
+    slot: Option<u64>,
+}
 
 /// `/flags` gave no answer (no response, an error status, over quota).
 struct RemoteFailed;
 
+/// The call's options with the active scope's flag property overrides merged in (the call's
+/// own properties win); `None` when the scope has none.
 fn with_scope_overrides(opts: &FlagOptions) -> Option<FlagOptions> {
     let stored = crate::context::flag_properties()?;
     let mut merged = opts.clone();
@@ -390,20 +397,18 @@ impl Client {
     ) -> Option<Resolved> {
         match self.read_flag_now(key, distinct_id, opts, events_default) {
             Ok(resolved) => resolved,
-            Err(NeedsRemote) => {
-                Box::pin(self.read_flag_remotely(key, distinct_id, opts, events_default)).await
-            }
+            Err(need) => Box::pin(self.read_flag_remotely(key, need, opts, events_default)).await,
         }
     }
 
     /// The synchronous part of a read: `Ok` when it is decided without a request.
-    fn read_flag_now(
+    fn read_flag_now<'a>(
         &self,
         key: &str,
-        distinct_id: &str,
+        distinct_id: &'a str,
         opts: &FlagOptions,
         events_default: bool,
-    ) -> Result<Option<Resolved>, NeedsRemote> {
+    ) -> Result<Option<Resolved>, NeedsRemote<'a>> {
         if !self.is_enabled() {
             return Ok(None);
         }
@@ -411,51 +416,64 @@ impl Client {
             return Ok(None);
         };
         let merged = with_scope_overrides(opts);
-        let opts = merged.as_ref().unwrap_or(opts);
-        let results = self.result_cache(&distinct_id, opts, key);
-        if let Some((cache, slot)) = results {
+        let effective = merged.as_ref().unwrap_or(opts);
+        let cache = self.result_cache();
+        let slot = cache.map(|_| result_cache::key(&distinct_id, effective, "one", &[key]));
+        if let (Some(cache), Some(slot)) = (cache, slot) {
             if let result_cache::Lookup::Fresh(result_cache::Cached::One(resolved)) =
                 cache.get(slot)
             {
-                self.after_read(key, &distinct_id, opts, resolved.as_ref(), events_default);
+                self.after_read(
+                    key,
+                    &distinct_id,
+                    effective,
+                    resolved.as_ref(),
+                    events_default,
+                );
                 return Ok(resolved);
             }
         }
-        let resolved = match self.resolve_locally(key, &distinct_id, opts) {
+        let resolved = match self.resolve_locally(key, &distinct_id, effective) {
             LocalAnswer::Decided(resolved) => Some(resolved),
             LocalAnswer::Absent => None,
-            LocalAnswer::Remote if opts.only_evaluate_locally => None,
-            LocalAnswer::Remote => return Err(NeedsRemote),
+            LocalAnswer::Remote if effective.only_evaluate_locally => None,
+            LocalAnswer::Remote => {
+                return Err(NeedsRemote {
+                    subject: distinct_id,
+                    merged: merged.map(Box::new),
+                    slot,
+                });
+            }
         };
-        if let Some((cache, slot)) = results {
+        if let (Some(cache), Some(slot)) = (cache, slot) {
             cache.put(slot, result_cache::Cached::One(resolved.clone()));
         }
-        self.after_read(key, &distinct_id, opts, resolved.as_ref(), events_default);
+        self.after_read(
+            key,
+            &distinct_id,
+            effective,
+            resolved.as_ref(),
+            events_default,
+        );
         Ok(resolved)
     }
 
-    /// The result cache and this single-flag read's slot in it, when the cache is on.
-    fn result_cache(
-        &self,
-        distinct_id: &str,
-        opts: &FlagOptions,
-        key: &str,
-    ) -> Option<(&result_cache::ResultCache, u64)> {
-        let cache = self.flags_runtime()?.results.as_ref()?;
-        Some((cache, result_cache::key(distinct_id, opts, "one", &[key])))
+    /// The result cache, when it is on.
+    fn result_cache(&self) -> Option<&result_cache::ResultCache> {
+        self.flags_runtime()?.results.as_ref()
     }
 
+    /// The remote part of a read, continuing from what `read_flag_now` worked out.
     async fn read_flag_remotely(
         &self,
         key: &str,
-        distinct_id: &str,
+        need: NeedsRemote<'_>,
         opts: &FlagOptions,
         events_default: bool,
     ) -> Option<Resolved> {
-        let distinct_id = self.flag_subject(distinct_id)?;
-        let merged = with_scope_overrides(opts);
-        let opts = merged.as_ref().unwrap_or(opts);
-        let results = self.result_cache(&distinct_id, opts, key);
+        let distinct_id = need.subject;
+        let opts = need.merged.as_deref().unwrap_or(opts);
+        let results = self.result_cache().zip(need.slot);
         let resolved = match self.resolve_remotely(key, &distinct_id, opts).await {
             Ok(resolved) => {
                 if let Some((cache, slot)) = results {
@@ -627,13 +645,22 @@ impl Client {
     /// most one `/flags` request for what local evaluation could not decide (C-GET-FLAGS.2,
     /// C-EVALUATE-FLAGS.3/.4/.16).
     pub(crate) async fn all_flags(&self, distinct_id: &str, opts: &FlagOptions) -> AllFlags {
-        let cache = self.flags_runtime().and_then(|r| r.results.as_ref());
-        let subject = self.flag_subject(distinct_id);
-        let (Some(cache), Some(subject)) = (cache, subject) else {
-            return self.all_flags_uncached(distinct_id, opts).await;
+        let mut out = AllFlags::default();
+        if !self.is_enabled() {
+            out.error = Some("client disabled".into());
+            return out;
+        }
+        let Some(subject) = self.flag_subject(distinct_id) else {
+            return out;
         };
+        out.distinct_id = subject.into_owned();
+        out.groups = opts.groups.clone();
         let merged = with_scope_overrides(opts);
         let effective = merged.as_ref().unwrap_or(opts);
+        let Some(cache) = self.result_cache() else {
+            return self.evaluate_all_flags(out, effective).await;
+        };
+        let subject = out.distinct_id.clone();
         let slot = match &effective.flag_keys {
             Some(keys) => {
                 let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -646,7 +673,7 @@ impl Client {
             result_cache::Lookup::Stale(result_cache::Cached::All(all)) => Some(all),
             _ => None,
         };
-        let out = Box::pin(self.all_flags_uncached(distinct_id, opts)).await;
+        let out = Box::pin(self.evaluate_all_flags(out, effective)).await;
         match (out.error.is_some(), earlier) {
             // The server could not answer: an expired cached answer is better than none.
             (true, Some(stale)) => stale,
@@ -658,22 +685,13 @@ impl Client {
         }
     }
 
-    async fn all_flags_uncached(&self, distinct_id: &str, opts: &FlagOptions) -> AllFlags {
-        let mut out = AllFlags::default();
-        if !self.is_enabled() {
-            out.error = Some("client disabled".into());
-            return out;
-        }
-        let Some(distinct_id) = self.flag_subject(distinct_id) else {
-            return out;
-        };
-        out.distinct_id = distinct_id.clone().into_owned();
-        out.groups = opts.groups.clone();
+    /// Evaluates the flags of `out`'s subject with the merged options: locally, then at most
+    /// one `/flags` request for what stays undecided.
+    async fn evaluate_all_flags(&self, mut out: AllFlags, opts: &FlagOptions) -> AllFlags {
         let Some(runtime) = self.flags_runtime() else {
             return out;
         };
-        let merged = with_scope_overrides(opts);
-        let opts = merged.as_ref().unwrap_or(opts);
+        let distinct_id = out.distinct_id.clone();
         let wanted = opts.flag_keys.as_deref();
         let mut undecided = false;
         runtime.store.with_current(|loaded| {
@@ -690,7 +708,10 @@ impl Client {
                 None => loaded.set.keys().collect(),
             };
             for key in keys {
-                let info = loaded.set.info(key);
+                let Some((info, evaluation)) = loaded.set.evaluate_with_info(key, &ctx) else {
+                    undecided = true; // a requested key with no definition
+                    continue;
+                };
                 let local = |value: posthog_flags::FlagValueRef<'_>,
                              payload: Option<&Value>,
                              reason: Option<&'static str>| Resolved {
@@ -698,20 +719,20 @@ impl Client {
                     payload: payload.cloned(),
                     locally: true,
                     reason: reason.map(Cow::Borrowed),
-                    id: info.and_then(|i| i.id),
-                    version: info.and_then(|i| i.version),
+                    id: info.id,
+                    version: info.version,
                     request_id: None,
-                    has_experiment: info.and_then(|i| i.has_experiment),
+                    has_experiment: info.has_experiment,
                     minimal_gate: loaded.set.minimal_flag_called_events(),
                 };
-                match loaded.set.evaluate(key, &ctx) {
-                    Some(Evaluation::Match(m)) => {
+                match evaluation {
+                    Evaluation::Match(m) => {
                         out.flags.insert(
                             key.to_owned(),
                             local(m.value, m.payload, Some(m.reason.code())),
                         );
                     }
-                    Some(answer) if opts.only_evaluate_locally => {
+                    answer if opts.only_evaluate_locally => {
                         if let Some(value) = answer.local_only_value() {
                             out.flags.insert(
                                 key.to_owned(),
@@ -719,7 +740,7 @@ impl Client {
                             );
                         }
                     }
-                    _ => undecided = true, // inconclusive, or a requested key with no definition
+                    _ => undecided = true, // inconclusive
                 }
             }
         });
