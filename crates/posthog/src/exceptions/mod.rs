@@ -113,6 +113,31 @@ pub(crate) const MANUAL: Boundary = Boundary {
     source: None,
 };
 
+/// The outermost entry of an `$exception_list` (`exception_id` 0): the capture boundary's
+/// mechanism type and handling, and the stack with its synthetic mark.
+pub(crate) fn outermost(
+    kind: String,
+    value: String,
+    module: Option<String>,
+    mechanism_kind: &str,
+    handled: bool,
+    stack: Stack,
+) -> Exception {
+    Exception {
+        kind,
+        value,
+        module,
+        mechanism: Mechanism {
+            kind: Some(mechanism_kind.into()),
+            handled: Some(handled),
+            synthetic: Some(stack.synthetic),
+            exception_id: 0,
+            ..Mechanism::default()
+        },
+        stacktrace: stack.into_stacktrace(),
+    }
+}
+
 /// Splits `std::any::type_name` into (module, short type name).
 fn split_type_name(full: &str) -> (Option<String>, String) {
     let base = full.split('<').next().unwrap_or(full);
@@ -134,21 +159,14 @@ pub(crate) fn exception_list(
     stack: Stack,
 ) -> Vec<Exception> {
     let (module, kind) = split_type_name(type_name);
-    let synthetic = stack.synthetic;
-    let stacktrace = stack.into_stacktrace();
-    let mut list = vec![Exception {
+    let mut list = vec![outermost(
         kind,
-        value: error.to_string(),
+        error.to_string(),
         module,
-        mechanism: Mechanism {
-            kind: Some(mechanism_kind.into()),
-            handled: Some(handled),
-            synthetic: Some(synthetic),
-            exception_id: 0,
-            ..Mechanism::default()
-        },
-        stacktrace,
-    }];
+        mechanism_kind,
+        handled,
+        stack,
+    )];
     let mut seen: Vec<*const ()> = vec![error as *const dyn StdError as *const ()];
     let mut current = error.source();
     while let Some(cause) = current {
@@ -273,20 +291,16 @@ impl Client {
         } else {
             kind
         };
+        let stack = Stack::here(&self.options().project_root, true);
         let list = ExceptionList {
-            exceptions: vec![Exception {
-                kind: kind.to_owned(),
-                value: message.to_owned(),
-                module: None,
-                mechanism: Mechanism {
-                    kind: Some("generic".into()),
-                    handled: Some(true),
-                    synthetic: Some(true),
-                    exception_id: 0,
-                    ..Mechanism::default()
-                },
-                stacktrace: Stack::here(&self.options().project_root, true).into_stacktrace(),
-            }],
+            exceptions: vec![outermost(
+                kind.to_owned(),
+                message.to_owned(),
+                None,
+                MANUAL.mechanism,
+                MANUAL.handled,
+                stack,
+            )],
             level: opts.level.unwrap_or(Level::Error),
             fingerprint: opts.fingerprint.clone(),
         };

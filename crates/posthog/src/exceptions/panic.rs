@@ -7,9 +7,9 @@ use std::panic::PanicHookInfo;
 use std::time::Duration;
 
 use posthog_core::Properties;
-use posthog_core::exception::{Exception, ExceptionList, Level, Mechanism};
+use posthog_core::exception::{ExceptionList, Level};
 
-use super::Stack;
+use super::{Stack, outermost};
 use crate::Client;
 
 /// How long a panic waits for its event to be delivered before the process goes on.
@@ -37,21 +37,15 @@ pub(crate) fn message(payload: &(dyn Any + Send)) -> String {
 
 /// The `$exception_list` of a panic: one unhandled `panic` entry, level fatal.
 pub(crate) fn panic_list(message: String, stack: Stack) -> ExceptionList {
-    let synthetic = stack.synthetic;
     ExceptionList {
-        exceptions: vec![Exception {
-            kind: "panic".into(),
-            value: message,
-            module: None,
-            mechanism: Mechanism {
-                kind: Some("panic".into()),
-                handled: Some(false),
-                synthetic: Some(synthetic),
-                exception_id: 0,
-                ..Mechanism::default()
-            },
-            stacktrace: stack.into_stacktrace(),
-        }],
+        exceptions: vec![outermost(
+            "panic".into(),
+            message,
+            None,
+            "panic",
+            false,
+            stack,
+        )],
         level: Level::Fatal,
         fingerprint: None,
     }
@@ -80,17 +74,13 @@ impl Client {
         // The hook runs where the panic happened: this stack is the panic's own.
         let stack = Stack::here(&self.options().project_root, false);
         let list = panic_list(message(info.payload()), stack);
-        let mut extra = Properties::new();
-        if let Some(location) = info.location() {
-            extra.insert("$exception_panic_file".into(), location.file().into());
-            extra.insert("$exception_panic_line".into(), location.line().into());
-            extra.insert("$exception_panic_column".into(), location.column().into());
-        }
         let Some(mut event) = self.exception_event_for("", &list, Properties::new()) else {
             return;
         };
-        for (k, v) in extra {
-            event.set_default(&k, v);
+        if let Some(location) = info.location() {
+            event.set_default("$exception_panic_file", location.file());
+            event.set_default("$exception_panic_line", location.line());
+            event.set_default("$exception_panic_column", location.column());
         }
         event.set_default("$exception_source", "rust.panic_hook");
         // The event is sent from another thread: give it this thread's context now.
