@@ -6,10 +6,11 @@
 
 #![allow(missing_docs)]
 
+mod support;
+
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use posthog::test_util::FakePostHog;
 use posthog::{ClientBuilder, ExceptionOptions};
 
 #[derive(Debug)]
@@ -46,14 +47,9 @@ fn chain(i: usize) -> Layer {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     runtime.block_on(async {
-        let server = FakePostHog::start().await;
-        server.server().set_recording(false);
+        let server = support::quiet_server().await;
         let client = ClientBuilder::new("phc_bench").host(server.url()).build().expect("client");
         let opts = ExceptionOptions::new();
         let mut samples = Vec::with_capacity(2_000);
@@ -66,7 +62,7 @@ fn main() {
             }
         }
         samples.sort_unstable();
-        let at = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
+        let at = |p: f64| support::percentile(&samples, p);
         println!(
             "posthog exceptions: capture_exception, three-level chain, calling thread: median {:.1} µs, p99 {:.1} µs",
             at(0.5) as f64 / 1000.0,

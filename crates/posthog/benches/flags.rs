@@ -7,6 +7,8 @@
 
 #![allow(missing_docs)]
 
+mod support;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -26,17 +28,8 @@ fn definitions() -> serde_json::Value {
     ]})
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.total_cmp(b));
-    xs[xs.len() / 2]
-}
-
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     runtime.block_on(async {
         let server = FakePostHog::start().await;
         server.set_definitions(definitions());
@@ -73,9 +66,9 @@ fn main() {
                 }
                 noev.push(started.elapsed().as_nanos() as f64 / f64::from(CALLS));
             }
-            let (b, c) = (median(bare), median(through));
+            let (b, c) = (support::median(bare), support::median(through));
             println!("  {key:<10} bare {b:7.1} ns   client {c:7.1} ns   ratio {:.2}x   [<= 1.50x]", c / b);
-            let q = median(noev);
+            let q = support::median(noev);
             println!("  {key:<10} without $feature_flag_called: client {q:7.1} ns   ratio {:.2}x", q / b);
         }
         client.shutdown(Duration::from_secs(5)).await;

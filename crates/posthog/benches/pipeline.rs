@@ -16,6 +16,8 @@
 
 #![allow(missing_docs)]
 
+mod support;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -38,14 +40,13 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-async fn quiet_server() -> FakePostHog {
-    let server = FakePostHog::start().await;
-    server.server().set_recording(false);
-    server
+/// A client whose queue holds the whole run.
+fn roomy_client(server: &FakePostHog) -> Client {
+    ClientBuilder::new("phc_bench")
+        .host(server.url())
+        .max_queue_size(N + 1000)
+        .build()
+        .expect("client")
 }
 
 async fn wait_sent(client: &Client, n: u64, limit: Duration) -> bool {
@@ -60,24 +61,16 @@ async fn wait_sent(client: &Client, n: u64, limit: Duration) -> bool {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     let baseline_rss = vm_hwm_kib();
 
     // 4. Peak RSS with 200,000 queued (first, so earlier runs do not raise the high-water mark).
     let rss = runtime.block_on(async {
-        let server = quiet_server().await;
+        let server = support::quiet_server().await;
         // Every request stalls (a script wins over FakePostHog's own answers), so nothing is
         // acknowledged and every event stays queued.
         server.script((0..1_000).map(|_| Reply::ok().delay(Duration::from_secs(30))));
-        let client = ClientBuilder::new("phc_bench")
-            .host(server.url())
-            .max_queue_size(N + 1000)
-            .build()
-            .expect("client");
+        let client = roomy_client(&server);
         let before = vm_hwm_kib();
         for i in 0..N {
             client.capture(event(i));
@@ -94,12 +87,8 @@ fn main() {
 
     // 1. Calling-thread cost of build + capture.
     let (median, p99, mean) = runtime.block_on(async {
-        let server = quiet_server().await;
-        let client = ClientBuilder::new("phc_bench")
-            .host(server.url())
-            .max_queue_size(N + 1000)
-            .build()
-            .expect("client");
+        let server = support::quiet_server().await;
+        let client = roomy_client(&server);
         for i in 0..10_000 {
             client.capture(event(i)); // warm-up
         }
@@ -114,17 +103,17 @@ fn main() {
         client.shutdown(Duration::from_secs(10)).await;
         let mean = samples.iter().sum::<u64>() as f64 / samples.len() as f64;
         samples.sort_unstable();
-        (percentile(&samples, 0.5), percentile(&samples, 0.99), mean)
+        (
+            support::percentile(&samples, 0.5),
+            support::percentile(&samples, 0.99),
+            mean,
+        )
     });
 
     // 2. End-to-end delivery with gzip.
     let (delivered, e2e) = runtime.block_on(async {
-        let server = quiet_server().await;
-        let client = ClientBuilder::new("phc_bench")
-            .host(server.url())
-            .max_queue_size(N + 1000)
-            .build()
-            .expect("client");
+        let server = support::quiet_server().await;
+        let client = roomy_client(&server);
         let started = Instant::now();
         for i in 0..N {
             client.capture(event(i));
@@ -168,7 +157,7 @@ fn main() {
 
     // 5. A 200,000-event burst at default settings.
     let (accepted, dropped) = runtime.block_on(async {
-        let server = quiet_server().await;
+        let server = support::quiet_server().await;
         let client = ClientBuilder::new("phc_bench")
             .host(server.url())
             .build()
@@ -185,7 +174,7 @@ fn main() {
 
     // 6. Sparse captures: the worker is idle between them.
     let (sparse_median, sparse_p99) = runtime.block_on(async {
-        let server = quiet_server().await;
+        let server = support::quiet_server().await;
         let client = ClientBuilder::new("phc_bench")
             .host(server.url())
             .build()
@@ -200,7 +189,10 @@ fn main() {
         }
         client.shutdown(Duration::from_secs(10)).await;
         samples.sort_unstable();
-        (percentile(&samples, 0.5), percentile(&samples, 0.99))
+        (
+            support::percentile(&samples, 0.5),
+            support::percentile(&samples, 0.99),
+        )
     });
 
     let per_sec = |n: u64, d: Duration| n as f64 / d.as_secs_f64();
