@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
@@ -30,6 +30,11 @@ const OPTIONS: &[(&str, &str, bool)] = &[
 
 /// Properties never sent in v1 properties.
 const LEFT_OUT: &[&str] = &["$lib", "$lib_version"];
+
+/// A v1 timestamp: UTC, RFC 3339, exactly three fractional digits and `Z`.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
 
 /// A boolean option's value: a JSON bool, `"true"`/`"1"`/`"false"`/`"0"` in any case, or a
 /// number (≠ 0 is true); anything else does not coerce.
@@ -104,10 +109,7 @@ pub fn event_json(event: &Event) -> Result<Vec<u8>, EventError> {
     }
     let session_id = props.get("$session_id").and_then(Value::as_str);
     let window_id = props.get("$window_id").and_then(Value::as_str);
-    let timestamp = event
-        .get_timestamp()
-        .unwrap_or_else(Utc::now)
-        .to_rfc3339_opts(SecondsFormat::Millis, true);
+    let timestamp = timestamp(event.get_timestamp().unwrap_or_else(Utc::now));
     let body = V1Event {
         event: event.name(),
         uuid: event.get_uuid().unwrap_or_else(crate::ids::new_uuid),

@@ -485,7 +485,7 @@ impl Transport {
         let token = HeaderValue::from_str(&format!("Bearer {}", self.config.token.as_str()))
             .map_err(|_| TransportError::config("the project token cannot be sent as a header"))?;
         let sdk = format!("{}/{}", posthog_core::LIB_NAME, posthog_core::LIB_VERSION);
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let now = posthog_core::capture_v1::timestamp(chrono::Utc::now());
         let headers = request.headers_mut();
         headers.insert(AUTHORIZATION, token);
         let text =

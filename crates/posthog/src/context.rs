@@ -288,6 +288,15 @@ pub fn current() -> Option<Context> {
     with_current(|ctx| ctx.cloned())
 }
 
+/// The active context's distinct id and session id, without copying the rest of it.
+pub(crate) fn current_ids() -> (Option<String>, Option<String>) {
+    with_current(|ctx| {
+        ctx.map_or((None, None), |c| {
+            (c.distinct_id.clone(), c.session_id.clone())
+        })
+    })
+}
+
 /// The active context's distinct id, if any (C-GET-DISTINCT-ID.2).
 pub fn current_distinct_id() -> Option<String> {
     with_current(|ctx| ctx.and_then(|c| c.distinct_id.clone()))

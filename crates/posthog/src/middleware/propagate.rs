@@ -93,20 +93,14 @@ where
             .host()
             .is_some_and(|h| self.hosts.contains(&h.to_ascii_lowercase()));
         if listed {
-            let ctx = crate::context::current();
+            let (distinct_id, session_id) = crate::context::current_ids();
             let headers = request.headers_mut();
             for (name, value) in [
-                (
-                    DISTINCT_ID_HEADER,
-                    ctx.as_ref().and_then(|c| c.get_distinct_id()),
-                ),
-                (
-                    SESSION_ID_HEADER,
-                    ctx.as_ref().and_then(|c| c.get_session_id()),
-                ),
+                (DISTINCT_ID_HEADER, distinct_id),
+                (SESSION_ID_HEADER, session_id),
             ] {
                 headers.remove(name);
-                if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+                if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
                     headers.insert(name, value);
                 }
             }

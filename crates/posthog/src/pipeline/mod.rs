@@ -364,10 +364,9 @@ impl Worker {
             let (request_id, created_at) = batch
                 .v1
                 .get_or_insert_with(|| {
-                    let now = chrono::Utc::now();
                     (
                         posthog_core::ids::new_uuid(),
-                        now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        posthog_core::capture_v1::timestamp(chrono::Utc::now()),
                     )
                 })
                 .clone();
