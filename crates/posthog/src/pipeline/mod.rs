@@ -238,17 +238,29 @@ impl Worker {
     fn drain(&mut self) -> Drained {
         while self.held_bytes < self.config.max_pending_bytes {
             match self.rx.try_recv() {
-                Ok(Msg::Event(event)) => self.accept(*event, true),
-                Ok(Msg::Complete(event)) => self.accept(*event, false),
-                Ok(Msg::Flush(reply)) => self.begin_flush(reply),
-                Ok(Msg::Shutdown { deadline, reply }) => {
-                    return Drained::Shutdown { deadline, reply };
+                Ok(msg) => {
+                    if let Some(shutdown) = self.take(msg) {
+                        return shutdown;
+                    }
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return Drained::Closed,
             }
         }
         Drained::Open
+    }
+
+    /// Handles one message; a shutdown is handed back to the caller.
+    fn take(&mut self, msg: Msg) -> Option<Drained> {
+        match msg {
+            Msg::Event(event) => self.accept(*event, true),
+            Msg::Complete(event) => self.accept(*event, false),
+            Msg::Flush(reply) => self.begin_flush(reply),
+            Msg::Shutdown { deadline, reply } => {
+                return Some(Drained::Shutdown { deadline, reply });
+            }
+        }
+        None
     }
 
     fn next_id(&mut self) -> u64 {
@@ -654,13 +666,9 @@ impl Worker {
     async fn shutdown(&mut self, deadline: Instant) -> ShutdownReport {
         self.rx.close();
         while let Ok(msg) = self.rx.try_recv() {
-            match msg {
-                Msg::Event(event) => self.accept(*event, true),
-                Msg::Complete(event) => self.accept(*event, false),
-                Msg::Flush(reply) => self.begin_flush(reply),
-                Msg::Shutdown { reply, .. } => {
-                    let _ = reply.send(ShutdownReport::default());
-                }
+            // A second shutdown request gets an empty report: this one does the work.
+            if let Some(Drained::Shutdown { reply, .. }) = self.take(msg) {
+                let _ = reply.send(ShutdownReport::default());
             }
         }
         while let Some(batch) = self.cut_batch() {
