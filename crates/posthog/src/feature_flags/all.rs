@@ -1,0 +1,169 @@
+//! Every flag of one subject through the client: local evaluation of the whole set, then at
+//! most one `/flags` request, with the result cache in front.
+
+use std::borrow::Cow;
+
+use posthog_flags::{EvalContext, Evaluation};
+use serde_json::Value;
+
+use super::{AllFlags, FlagOptions, Resolved, result_cache, with_scope_overrides};
+use crate::Client;
+
+impl Client {
+    /// Every flag (or the `flag_keys` of the options) for one subject: local first, then at
+    /// most one `/flags` request for what local evaluation could not decide (C-GET-FLAGS.2,
+    /// C-EVALUATE-FLAGS.3/.4/.16).
+    pub(crate) async fn all_flags(&self, distinct_id: &str, opts: &FlagOptions) -> AllFlags {
+        let mut out = AllFlags::default();
+        if !self.is_enabled() {
+            out.error = Some("client disabled".into());
+            return out;
+        }
+        let Some(subject) = self.flag_subject(distinct_id) else {
+            return out;
+        };
+        out.distinct_id = subject.into_owned();
+        out.groups = opts.groups.clone();
+        let merged = with_scope_overrides(opts);
+        let effective = merged.as_ref().unwrap_or(opts);
+        let Some(cache) = self.result_cache() else {
+            return self.evaluate_all_flags(out, effective).await;
+        };
+        let subject = out.distinct_id.clone();
+        let slot = match &effective.flag_keys {
+            Some(keys) => {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                result_cache::key(&subject, effective, "some", &keys)
+            }
+            None => result_cache::key(&subject, effective, "all", &[]),
+        };
+        let earlier = match cache.get(slot) {
+            result_cache::Lookup::Fresh(result_cache::Cached::All(all)) => return all,
+            result_cache::Lookup::Stale(result_cache::Cached::All(all)) => Some(all),
+            _ => None,
+        };
+        let out = Box::pin(self.evaluate_all_flags(out, effective)).await;
+        match (out.error.is_some(), earlier) {
+            // The server could not answer: an expired cached answer is better than none.
+            (true, Some(stale)) => stale,
+            (true, None) => out,
+            (false, _) => {
+                cache.put(slot, result_cache::Cached::All(out.clone()));
+                out
+            }
+        }
+    }
+
+    /// Evaluates the flags of `out`'s subject with the merged options: locally, then at most
+    /// one `/flags` request for what stays undecided.
+    pub(super) async fn evaluate_all_flags(
+        &self,
+        mut out: AllFlags,
+        opts: &FlagOptions,
+    ) -> AllFlags {
+        let Some(runtime) = self.flags_runtime() else {
+            return out;
+        };
+        let distinct_id = out.distinct_id.clone();
+        let wanted = opts.flag_keys.as_deref();
+        let mut undecided = false;
+        runtime.store.with_current(|loaded| {
+            let Some(loaded) = loaded else {
+                undecided = true;
+                return;
+            };
+            let ctx = EvalContext::new(&distinct_id)
+                .person_properties(&opts.person_properties)
+                .groups(&opts.groups)
+                .group_properties(&opts.group_properties);
+            let keys: Vec<&str> = match wanted {
+                Some(keys) => keys.iter().map(String::as_str).collect(),
+                None => loaded.set.keys().collect(),
+            };
+            for key in keys {
+                let Some((info, evaluation)) = loaded.set.evaluate_with_info(key, &ctx) else {
+                    undecided = true; // a requested key with no definition
+                    continue;
+                };
+                let local = |value: posthog_flags::FlagValueRef<'_>,
+                             payload: Option<&Value>,
+                             reason: Option<&'static str>| Resolved {
+                    value: value.to_owned(),
+                    payload: payload.cloned(),
+                    locally: true,
+                    reason: reason.map(Cow::Borrowed),
+                    id: info.id,
+                    version: info.version,
+                    request_id: None,
+                    has_experiment: info.has_experiment,
+                    minimal_gate: loaded.set.minimal_flag_called_events(),
+                };
+                match evaluation {
+                    Evaluation::Match(m) => {
+                        out.flags.insert(
+                            key.to_owned(),
+                            local(m.value, m.payload, Some(m.reason.code())),
+                        );
+                    }
+                    answer if opts.only_evaluate_locally => {
+                        if let Some(value) = answer.local_only_value() {
+                            out.flags.insert(
+                                key.to_owned(),
+                                local(value, loaded.set.payload(key, value), None),
+                            );
+                        }
+                    }
+                    _ => undecided = true, // inconclusive
+                }
+            }
+        });
+        if undecided && !opts.only_evaluate_locally {
+            if let Some(transport) = self.transport() {
+                let request = self.flags_request(&distinct_id, opts, opts.flag_keys.clone());
+                match Box::pin(transport.flags(&request)).await {
+                    Ok(answer) if !answer.quota_limited => {
+                        out.request_id = answer.request_id.clone();
+                        if answer.errors_while_computing_flags {
+                            out.error = Some("errors_while_computing_flags".into());
+                        }
+                        for (key, detail) in answer.flags {
+                            if detail.failed || out.flags.get(&key).is_some_and(|r| r.locally) {
+                                continue;
+                            }
+                            out.flags.insert(
+                                key,
+                                Resolved {
+                                    value: detail.value(),
+                                    payload: detail.metadata.payload.clone(),
+                                    locally: false,
+                                    reason: detail
+                                        .reason
+                                        .as_ref()
+                                        .map(|r| Cow::Owned(r.code.clone())),
+                                    id: detail.metadata.id,
+                                    version: detail.metadata.version,
+                                    request_id: answer.request_id.clone(),
+                                    has_experiment: detail.metadata.has_experiment,
+                                    minimal_gate: answer.minimal_flag_called_events,
+                                },
+                            );
+                        }
+                    }
+                    Ok(_) => {
+                        tracing::warn!(target: "posthog", "feature flags are over quota");
+                        out.error = Some("quota_limited".into());
+                    }
+                    Err(err) => {
+                        tracing::warn!(target: "posthog", "flags could not be evaluated remotely: {err}");
+                        out.error = Some(if err.is_timeout() {
+                            "timeout".into()
+                        } else {
+                            format!("api_error: {err}")
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,326 @@
+//! One flag read through the client: the subject and options, local evaluation, the
+//! `/flags` fallback, the result cache and `$feature_flag_called`.
+
+use std::borrow::Cow;
+
+use posthog_core::{Event, FlagsRequest};
+use posthog_flags::{EvalContext, Evaluation};
+use serde_json::Value;
+
+use super::{
+    FlagOptions, LocalAnswer, NeedsRemote, RemoteFailed, Resolved, called, result_cache,
+    value_json, with_scope_overrides,
+};
+use crate::Client;
+
+impl Client {
+    /// The distinct id of a flag read: the caller's, else the active context's (C-TRACING-HEADERS.6:
+    /// none at all → no evaluation, no request, no event).
+    pub(super) fn flag_subject<'a>(&self, distinct_id: &'a str) -> Option<Cow<'a, str>> {
+        if !distinct_id.trim().is_empty() {
+            return Some(Cow::Borrowed(distinct_id));
+        }
+        crate::context::current_distinct_id().map(Cow::Owned)
+    }
+
+    pub(super) fn flags_request(
+        &self,
+        distinct_id: &str,
+        opts: &FlagOptions,
+        keys: Option<Vec<String>>,
+    ) -> FlagsRequest {
+        let groups = opts.groups.clone();
+        let group_properties = opts
+            .group_properties
+            .iter()
+            .filter(|(t, _)| groups.contains_key(*t))
+            .map(|(t, p)| (t.clone(), p.clone()))
+            .collect();
+        FlagsRequest {
+            api_key: String::new(), // set by the transport
+            distinct_id: distinct_id.to_owned(),
+            groups,
+            person_properties: opts.person_properties.clone(),
+            group_properties,
+            geoip_disable: self.options().disable_geoip,
+            flag_keys_to_evaluate: keys,
+            device_id: opts.device_id.clone(),
+        }
+    }
+
+    /// Local evaluation under the definitions' read lock (no copy of the set, no await).
+    pub(super) fn resolve_locally(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> LocalAnswer {
+        let Some(runtime) = self.flags_runtime() else {
+            return LocalAnswer::Absent;
+        };
+        runtime.store.with_current(|loaded| {
+            let Some(loaded) = loaded else {
+                return LocalAnswer::Remote;
+            };
+            let mut ctx = EvalContext::new(distinct_id)
+                .person_properties(&opts.person_properties)
+                .groups(&opts.groups)
+                .group_properties(&opts.group_properties);
+            if let Some(device) = &opts.device_id {
+                ctx = ctx.device_id(device);
+            }
+            let Some((info, evaluation)) = loaded.set.evaluate_with_info(key, &ctx) else {
+                return if opts.only_evaluate_locally {
+                    LocalAnswer::Absent
+                } else {
+                    LocalAnswer::Remote
+                };
+            };
+            let local = |value: posthog_flags::FlagValueRef<'_>,
+                         payload: Option<&Value>,
+                         reason: Option<&'static str>| {
+                LocalAnswer::Decided(Resolved {
+                    value: value.to_owned(),
+                    payload: payload.cloned(),
+                    locally: true,
+                    reason: reason.map(Cow::Borrowed),
+                    id: info.id,
+                    version: info.version,
+                    request_id: None,
+                    has_experiment: info.has_experiment,
+                    minimal_gate: loaded.set.minimal_flag_called_events(),
+                })
+            };
+            match evaluation {
+                Evaluation::Match(m) => local(m.value, m.payload, Some(m.reason.code())),
+                answer @ Evaluation::Inconclusive(_) if opts.only_evaluate_locally => {
+                    match answer.local_only_value() {
+                        Some(value) => local(value, loaded.set.payload(key, value), None),
+                        None => LocalAnswer::Absent,
+                    }
+                }
+                _ if opts.only_evaluate_locally => LocalAnswer::Absent,
+                _ => LocalAnswer::Remote,
+            }
+        })
+    }
+
+    /// One `/flags` request for `key`: `Ok(None)` when the server knows no such flag (or
+    /// failed to compute it), `Err` when it gave no answer.
+    pub(super) async fn resolve_remotely(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> Result<Option<Resolved>, RemoteFailed> {
+        let transport = self.transport().ok_or(RemoteFailed)?;
+        match transport
+            .flags(&self.flags_request(distinct_id, opts, Some(vec![key.to_owned()])))
+            .await
+        {
+            Ok(answer) if answer.quota_limited => {
+                tracing::warn!(target: "posthog", "feature flags are over quota; no value for {key:?}");
+                Err(RemoteFailed)
+            }
+            Ok(answer) => {
+                let Some(detail) = answer.flags.get(key).filter(|d| !d.failed) else {
+                    return Ok(None);
+                };
+                Ok(Some(Resolved {
+                    value: detail.value(),
+                    payload: detail.metadata.payload.clone(),
+                    locally: false,
+                    reason: detail.reason.as_ref().map(|r| Cow::Owned(r.code.clone())),
+                    id: detail.metadata.id,
+                    version: detail.metadata.version,
+                    request_id: answer.request_id.clone(),
+                    has_experiment: detail.metadata.has_experiment,
+                    minimal_gate: answer.minimal_flag_called_events,
+                }))
+            }
+            Err(err) => {
+                tracing::warn!(target: "posthog", "feature flag {key:?} could not be evaluated remotely: {err}");
+                Err(RemoteFailed)
+            }
+        }
+    }
+
+    /// `$feature_flag_called`, once per (distinct id, flag, value, groups) (C-FLAG-CALLED).
+    pub(crate) fn report_called(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        groups: &posthog_core::Groups,
+        resolved: Option<&Resolved>,
+        error: Option<&str>,
+    ) {
+        let Some(runtime) = self.flags_runtime() else {
+            return;
+        };
+        let dedup = called::key(distinct_id, key, resolved.map(|r| &r.value), groups);
+        if !runtime.tracker.first_time(dedup) {
+            return;
+        }
+        let response = resolved.map_or(Value::Null, |r| value_json(&r.value));
+        let mut event = Event::new("$feature_flag_called", distinct_id)
+            .property("$feature_flag", key)
+            .property("$feature_flag_response", response.clone())
+            .property(format!("$feature/{key}"), response)
+            .property("locally_evaluated", resolved.is_some_and(|r| r.locally));
+        if let Some(r) = resolved {
+            if let Some(payload) = &r.payload {
+                event = event.property("$feature_flag_payload", payload.clone());
+            }
+            if let Some(id) = r.id {
+                event = event.property("$feature_flag_id", id);
+            }
+            if let Some(version) = r.version {
+                event = event.property("$feature_flag_version", version);
+            }
+            if let (Some(reason), false) = (&r.reason, r.locally) {
+                event = event.property("$feature_flag_reason", reason.as_ref());
+            }
+            if let Some(request_id) = &r.request_id {
+                event = event.property("$feature_flag_request_id", request_id.as_str());
+            }
+            if let Some(has_experiment) = r.has_experiment {
+                event = event.property("$feature_flag_has_experiment", has_experiment);
+            }
+        }
+        if let Some(error) = error {
+            event = event.property("$feature_flag_error", error);
+        }
+        for (group_type, group_key) in groups {
+            event = event.group(group_type.as_str(), group_key.as_str());
+        }
+        // C-FLAG-CALLED.7: the server's gate on and the flag known not to back an experiment.
+        if resolved.is_some_and(|r| r.minimal_gate && r.has_experiment == Some(false)) {
+            self.capture_reduced(event, called::minimal_keeps);
+        } else {
+            self.capture(event);
+        }
+    }
+
+    /// One flag read: local evaluation (synchronous, so a local answer costs no future state
+    /// or copies), then, only when needed, the boxed remote path.
+    pub(super) async fn read_flag(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+        events_default: bool,
+    ) -> Option<Resolved> {
+        match self.read_flag_now(key, distinct_id, opts, events_default) {
+            Ok(resolved) => resolved,
+            Err(need) => Box::pin(self.read_flag_remotely(key, need, opts, events_default)).await,
+        }
+    }
+
+    /// The synchronous part of a read: `Ok` when it is decided without a request.
+    pub(super) fn read_flag_now<'a>(
+        &self,
+        key: &str,
+        distinct_id: &'a str,
+        opts: &FlagOptions,
+        events_default: bool,
+    ) -> Result<Option<Resolved>, NeedsRemote<'a>> {
+        if !self.is_enabled() {
+            return Ok(None);
+        }
+        let Some(distinct_id) = self.flag_subject(distinct_id) else {
+            return Ok(None);
+        };
+        let merged = with_scope_overrides(opts);
+        let effective = merged.as_ref().unwrap_or(opts);
+        let cache = self.result_cache();
+        let slot = cache.map(|_| result_cache::key(&distinct_id, effective, "one", &[key]));
+        if let (Some(cache), Some(slot)) = (cache, slot) {
+            if let result_cache::Lookup::Fresh(result_cache::Cached::One(resolved)) =
+                cache.get(slot)
+            {
+                self.after_read(
+                    key,
+                    &distinct_id,
+                    effective,
+                    resolved.as_ref(),
+                    events_default,
+                );
+                return Ok(resolved);
+            }
+        }
+        let resolved = match self.resolve_locally(key, &distinct_id, effective) {
+            LocalAnswer::Decided(resolved) => Some(resolved),
+            LocalAnswer::Absent => None,
+            LocalAnswer::Remote if effective.only_evaluate_locally => None,
+            LocalAnswer::Remote => {
+                return Err(NeedsRemote {
+                    subject: distinct_id,
+                    merged: merged.map(Box::new),
+                    slot,
+                });
+            }
+        };
+        if let (Some(cache), Some(slot)) = (cache, slot) {
+            cache.put(slot, result_cache::Cached::One(resolved.clone()));
+        }
+        self.after_read(
+            key,
+            &distinct_id,
+            effective,
+            resolved.as_ref(),
+            events_default,
+        );
+        Ok(resolved)
+    }
+
+    /// The result cache, when it is on.
+    pub(super) fn result_cache(&self) -> Option<&result_cache::ResultCache> {
+        self.flags_runtime()?.results.as_ref()
+    }
+
+    /// The remote part of a read, continuing from what `read_flag_now` worked out.
+    pub(super) async fn read_flag_remotely(
+        &self,
+        key: &str,
+        need: NeedsRemote<'_>,
+        opts: &FlagOptions,
+        events_default: bool,
+    ) -> Option<Resolved> {
+        let distinct_id = need.subject;
+        let opts = need.merged.as_deref().unwrap_or(opts);
+        let results = self.result_cache().zip(need.slot);
+        let resolved = match self.resolve_remotely(key, &distinct_id, opts).await {
+            Ok(resolved) => {
+                if let Some((cache, slot)) = results {
+                    cache.put(slot, result_cache::Cached::One(resolved.clone()));
+                }
+                resolved
+            }
+            // The server could not answer: an expired cached answer is better than none.
+            Err(RemoteFailed) => match results.map(|(cache, slot)| cache.get(slot)) {
+                Some(
+                    result_cache::Lookup::Stale(result_cache::Cached::One(resolved))
+                    | result_cache::Lookup::Fresh(result_cache::Cached::One(resolved)),
+                ) => resolved,
+                _ => None,
+            },
+        };
+        self.after_read(key, &distinct_id, opts, resolved.as_ref(), events_default);
+        resolved
+    }
+
+    /// `$feature_flag_called` for a read, when asked for.
+    pub(super) fn after_read(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+        resolved: Option<&Resolved>,
+        events_default: bool,
+    ) {
+        if opts.send_feature_flag_events.unwrap_or(events_default) {
+            let error = resolved.is_none().then_some("flag_missing");
+            self.report_called(key, distinct_id, &opts.groups, resolved, error);
+        }
+    }
+}
