@@ -32,6 +32,7 @@ pub mod flags_api;
 pub mod hash;
 pub mod ids;
 pub mod time;
+pub mod words;
 
 pub use batch::{BatchRequest, ReceivedBatch};
 pub use builders::PersonProperties;

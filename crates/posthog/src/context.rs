@@ -283,6 +283,18 @@ pub(crate) fn flag_properties() -> Option<FlagProperties> {
         .filter(|p| !p.person.is_empty() || !p.groups.is_empty())
 }
 
+/// Whether the active scope holds flag property overrides (what [`flag_properties`] would
+/// return), without copying them.
+pub(crate) fn has_flag_properties() -> bool {
+    with_current(|ctx| {
+        ctx.is_some_and(|c| {
+            c.flag_properties
+                .lock()
+                .is_ok_and(|p| !p.person.is_empty() || !p.groups.is_empty())
+        })
+    })
+}
+
 /// A copy of the active context, if any (C-GET-DISTINCT-ID: no side effects, no I/O).
 pub fn current() -> Option<Context> {
     with_current(|ctx| ctx.cloned())

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use posthog_core::{FlagValue, Groups};
+use posthog_flags::FlagValueRef;
 
 /// The properties a minimal `$feature_flag_called` keeps (C-FLAG-CALLED.8); everything else
 /// (caller and super properties, context tags, `$referrer`, `$feature/<key>`, the payload)
@@ -140,6 +141,30 @@ impl CalledTracker {
         first
     }
 
+    /// Whether `key` was reported already, without recording anything: the read-only check
+    /// of the flag-read fast path. A `false` sends the read down the full path, whose
+    /// [`CalledTracker::first_time`] decides.
+    pub(crate) fn was_reported(&self, key: u64) -> bool {
+        let salted = (key ^ self.salt.load(Ordering::Relaxed)) | 1;
+        let slot = (salted as usize) % FRONT_SLOTS;
+        let known = FRONT.with(|front| front.try_borrow().is_ok_and(|f| f[slot] == salted));
+        if known {
+            return true;
+        }
+        let reported = self
+            .inner
+            .lock()
+            .is_ok_and(|state| state.seen.contains(&key));
+        if reported {
+            FRONT.with(|front| {
+                if let Ok(mut f) = front.try_borrow_mut() {
+                    f[slot] = salted;
+                }
+            });
+        }
+        reported
+    }
+
     fn first_time_shared(&self, key: u64) -> bool {
         let Ok(mut state) = self.inner.lock() else {
             return true;
@@ -172,7 +197,7 @@ impl CalledTracker {
 }
 
 /// A 64-bit hash over length-prefixed parts (so `("ab", "c")` and `("a", "bc")` differ), eight
-/// bytes at a time, finished with splitmix64. Not for adversarial input; dedupe keys only.
+/// bytes at a time ([`posthog_core::words::fold_words`]), finished with splitmix64. Not for adversarial input; dedupe keys only.
 #[derive(Clone, Copy)]
 struct KeyHash(u64);
 
@@ -186,20 +211,7 @@ impl KeyHash {
     }
 
     fn part(self, bytes: &[u8]) -> Self {
-        let mut h = self.mix(bytes.len() as u64);
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            h = h.mix(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            h = h.mix(u64::from_le_bytes(word));
-        }
-        h
+        posthog_core::words::fold_words(bytes, self.mix(bytes.len() as u64), Self::mix)
     }
 
     fn finish(self) -> u64 {
@@ -219,11 +231,26 @@ pub(crate) fn key(
     response: Option<&FlagValue>,
     groups: &Groups,
 ) -> u64 {
+    let response = response.map(|value| match value {
+        FlagValue::Bool(b) => FlagValueRef::Bool(*b),
+        FlagValue::Variant(v) => FlagValueRef::Variant(v),
+    });
+    key_ref(distinct_id, flag, response, groups)
+}
+
+/// [`key`] for a borrowed value (what local evaluation answers), so the fast path of a read
+/// copies nothing.
+pub(crate) fn key_ref(
+    distinct_id: &str,
+    flag: &str,
+    response: Option<FlagValueRef<'_>>,
+    groups: &Groups,
+) -> u64 {
     let response: &str = match response {
         None => "\u{0}null",
-        Some(FlagValue::Bool(true)) => "\u{0}true",
-        Some(FlagValue::Bool(false)) => "\u{0}false",
-        Some(FlagValue::Variant(v)) => v,
+        Some(FlagValueRef::Bool(true)) => "\u{0}true",
+        Some(FlagValueRef::Bool(false)) => "\u{0}false",
+        Some(FlagValueRef::Variant(v)) => v,
     };
     let mut h = KeyHash(0x243F_6A88_85A3_08D3)
         .part(distinct_id.as_bytes())
@@ -266,6 +293,42 @@ mod tests {
         assert!(
             a.first_time(7),
             "a clear forgets this thread's front entries too"
+        );
+    }
+
+    #[test]
+    fn was_reported_only_reads() {
+        let t = CalledTracker::new(100);
+        assert!(!t.was_reported(9));
+        assert!(!t.was_reported(9), "asking records nothing");
+        assert!(t.first_time(9));
+        assert!(t.was_reported(9));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert!(
+                    t.was_reported(9),
+                    "another thread finds it in the shared set"
+                )
+            });
+        });
+        t.clear();
+        assert!(
+            !t.was_reported(9),
+            "a clear forgets it for this thread's front cache too"
+        );
+    }
+
+    #[test]
+    fn borrowed_and_owned_values_make_the_same_key() {
+        let acme: Groups = [("company".to_owned(), "acme".to_owned())].into();
+        let blue = FlagValue::Variant("blue".into());
+        assert_eq!(
+            key("u", "f", Some(&blue), &acme),
+            key_ref("u", "f", Some(FlagValueRef::Variant("blue")), &acme)
+        );
+        assert_eq!(
+            key("u", "f", Some(&FlagValue::Bool(false)), &acme),
+            key_ref("u", "f", Some(FlagValueRef::Bool(false)), &acme)
         );
     }
 

@@ -222,9 +222,7 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> Option<FlagValue> {
-        self.read_flag(key, distinct_id, opts, true)
-            .await
-            .map(|r| r.value)
+        self.read_flag_value(key, distinct_id, opts).await
     }
 
     /// Whether flag `key` is on (`true` or any variant) for `distinct_id`; the options'
@@ -235,8 +233,8 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> bool {
-        match self.read_flag(key, distinct_id, opts, true).await {
-            Some(r) => r.value.is_enabled(),
+        match self.read_flag_value(key, distinct_id, opts).await {
+            Some(value) => value.is_enabled(),
             None => opts.default_value.unwrap_or(false),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use posthog_core::{Event, FlagsRequest};
+use posthog_core::{Event, FlagValue, FlagsRequest};
 use posthog_flags::{EvalContext, Evaluation};
 use serde_json::Value;
 
@@ -199,6 +199,67 @@ impl Client {
         } else {
             self.capture(event);
         }
+    }
+
+    /// The value of a flag read, for the callers that want only the value
+    /// (`get_feature_flag`, `is_feature_enabled`): the common case (decided locally, its
+    /// `$feature_flag_called` already reported, no scope overrides, no result cache) is
+    /// answered by [`Client::read_value_fast`]; everything else takes [`Client::read_flag`].
+    pub(super) async fn read_flag_value(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> Option<FlagValue> {
+        match self.read_value_fast(key, distinct_id, opts) {
+            Some(value) => Some(value),
+            None => self
+                .read_flag(key, distinct_id, opts, true)
+                .await
+                .map(|r| r.value),
+        }
+    }
+
+    /// The fast path of [`Client::read_flag_value`]: `Some` only when local evaluation
+    /// matched and nothing is left to do, i.e. no result cache to fill, no scope overrides to
+    /// merge, and `$feature_flag_called` not wanted or already reported for this (subject,
+    /// flag, value, groups). Records nothing, so a `None` leaves the full path its decisions.
+    fn read_value_fast(
+        &self,
+        key: &str,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> Option<FlagValue> {
+        let runtime = self.flags_runtime()?;
+        if runtime.results.is_some()
+            || !self.is_enabled()
+            || distinct_id.trim().is_empty()
+            || crate::context::has_flag_properties()
+        {
+            return None;
+        }
+        let events = opts.send_feature_flag_events.unwrap_or(true);
+        runtime.store.with_current(|loaded| {
+            let set = &loaded?.set;
+            let mut ctx = EvalContext::new(distinct_id)
+                .person_properties(&opts.person_properties)
+                .groups(&opts.groups)
+                .group_properties(&opts.group_properties);
+            if let Some(device) = &opts.device_id {
+                ctx = ctx.device_id(device);
+            }
+            let Evaluation::Match(m) = set.evaluate(key, &ctx)? else {
+                return None;
+            };
+            let reported = !events
+                || runtime.tracker.was_reported(called::key_ref(
+                    distinct_id,
+                    key,
+                    Some(m.value),
+                    &opts.groups,
+                ));
+            reported.then(|| m.value.to_owned())
+        })
     }
 
     /// One flag read: local evaluation (synchronous, so a local answer costs no future state
