@@ -68,7 +68,7 @@ const SHA1_INIT: [u32; 5] = [
 pub struct BucketHasher {
     /// State after the prefix's whole 64-byte blocks.
     state: [u32; 5],
-    /// The prefix bytes after those blocks (fewer than 64).
+    /// The prefix bytes after those blocks (fewer than 64), then zeros.
     tail: [u8; 64],
     tail_len: usize,
     /// Bytes of the prefix absorbed into `state`.
@@ -108,15 +108,16 @@ impl BucketHasher {
         let padded = (len + 9).div_ceil(64) * 64;
         let mut state = self.state;
         if padded == 64 {
-            let mut block = Block::default();
-            fill(
-                &mut block,
-                &self.tail[..self.tail_len],
-                value,
-                salt,
-                bit_len,
-            );
-            sha1::compress(&mut state, std::slice::from_ref(&block));
+            // The tail is zero after `tail_len`, so the block starts as a copy of it.
+            let mut block = self.tail;
+            let mut at = self.tail_len;
+            for part in [value, salt] {
+                block[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            block[at] = 0x80;
+            block[56..].copy_from_slice(&bit_len.to_be_bytes());
+            sha1::compress(&mut state, std::slice::from_ref(Block::from_slice(&block)));
         } else if padded <= 128 {
             let mut buf = [0u8; 128];
             fill(

@@ -101,13 +101,14 @@ impl<'a> EvalContext<'a> {
         let map = self.group_properties.and_then(|g| g.get(group_type));
         PropertyView {
             map,
-            injected_key: "$group_key",
+            injected_key: GROUP_KEY,
             injected: group_key,
         }
     }
 }
 
 const PERSON_KEY: &str = "distinct_id";
+const GROUP_KEY: &str = "$group_key";
 
 /// A property map plus one injected key that the caller's own value overrides.
 #[derive(Debug, Clone, Copy)]
@@ -138,8 +139,11 @@ impl<'a> PropertyView<'a> {
 
     /// The person's map (the same for every flag of an evaluation, so lookups may be cached).
     /// Derived from the injected key rather than stored: a `bool` at the end of this struct
-    /// made copies of `Subject` stall on store forwarding in the evaluation loop.
+    /// made copies of `Subject` stall on store forwarding in the evaluation loop. The two
+    /// injected keys differ in length, so the length alone tells them apart (no `memcmp` on
+    /// every property filter).
     pub(crate) fn is_person(&self) -> bool {
-        self.injected_key.len() == PERSON_KEY.len() && self.injected_key == PERSON_KEY
+        const _: () = assert!(PERSON_KEY.len() != GROUP_KEY.len());
+        self.injected_key.len() == PERSON_KEY.len()
     }
 }

@@ -40,6 +40,16 @@ enum Outcome<'d> {
     Error,
 }
 
+/// Whom a condition is evaluated for.
+enum ConditionSubject<'c> {
+    /// The flag's own subject.
+    Same,
+    /// A group of a mixed-targeting condition.
+    Group(Subject<'c>),
+    /// A group that was not passed: the condition does not match.
+    Skip,
+}
+
 enum CondResult {
     Match,
     NoMatch,
@@ -155,7 +165,7 @@ impl<'d, 'c> Engine<'d, 'c> {
                 props: self.ctx.person_view(),
             }
         };
-        match self.body(active, subject, true) {
+        match self.body(active, &subject, true) {
             Outcome::Value {
                 value,
                 reason,
@@ -179,7 +189,7 @@ impl<'d, 'c> Engine<'d, 'c> {
     fn body(
         &mut self,
         flag: &'d ActiveFlag,
-        subject: Subject<'c>,
+        subject: &Subject<'c>,
         with_groups: bool,
     ) -> Outcome<'d> {
         if flag.feature_enrollment {
@@ -210,9 +220,15 @@ impl<'d, 'c> Engine<'d, 'c> {
         }
         let mut undecided: Option<Reason> = None;
         for (i, condition) in flag.conditions.iter().enumerate() {
-            let Some(cond_subject) = self.condition_subject(flag, condition, subject, with_groups)
-            else {
-                continue; // mixed targeting on a group that was not passed: a plain no-match
+            let group_subject;
+            let cond_subject = match self.condition_subject(flag, condition, with_groups) {
+                ConditionSubject::Same => subject,
+                ConditionSubject::Group(group) => {
+                    group_subject = group;
+                    &group_subject
+                }
+                // Mixed targeting on a group that was not passed: a plain no-match.
+                ConditionSubject::Skip => continue,
             };
             match self.condition(flag, condition, cond_subject) {
                 CondResult::Match => {
@@ -254,17 +270,16 @@ impl<'d, 'c> Engine<'d, 'c> {
         }
     }
 
-    /// flags.md §7.2: which subject a condition is evaluated for; `None` skips it.
+    /// flags.md §7.2: which subject a condition is evaluated for.
     #[inline]
     fn condition_subject(
         &self,
         flag: &ActiveFlag,
         condition: &Condition,
-        subject: Subject<'c>,
         with_groups: bool,
-    ) -> Option<Subject<'c>> {
+    ) -> ConditionSubject<'c> {
         let CondAggregation::Index(index) = &condition.aggregation else {
-            return Some(subject);
+            return ConditionSubject::Same;
         };
         let same = match (index, &flag.group) {
             (None, None) => true,
@@ -272,18 +287,20 @@ impl<'d, 'c> Engine<'d, 'c> {
             _ => false,
         };
         match index {
-            _ if same => Some(subject),
-            None => Some(subject),
+            _ if same => ConditionSubject::Same,
+            None => ConditionSubject::Same,
             Some(GroupRef { type_name, .. }) => {
-                if !with_groups {
-                    return None;
+                let group = type_name
+                    .as_deref()
+                    .filter(|_| with_groups)
+                    .and_then(|t| Some((t, self.ctx.group_key(t)?)));
+                match group {
+                    Some((type_name, key)) => ConditionSubject::Group(Subject {
+                        bucketing: key,
+                        props: self.ctx.group_view(type_name, key),
+                    }),
+                    None => ConditionSubject::Skip,
                 }
-                let type_name = type_name.as_deref()?;
-                let key = self.ctx.group_key(type_name)?;
-                Some(Subject {
-                    bucketing: key,
-                    props: self.ctx.group_view(type_name, key),
-                })
             }
         }
     }
@@ -294,7 +311,7 @@ impl<'d, 'c> Engine<'d, 'c> {
         &mut self,
         flag: &ActiveFlag,
         condition: &'d Condition,
-        subject: Subject<'c>,
+        subject: &Subject<'c>,
     ) -> CondResult {
         let mut problem: Option<Reason> = None;
         let mut hard: Option<Reason> = None;
@@ -326,7 +343,7 @@ impl<'d, 'c> Engine<'d, 'c> {
     }
 
     /// flags.md §8: dispatch by filter type.
-    fn filter(&mut self, filter: &'d Filter, subject: Subject<'c>) -> Tri {
+    fn filter(&mut self, filter: &'d Filter, subject: &Subject<'c>) -> Tri {
         match filter {
             Filter::Property { key, slot, matcher } => {
                 let cached = if subject.props.is_person() {
@@ -357,7 +374,7 @@ impl<'d, 'c> Engine<'d, 'c> {
     }
 
     /// flags.md §9: cohort membership.
-    fn cohort(&mut self, id: &'d str, op: CohortOp, subject: Subject<'c>) -> Tri {
+    fn cohort(&mut self, id: &'d str, op: CohortOp, subject: &Subject<'c>) -> Tri {
         let set = self.set;
         let Some(group) = set.cohorts.get(id) else {
             return Tri::Hard(Reason::UnsupportedDefinition);
@@ -379,7 +396,7 @@ impl<'d, 'c> Engine<'d, 'c> {
     }
 
     /// A property group: every entry evaluated, hard signals and errors propagate at once.
-    fn group(&mut self, group: &'d CohortGroup, subject: Subject<'c>) -> Tri {
+    fn group(&mut self, group: &'d CohortGroup, subject: &Subject<'c>) -> Tri {
         let CohortGroup::Group {
             and,
             entries,
@@ -436,7 +453,7 @@ impl<'d, 'c> Engine<'d, 'c> {
     }
 
     /// flags.md §10: a dependency on another flag's value.
-    fn dependency(&mut self, dependency: &'d FlagDependency, subject: Subject<'c>) -> Tri {
+    fn dependency(&mut self, dependency: &'d FlagDependency, subject: &Subject<'c>) -> Tri {
         let (chain, key, expected) = match dependency {
             FlagDependency::Malformed => return Tri::No,
             FlagDependency::BadChain => return Tri::Soft(Reason::UnsupportedDefinition),
@@ -507,19 +524,19 @@ impl<'d, 'c> Engine<'d, 'c> {
 
     /// A parent flag evaluated with the current identity and map (the reference quirk):
     /// only device bucketing swaps the bucketing value; group mappings are not passed down.
-    fn parent(&mut self, parent: &'d ActiveFlag, subject: Subject<'c>) -> Outcome<'d> {
+    fn parent(&mut self, parent: &'d ActiveFlag, subject: &Subject<'c>) -> Outcome<'d> {
         let subject = if parent.device_bucketing && parent.group.is_none() {
             match self.ctx.get_device_id() {
                 Some(device) => Subject {
                     bucketing: device,
-                    ..subject
+                    ..*subject
                 },
                 None => return Outcome::Soft(Reason::MissingContext, Cause::MissingDeviceId),
             }
         } else {
-            subject
+            *subject
         };
-        self.body(parent, subject, false)
+        self.body(parent, &subject, false)
     }
 
     fn dep_state(&self, index: usize) -> Option<DepState<'d>> {

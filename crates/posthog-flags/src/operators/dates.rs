@@ -41,12 +41,14 @@ impl DateFilter {
         }
     }
 
-    /// The instant at `now`. `None` when a relative or year date falls outside years 1–9999.
-    pub(crate) fn resolve(&self, now: DateTime<Utc>) -> Option<Micros> {
+    /// The instant at `now()` (the clock is read only for relative and year dates). `None`
+    /// when a relative or year date falls outside years 1–9999.
+    pub(crate) fn resolve(&self, now: impl FnOnce() -> DateTime<Utc>) -> Option<Micros> {
         match *self {
             DateFilter::Absolute(t) => Some(t),
-            DateFilter::Year(y) => year_today(y, now),
+            DateFilter::Year(y) => year_today(y, now()),
             DateFilter::Relative { n, unit } => {
+                let now = now();
                 let n64 = i64::from(n);
                 let t = match unit {
                     Unit::Hour => now.checked_sub_signed(Duration::hours(n64))?,
@@ -65,12 +67,50 @@ impl DateFilter {
     }
 }
 
-/// Parses a property value (always absolute). `None` = unparseable.
-pub(crate) fn parse_property(raw: &str, now: DateTime<Utc>) -> Option<Micros> {
+/// Parses a property value (always absolute; the clock is read only for a bare year).
+/// `None` = unparseable.
+pub(crate) fn parse_property(raw: &str, now: impl FnOnce() -> DateTime<Utc>) -> Option<Micros> {
+    if let Some(t) = canonical_utc(raw.as_bytes()) {
+        return Some(t);
+    }
     match preprocess(raw)? {
-        Pre::Year(y) => year_today(y, now),
+        Pre::Year(y) => year_today(y, now()),
         Pre::Text(t) => from_iso(t.as_bytes()),
     }
+}
+
+/// The shapes most timestamps have, `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` and
+/// `YYYY-MM-DDTHH:MM:SS+00:00`, read without pre-processing. `None` for anything else,
+/// including out-of-range fields: the full parser then decides, so this path only ever
+/// answers what the full one answers (proven by `canonical_shapes_agree_with_the_full_parser`).
+fn canonical_utc(b: &[u8]) -> Option<Micros> {
+    let num = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u32, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+        })
+    };
+    let time_ends = match b.len() {
+        10 => None,
+        20 if b[19] == b'Z' => Some(19),
+        25 if &b[19..] == b"+00:00" => Some(19),
+        _ => return None,
+    };
+    if b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let days = days_from_civil(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let Some(19) = time_ends else {
+        return Some(days * MICROS_PER_DAY);
+    };
+    if b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, m, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    let seconds = i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(sec);
+    Some(days * MICROS_PER_DAY + seconds * 1_000_000)
 }
 
 fn year_today(year: i32, now: DateTime<Utc>) -> Option<Micros> {
@@ -486,6 +526,59 @@ mod tests {
         }
     }
 
+    /// The full parser alone, without the canonical fast path.
+    fn full(raw: &str) -> Option<Micros> {
+        match preprocess(raw)? {
+            Pre::Year(_) => None,
+            Pre::Text(t) => from_iso(t.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn canonical_shapes_take_the_fast_path() {
+        for s in [
+            "2026-11-01",
+            "2026-11-01T10:00:00Z",
+            "2026-11-01T10:00:00+00:00",
+            "2024-02-29T23:59:59Z",
+        ] {
+            assert!(canonical_utc(s.as_bytes()).is_some(), "{s}");
+            assert_eq!(canonical_utc(s.as_bytes()), full(s), "{s}");
+        }
+        for s in [
+            "2023-02-29",
+            "2026-11-01T24:00:00Z",
+            "2026-11-01 10:00:00Z",
+            " 2026-11-01",
+        ] {
+            assert_eq!(canonical_utc(s.as_bytes()), None, "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the fast path answers, the full parser answers the same; and it answers
+        /// every valid date of its shapes.
+        #[test]
+        fn canonical_shapes_agree_with_the_full_parser(
+            y in 0u32..10_000, mo in 0u32..14, d in 0u32..33,
+            h in 0u32..26, mi in 0u32..62, sec in 0u32..62,
+            shape in 0usize..3, sep in proptest::sample::select(vec!['T', ' ', 't']),
+        ) {
+            let date = format!("{y:04}-{mo:02}-{d:02}");
+            let s = match shape {
+                0 => date,
+                1 => format!("{date}{sep}{h:02}:{mi:02}:{sec:02}Z"),
+                _ => format!("{date}{sep}{h:02}:{mi:02}:{sec:02}+00:00"),
+            };
+            let fast = canonical_utc(s.as_bytes());
+            if fast.is_some() {
+                proptest::prop_assert_eq!(fast, full(&s), "{}", s);
+            } else if sep == 'T' {
+                proptest::prop_assert_eq!(full(&s), None, "{}", s);
+            }
+        }
+    }
+
     #[test]
     fn relative_forms() {
         assert!(matches!(
@@ -522,7 +615,7 @@ mod tests {
             n: 2,
             unit: Unit::Month,
         }
-        .resolve(now)
+        .resolve(|| now)
         .unwrap();
         let t = DateTime::from_timestamp_micros(t).unwrap();
         assert_eq!(
@@ -534,7 +627,7 @@ mod tests {
             n: 1,
             unit: Unit::Year,
         }
-        .resolve(leap)
+        .resolve(|| leap)
         .unwrap();
         let t = DateTime::from_timestamp_micros(t).unwrap();
         assert_eq!(

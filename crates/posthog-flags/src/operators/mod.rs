@@ -220,7 +220,6 @@ impl Matcher {
                 let Some(filter) = filter else {
                     return Tri::Soft(Reason::UnsupportedDefinition);
                 };
-                let now = now();
                 let Some(f) = filter.resolve(now) else {
                     return Tri::Soft(Reason::UnsupportedDefinition);
                 };
