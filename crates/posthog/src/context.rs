@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use posthog_core::{GroupProperties, Properties};
@@ -264,9 +265,14 @@ pub fn reset_group_properties_for_flags(group_type: Option<&str>) {
     });
 }
 
+/// Set once any scope of the process has been given flag property overrides: until then, a
+/// flag read need not look at the active scope for them (one relaxed load on the hot path).
+static FLAG_OVERRIDES_USED: AtomicBool = AtomicBool::new(false);
+
 fn with_flag_properties(mut f: impl FnMut(&mut FlagProperties)) {
     let applied = with_current(|ctx| match ctx.map(|c| c.flag_properties.lock()) {
         Some(Ok(mut props)) => {
+            FLAG_OVERRIDES_USED.store(true, Ordering::Relaxed);
             f(&mut props);
             true
         }
@@ -286,6 +292,9 @@ pub(crate) fn flag_properties() -> Option<FlagProperties> {
 /// Whether the active scope holds flag property overrides (what [`flag_properties`] would
 /// return), without copying them.
 pub(crate) fn has_flag_properties() -> bool {
+    if !FLAG_OVERRIDES_USED.load(Ordering::Relaxed) {
+        return false;
+    }
     with_current(|ctx| {
         ctx.is_some_and(|c| {
             c.flag_properties

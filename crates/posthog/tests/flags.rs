@@ -422,6 +422,66 @@ async fn c_flag_called_3_new_context_new_event() {
     assert_eq!(called[2]["properties"]["$groups"]["company"], "acme");
 }
 
+/// C-SET-PERSON-PROPS / C-FLAG-CALLED.2 with local definitions: repeated reads (answered by
+/// the read-only fast path once reported) still see scope overrides set between them, and
+/// each new value is reported once. Without the override the first condition is undecided
+/// and the second matches, so a read that ignored the scope would answer `other`.
+#[tokio::test]
+async fn c_set_person_props_reach_repeated_local_reads() {
+    use posthog::context::{self, Context};
+    let server = FakePostHog::start().await;
+    server.set_definitions(json!({"flags": [{"id": 1, "key": "team", "active": true, "filters": {
+        "groups": [
+            {"properties": [{"key": "email", "operator": "icontains", "value": "@acme.com", "type": "person"}],
+             "rollout_percentage": 100, "variant": "acme"},
+            {"properties": [], "rollout_percentage": 100, "variant": "other"}],
+        "multivariate": {"variants": [
+            {"key": "acme", "rollout_percentage": 50}, {"key": "other", "rollout_percentage": 50}]}}}]}));
+    let client = Client::builder("phc")
+        .host(server.url())
+        .personal_api_key(KEY)
+        .build()
+        .unwrap();
+    assert!(client.wait_for_flags(Duration::from_secs(5)).await);
+    let opts = FlagOptions::new();
+    let values = Context::new()
+        .scope(async {
+            let mut seen = Vec::new();
+            let read = async || client.get_feature_flag("team", "u1", &opts).await;
+            seen.extend([read().await, read().await]);
+            context::set_person_properties_for_flags(
+                serde_json::from_value(json!({"email": "ada@acme.com"})).unwrap(),
+            );
+            seen.extend([read().await, read().await]);
+            context::reset_person_properties_for_flags();
+            seen.extend([read().await, read().await]);
+            seen
+        })
+        .await;
+    let (acme, other) = (
+        Some(FlagValue::Variant("acme".into())),
+        Some(FlagValue::Variant("other".into())),
+    );
+    assert_eq!(
+        values,
+        [
+            other.clone(),
+            other.clone(),
+            acme.clone(),
+            acme,
+            other.clone(),
+            other
+        ]
+    );
+    client.flush().await;
+    let responses: Vec<_> = called_events(&server)
+        .iter()
+        .map(|e| e["properties"]["$feature_flag_response"].clone())
+        .collect();
+    assert_eq!(responses, [json!("other"), json!("acme")]);
+    assert!(server.requests_to("/flags/").is_empty(), "decided locally");
+}
+
 /// C-SHUTDOWN.2/.6 and C-FLAG-DEFS.14: shutdown stops the poller and flag reads.
 #[tokio::test]
 async fn c_shutdown_stops_the_poller() {

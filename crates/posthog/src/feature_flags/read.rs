@@ -13,6 +13,15 @@ use super::{
 };
 use crate::Client;
 
+/// Whether `id` is empty or only white space, with no scan for the usual id that starts with
+/// a letter or digit.
+fn is_blank(id: &str) -> bool {
+    match id.as_bytes().first() {
+        Some(b) if b.is_ascii_alphanumeric() => false,
+        _ => id.trim().is_empty(),
+    }
+}
+
 impl Client {
     /// The distinct id of a flag read: the caller's, else the active context's (C-TRACING-HEADERS.6:
     /// none at all → no evaluation, no request, no event).
@@ -233,7 +242,7 @@ impl Client {
         let runtime = self.flags_runtime()?;
         if runtime.results.is_some()
             || !self.is_enabled()
-            || distinct_id.trim().is_empty()
+            || is_blank(distinct_id)
             || crate::context::has_flag_properties()
         {
             return None;
