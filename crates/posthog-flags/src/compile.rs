@@ -4,7 +4,7 @@
 //! [`CompileProblem`] and evaluates as inconclusive, while the others keep working.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use posthog_core::hash::BucketHasher;
 use serde_json::{Map, Value};
@@ -48,7 +48,8 @@ pub struct DefinitionsError(String);
 pub struct FlagSet {
     pub(crate) flags: Vec<CompiledFlag>,
     pub(crate) index: FxMap<Box<str>, usize>,
-    pub(crate) cohorts: FxMap<Box<str>, CohortGroup>,
+    /// Cohorts in document order; filters refer to them by position (`Filter::Cohort::slot`).
+    pub(crate) cohorts: Vec<CohortGroup>,
     pub(crate) problems: Vec<CompileProblem>,
     pub(crate) minimal_flag_called_events: bool,
     /// Number of distinct property keys (the size of an evaluation's lookup cache).
@@ -93,18 +94,33 @@ impl FlagSet {
                 .collect(),
             _ => HashMap::new(),
         };
+        let raw_cohorts = match doc.get("cohorts") {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
+        };
+        let flags: &[Value] = match doc.get("flags") {
+            Some(Value::Array(flags)) => flags,
+            _ => &[],
+        };
+        // Every name a filter can refer to gets its position before anything is compiled, so
+        // filters store positions and evaluation never looks a name up.
         let ctx = Ctx {
             v2,
             mapping: &mapping,
             keys: RefCell::new(FxMap::default()),
-        };
-        let cohorts = match doc.get("cohorts") {
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(id, group)| (id.as_str().into(), ctx.cohort_group(group, 0)))
+            cohort_slots: raw_cohorts
+                .into_iter()
+                .flatten()
+                .zip(0u32..)
+                .map(|((id, _), slot)| (id.as_str().into(), slot))
                 .collect(),
-            _ => FxMap::default(),
+            flag_index: flag_positions(flags),
         };
+        let cohorts = raw_cohorts
+            .into_iter()
+            .flatten()
+            .map(|(_, group)| ctx.cohort_group(group, 0))
+            .collect();
         let mut set = FlagSet {
             cohorts,
             minimal_flag_called_events: doc.get("minimal_flag_called_events")
@@ -155,15 +171,13 @@ impl FlagSet {
                     }
                 }
             };
-            // Duplicate keys: the last definition wins.
-            match set.index.get(key) {
-                Some(&i) => set.flags[i] = flag,
-                None => {
-                    set.index.insert(key.into(), set.flags.len());
-                    set.flags.push(flag);
-                }
+            // Duplicate keys: the last definition wins, at the first one's position.
+            match ctx.flag_index.get(key) {
+                Some(&i) if i < set.flags.len() => set.flags[i] = flag,
+                _ => set.flags.push(flag),
             }
         }
+        set.index = ctx.flag_index;
         set.mark_unsupported_parts();
         set.property_keys = ctx.keys.borrow().len();
         Ok(set)
@@ -196,8 +210,7 @@ impl FlagSet {
 
     /// flags.md §14: whether each flag's definition alone has a part local evaluation cannot do.
     fn mark_unsupported_parts(&mut self) {
-        let mut cohort_memo: HashMap<Box<str>, bool> = HashMap::new();
-        let keys: HashSet<Box<str>> = self.index.keys().cloned().collect();
+        let mut cohort_memo: HashMap<u32, bool> = HashMap::new();
         for flag in &mut self.flags {
             let Body::Active(active) = &mut flag.body else {
                 continue;
@@ -208,7 +221,6 @@ impl FlagSet {
                     unsupported |= filter_unsupported(
                         filter,
                         &self.cohorts,
-                        &keys,
                         &mut cohort_memo,
                         &mut Vec::new(),
                     );
@@ -221,35 +233,32 @@ impl FlagSet {
 
 fn filter_unsupported(
     filter: &Filter,
-    cohorts: &FxMap<Box<str>, CohortGroup>,
-    keys: &HashSet<Box<str>>,
-    memo: &mut HashMap<Box<str>, bool>,
-    visiting: &mut Vec<Box<str>>,
+    cohorts: &[CohortGroup],
+    memo: &mut HashMap<u32, bool>,
+    visiting: &mut Vec<u32>,
 ) -> bool {
     match filter {
         Filter::Property { matcher, .. } => matcher.unusable(),
         Filter::Flag(FlagDependency::Malformed) => false,
         Filter::Flag(FlagDependency::BadChain) => true,
-        Filter::Flag(FlagDependency::Chain { chain, .. }) => {
-            chain.iter().any(|k| !keys.contains(k))
-        }
-        Filter::Cohort { id, op } => {
+        Filter::Flag(FlagDependency::Chain { chain, .. }) => chain.is_none(),
+        Filter::Cohort { slot, op, .. } => {
             if *op == CohortOp::Unsupported {
                 return true;
             }
-            let Some(group) = cohorts.get(id) else {
+            let Some(slot) = *slot else {
                 return true;
             };
-            if let Some(&known) = memo.get(id) {
+            if let Some(&known) = memo.get(&slot) {
                 return known;
             }
-            if visiting.contains(id) {
+            if visiting.contains(&slot) {
                 return false; // each cohort once
             }
-            visiting.push(id.clone());
-            let result = group_unsupported(group, cohorts, keys, memo, visiting);
+            visiting.push(slot);
+            let result = group_unsupported(&cohorts[slot as usize], cohorts, memo, visiting);
             visiting.pop();
-            memo.insert(id.clone(), result);
+            memo.insert(slot, result);
             result
         }
     }
@@ -257,21 +266,31 @@ fn filter_unsupported(
 
 fn group_unsupported(
     group: &CohortGroup,
-    cohorts: &FxMap<Box<str>, CohortGroup>,
-    keys: &HashSet<Box<str>>,
-    memo: &mut HashMap<Box<str>, bool>,
-    visiting: &mut Vec<Box<str>>,
+    cohorts: &[CohortGroup],
+    memo: &mut HashMap<u32, bool>,
+    visiting: &mut Vec<u32>,
 ) -> bool {
     match group {
         CohortGroup::Malformed => true,
         CohortGroup::Group { entries, .. } => entries.iter().any(|e| match e {
             CohortEntry::Malformed => true,
-            CohortEntry::Nested(g) => group_unsupported(g, cohorts, keys, memo, visiting),
+            CohortEntry::Nested(g) => group_unsupported(g, cohorts, memo, visiting),
             CohortEntry::Filter { filter, .. } => {
-                filter_unsupported(filter, cohorts, keys, memo, visiting)
+                filter_unsupported(filter, cohorts, memo, visiting)
             }
         }),
     }
+}
+
+/// Each flag key's position in the compiled set: the order of first appearance, as the
+/// compile loop fills it (keys that are not strings are skipped there too).
+fn flag_positions(flags: &[Value]) -> FxMap<Box<str>, usize> {
+    let mut index = FxMap::default();
+    for key in flags.iter().filter_map(|f| f.get("key")?.as_str()) {
+        let next = index.len();
+        index.entry(key.into()).or_insert(next);
+    }
+    index
 }
 
 struct Ctx<'m> {
@@ -279,6 +298,10 @@ struct Ctx<'m> {
     mapping: &'m HashMap<String, String>,
     /// Distinct property keys → cache slot.
     keys: RefCell<FxMap<Box<str>, u32>>,
+    /// Cohort id → position in [`FlagSet::cohorts`].
+    cohort_slots: FxMap<Box<str>, u32>,
+    /// Flag key → position in [`FlagSet::flags`].
+    flag_index: FxMap<Box<str>, usize>,
 }
 
 impl Ctx<'_> {
@@ -478,12 +501,13 @@ impl Ctx<'_> {
                     "not_in" => CohortOp::NotIn,
                     _ => CohortOp::Unsupported,
                 };
+                let id = python_str(value).unwrap_or_default();
                 Filter::Cohort {
-                    id: python_str(value).unwrap_or_default().into(),
+                    slot: self.cohort_slots.get(&*id).copied(),
                     op,
                 }
             }
-            Some("flag") => Filter::Flag(dependency(obj, operator, value)),
+            Some("flag") => Filter::Flag(dependency(obj, operator, value, &self.flag_index)),
             _ => {
                 let key = match obj.get("key") {
                     Some(Value::String(k)) => k.as_str(),
@@ -564,7 +588,12 @@ impl Ctx<'_> {
     }
 }
 
-fn dependency(obj: &Map<String, Value>, operator: Option<&str>, value: &Value) -> FlagDependency {
+fn dependency(
+    obj: &Map<String, Value>,
+    operator: Option<&str>,
+    value: &Value,
+    flag_index: &FxMap<Box<str>, usize>,
+) -> FlagDependency {
     let key = obj.get("key").and_then(Value::as_str).unwrap_or_default();
     if operator != Some("flag_evaluates_to") || key.is_empty() || value.is_null() {
         return FlagDependency::Malformed;
@@ -575,11 +604,11 @@ fn dependency(obj: &Map<String, Value>, operator: Option<&str>, value: &Value) -
     };
     let chain = chain
         .iter()
-        .map(|k| python_str(k).unwrap_or_default().into())
+        .map(|k| flag_index.get(&*python_str(k)?).copied())
         .collect();
     FlagDependency::Chain {
         chain,
-        key: key.into(),
+        key: flag_index.get(key).copied(),
         expected: value.clone(),
     }
 }

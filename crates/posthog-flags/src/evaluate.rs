@@ -68,7 +68,7 @@ pub(crate) struct Engine<'d, 'c> {
     set: &'d FlagSet,
     ctx: &'c EvalContext<'c>,
     deps: Vec<(usize, DepState<'d>)>,
-    cohort_stack: Vec<&'d str>,
+    cohort_stack: Vec<u32>,
     depth: u32,
     /// Person-property lookups by key slot (`None`: not looked up yet). Empty: no caching.
     slots: Vec<Option<Option<&'c Value>>>,
@@ -368,24 +368,25 @@ impl<'d, 'c> Engine<'d, 'c> {
                 };
                 matcher.check(value.as_deref(), &clock)
             }
-            Filter::Cohort { id, op } => self.cohort(id, *op, subject),
+            Filter::Cohort { slot, op } => self.cohort(*slot, *op, subject),
             Filter::Flag(dependency) => self.dependency(dependency, subject),
         }
     }
 
     /// flags.md §9: cohort membership.
-    fn cohort(&mut self, id: &'d str, op: CohortOp, subject: &Subject<'c>) -> Tri {
+    fn cohort(&mut self, slot: Option<u32>, op: CohortOp, subject: &Subject<'c>) -> Tri {
         let set = self.set;
-        let Some(group) = set.cohorts.get(id) else {
+        let Some(slot) = slot else {
             return Tri::Hard(Reason::UnsupportedDefinition);
         };
+        let group = &set.cohorts[slot as usize];
         if op == CohortOp::Unsupported {
             return Tri::Soft(Reason::UnsupportedDefinition);
         }
-        if self.cohort_stack.contains(&id) || self.depth >= MAX_DEPTH {
+        if self.cohort_stack.contains(&slot) || self.depth >= MAX_DEPTH {
             return Tri::Error;
         }
-        self.cohort_stack.push(id);
+        self.cohort_stack.push(slot);
         let member = self.group(group, subject);
         self.cohort_stack.pop();
         if op == CohortOp::NotIn {
@@ -464,14 +465,13 @@ impl<'d, 'c> Engine<'d, 'c> {
             } => (chain, key, expected),
         };
         let set = self.set;
-        if chain.iter().any(|k| !set.index.contains_key(k)) {
+        let Some(chain) = chain else {
             return Tri::Soft(Reason::UnsupportedDefinition);
-        }
+        };
         if self.depth >= MAX_DEPTH {
             return Tri::Error;
         }
-        for member in chain.iter() {
-            let index = set.index[member];
+        for &index in chain.iter() {
             match self.dep_state(index) {
                 Some(DepState::InProgress) => return Tri::Error,
                 Some(_) => continue,
@@ -511,7 +511,7 @@ impl<'d, 'c> Engine<'d, 'c> {
                 Outcome::Error => return Tri::Error,
             }
         }
-        let Some(&index) = set.index.get(key) else {
+        let Some(index) = *key else {
             return Tri::Soft(Reason::UnsupportedDefinition);
         };
         match self.dep_state(index) {

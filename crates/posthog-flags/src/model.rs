@@ -91,7 +91,8 @@ pub(crate) enum Filter {
         matcher: Matcher,
     },
     Cohort {
-        id: Box<str>,
+        /// Position in `FlagSet::cohorts`; `None`: the id names no cohort of the document.
+        slot: Option<u32>,
         op: CohortOp,
     },
     Flag(FlagDependency),
@@ -110,9 +111,12 @@ pub(crate) enum FlagDependency {
     Malformed,
     /// `dependency_chain` missing, not an array, or empty (a cycle marker).
     BadChain,
+    /// Flags by position in `FlagSet::flags`, resolved when the set is compiled.
     Chain {
-        chain: Box<[Box<str>]>,
-        key: Box<str>,
+        /// `None`: a member names no flag of the document.
+        chain: Option<Box<[usize]>>,
+        /// `None`: the key names no flag of the document.
+        key: Option<usize>,
         expected: Value,
     },
 }

@@ -67,33 +67,44 @@ impl SemverFilter {
 
 /// Parses `v1.2.3-beta+build` into `(1, 2, 3)`; missing minor/patch are 0.
 pub(crate) fn parse(text: &str) -> Option<Version> {
-    let t = text.trim().trim_start_matches(['v', 'V']);
-    let t = t.split('-').next().unwrap_or_default();
-    let t = t.split('+').next().unwrap_or_default();
-    let mut parts = t.split('.');
+    let t = text.trim().trim_start_matches(['v', 'V']).as_bytes();
+    // Pre-release and build metadata are discarded: the text ends at the first `-` or `+`.
+    let end = t
+        .iter()
+        .position(|&b| b == b'-' || b == b'+')
+        .unwrap_or(t.len());
+    let mut parts = t[..end].split(|&b| b == b'.');
     let major = part(parts.next()?)?;
     let minor = parts.next().map_or(Some(0), optional_part)?;
     let patch = parts.next().map_or(Some(0), optional_part)?;
     Some((major, minor, patch))
 }
 
-fn optional_part(p: &str) -> Option<u64> {
+fn optional_part(p: &[u8]) -> Option<u64> {
     if p.is_empty() { Some(0) } else { part(p) }
 }
 
-fn part(p: &str) -> Option<u64> {
-    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0'))
-    {
+/// Decimal digits without a leading zero (a lone `0` is fine) that fit a `u64`.
+fn part(p: &[u8]) -> Option<u64> {
+    if p.is_empty() || (p.len() > 1 && p[0] == b'0') {
         return None;
     }
-    p.parse().ok()
+    p.iter().try_fold(0u64, |acc, &d| {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 fn wildcard(text: &str) -> Option<SemverFilter> {
     let t = text.trim().trim_start_matches(['v', 'V']).replace('*', "");
     let t = t.trim_end_matches('.');
     let parts: Vec<&str> = t.split('.').filter(|p| !p.is_empty()).collect();
-    let nums: Vec<u64> = parts.iter().map(|p| part(p)).collect::<Option<_>>()?;
+    let nums: Vec<u64> = parts
+        .iter()
+        .map(|p| part(p.as_bytes()))
+        .collect::<Option<_>>()?;
     match nums.as_slice() {
         [] => None,
         [x] => Some(SemverFilter::Range((*x, 0, 0), (x.checked_add(1)?, 0, 0))),
@@ -119,6 +130,11 @@ mod tests {
         assert_eq!(parse("1.2.x"), None);
         assert_eq!(parse("01.2.3"), None);
         assert_eq!(parse("True"), None);
+        assert_eq!(parse("1+build.7"), Some((1, 0, 0)));
+        assert_eq!(parse("18446744073709551615"), Some((u64::MAX, 0, 0)));
+        assert_eq!(parse("18446744073709551616"), None, "overflow");
+        assert_eq!(parse("0.0"), Some((0, 0, 0)));
+        assert_eq!(parse(".1"), None);
     }
 
     #[test]
