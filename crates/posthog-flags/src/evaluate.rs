@@ -107,6 +107,7 @@ impl<'d, 'c> Engine<'d, 'c> {
     }
 
     /// flags.md §6.1 for a top-level flag.
+    #[inline(always)]
     pub(crate) fn evaluate(&mut self, index: usize) -> Evaluation<'d> {
         let set = self.set;
         let flag = &set.flags[index];
