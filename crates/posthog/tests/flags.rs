@@ -482,6 +482,42 @@ async fn c_set_person_props_reach_repeated_local_reads() {
     assert!(server.requests_to("/flags/").is_empty(), "decided locally");
 }
 
+/// C-GET-FLAGS with a device-bucketed flag: the options' device id reaches local evaluation
+/// for all-flags reads as for single reads, so neither asks the server.
+#[tokio::test]
+async fn c_get_flags_device_bucketing_decides_locally() {
+    let server = FakePostHog::start().await;
+    server.set_definitions(
+        json!({"flags": [{"id": 1, "key": "by-device", "active": true,
+        "bucketing_identifier": "device_id",
+        "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}),
+    );
+    let client = Client::builder("phc")
+        .host(server.url())
+        .personal_api_key(KEY)
+        .build()
+        .unwrap();
+    assert!(client.wait_for_flags(Duration::from_secs(5)).await);
+    let opts = FlagOptions::new()
+        .device_id("device-1")
+        .only_evaluate_locally(true);
+    let all = client.get_all_flags("u1", &opts).await;
+    assert_eq!(all.get("by-device"), Some(&FlagValue::Bool(true)));
+    assert_eq!(
+        client.get_feature_flag("by-device", "u1", &opts).await,
+        Some(FlagValue::Bool(true))
+    );
+    let without = FlagOptions::new().only_evaluate_locally(true);
+    assert!(
+        !client
+            .get_all_flags("u1", &without)
+            .await
+            .contains_key("by-device"),
+        "no device id: undecided locally"
+    );
+    assert!(server.requests_to("/flags/").is_empty());
+}
+
 /// C-SHUTDOWN.2/.6 and C-FLAG-DEFS.14: shutdown stops the poller and flag reads.
 #[tokio::test]
 async fn c_shutdown_stops_the_poller() {

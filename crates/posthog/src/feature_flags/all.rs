@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use posthog_flags::{EvalContext, Evaluation};
+use posthog_flags::Evaluation;
 use serde_json::Value;
 
 use super::{AllFlags, FlagOptions, Resolved, result_cache, with_scope_overrides};
@@ -72,10 +72,7 @@ impl Client {
                 undecided = true;
                 return;
             };
-            let ctx = EvalContext::new(&distinct_id)
-                .person_properties(&opts.person_properties)
-                .groups(&opts.groups)
-                .group_properties(&opts.group_properties);
+            let ctx = opts.eval_context(&distinct_id);
             let keys: Vec<&str> = match wanted {
                 Some(keys) => keys.iter().map(String::as_str).collect(),
                 None => loaded.set.keys().collect(),

@@ -78,6 +78,32 @@ thread_local! {
     static FRONT: RefCell<[u64; FRONT_SLOTS]> = const { RefCell::new([0; FRONT_SLOTS]) };
 }
 
+/// One key's slot in this thread's [`FRONT`] cache.
+struct FrontEntry {
+    salted: u64,
+    slot: usize,
+}
+
+impl FrontEntry {
+    /// Whether this thread saw the key reported.
+    fn known(&self) -> bool {
+        FRONT.with(|front| {
+            front
+                .try_borrow()
+                .is_ok_and(|f| f[self.slot] == self.salted)
+        })
+    }
+
+    /// Notes the key as reported for this thread.
+    fn remember(&self) {
+        FRONT.with(|front| {
+            if let Ok(mut f) = front.try_borrow_mut() {
+                f[self.slot] = self.salted;
+            }
+        });
+    }
+}
+
 /// Source of tracker salts.
 static SALTS: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
 
@@ -126,18 +152,12 @@ impl CalledTracker {
 
     /// Records a report; `true` when it is new (so the event should be sent).
     pub(crate) fn first_time(&self, key: u64) -> bool {
-        let salted = (key ^ self.salt.load(Ordering::Relaxed)) | 1;
-        let slot = (salted as usize) % FRONT_SLOTS;
-        let known = FRONT.with(|front| front.try_borrow().is_ok_and(|f| f[slot] == salted));
-        if known {
+        let front = self.front_entry(key);
+        if front.known() {
             return false;
         }
         let first = self.first_time_shared(key);
-        FRONT.with(|front| {
-            if let Ok(mut f) = front.try_borrow_mut() {
-                f[slot] = salted;
-            }
-        });
+        front.remember();
         first
     }
 
@@ -145,10 +165,8 @@ impl CalledTracker {
     /// of the flag-read fast path. A `false` sends the read down the full path, whose
     /// [`CalledTracker::first_time`] decides.
     pub(crate) fn was_reported(&self, key: u64) -> bool {
-        let salted = (key ^ self.salt.load(Ordering::Relaxed)) | 1;
-        let slot = (salted as usize) % FRONT_SLOTS;
-        let known = FRONT.with(|front| front.try_borrow().is_ok_and(|f| f[slot] == salted));
-        if known {
+        let front = self.front_entry(key);
+        if front.known() {
             return true;
         }
         let reported = self
@@ -156,13 +174,18 @@ impl CalledTracker {
             .lock()
             .is_ok_and(|state| state.seen.contains(&key));
         if reported {
-            FRONT.with(|front| {
-                if let Ok(mut f) = front.try_borrow_mut() {
-                    f[slot] = salted;
-                }
-            });
+            front.remember();
         }
         reported
+    }
+
+    /// Where `key` lives in this thread's front cache.
+    fn front_entry(&self, key: u64) -> FrontEntry {
+        let salted = (key ^ self.salt.load(Ordering::Relaxed)) | 1;
+        FrontEntry {
+            salted,
+            slot: (salted as usize) % FRONT_SLOTS,
+        }
     }
 
     fn first_time_shared(&self, key: u64) -> bool {

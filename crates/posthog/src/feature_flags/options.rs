@@ -102,3 +102,21 @@ impl FlagOptions {
         self
     }
 }
+
+impl FlagOptions {
+    /// The local evaluator's view of these options for `distinct_id`: properties, groups and
+    /// device id, all borrowed.
+    pub(crate) fn eval_context<'a>(
+        &'a self,
+        distinct_id: &'a str,
+    ) -> posthog_flags::EvalContext<'a> {
+        let ctx = posthog_flags::EvalContext::new(distinct_id)
+            .person_properties(&self.person_properties)
+            .groups(&self.groups)
+            .group_properties(&self.group_properties);
+        match &self.device_id {
+            Some(device) => ctx.device_id(device),
+            None => ctx,
+        }
+    }
+}

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use posthog_core::{Event, FlagValue, FlagsRequest};
-use posthog_flags::{EvalContext, Evaluation};
+use posthog_flags::Evaluation;
 use serde_json::Value;
 
 use super::{
@@ -71,13 +71,7 @@ impl Client {
             let Some(loaded) = loaded else {
                 return LocalAnswer::Remote;
             };
-            let mut ctx = EvalContext::new(distinct_id)
-                .person_properties(&opts.person_properties)
-                .groups(&opts.groups)
-                .group_properties(&opts.group_properties);
-            if let Some(device) = &opts.device_id {
-                ctx = ctx.device_id(device);
-            }
+            let ctx = opts.eval_context(distinct_id);
             let Some((info, evaluation)) = loaded.set.evaluate_with_info(key, &ctx) else {
                 return if opts.only_evaluate_locally {
                     LocalAnswer::Absent
@@ -250,13 +244,7 @@ impl Client {
         let events = opts.send_feature_flag_events.unwrap_or(true);
         runtime.store.with_current(|loaded| {
             let set = &loaded?.set;
-            let mut ctx = EvalContext::new(distinct_id)
-                .person_properties(&opts.person_properties)
-                .groups(&opts.groups)
-                .group_properties(&opts.group_properties);
-            if let Some(device) = &opts.device_id {
-                ctx = ctx.device_id(device);
-            }
+            let ctx = opts.eval_context(distinct_id);
             let Evaluation::Match(m) = set.evaluate(key, &ctx)? else {
                 return None;
             };
