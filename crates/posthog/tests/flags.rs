@@ -36,7 +36,12 @@ fn definitions() -> serde_json::Value {
 }
 
 async fn local_client(server: &FakePostHog) -> Client {
-    server.set_definitions(definitions());
+    local_client_with(server, definitions()).await
+}
+
+/// A client with a personal key whose definitions (`defs`) are loaded.
+async fn local_client_with(server: &FakePostHog, defs: serde_json::Value) -> Client {
+    server.set_definitions(defs);
     let client = Client::builder("phc")
         .host(server.url())
         .personal_api_key(KEY)
@@ -430,19 +435,14 @@ async fn c_flag_called_3_new_context_new_event() {
 async fn c_set_person_props_reach_repeated_local_reads() {
     use posthog::context::{self, Context};
     let server = FakePostHog::start().await;
-    server.set_definitions(json!({"flags": [{"id": 1, "key": "team", "active": true, "filters": {
+    let defs = json!({"flags": [{"id": 1, "key": "team", "active": true, "filters": {
         "groups": [
             {"properties": [{"key": "email", "operator": "icontains", "value": "@acme.com", "type": "person"}],
              "rollout_percentage": 100, "variant": "acme"},
             {"properties": [], "rollout_percentage": 100, "variant": "other"}],
         "multivariate": {"variants": [
-            {"key": "acme", "rollout_percentage": 50}, {"key": "other", "rollout_percentage": 50}]}}}]}));
-    let client = Client::builder("phc")
-        .host(server.url())
-        .personal_api_key(KEY)
-        .build()
-        .unwrap();
-    assert!(client.wait_for_flags(Duration::from_secs(5)).await);
+            {"key": "acme", "rollout_percentage": 50}, {"key": "other", "rollout_percentage": 50}]}}}]});
+    let client = local_client_with(&server, defs).await;
     let opts = FlagOptions::new();
     let values = Context::new()
         .scope(async {
@@ -487,17 +487,10 @@ async fn c_set_person_props_reach_repeated_local_reads() {
 #[tokio::test]
 async fn c_get_flags_device_bucketing_decides_locally() {
     let server = FakePostHog::start().await;
-    server.set_definitions(
-        json!({"flags": [{"id": 1, "key": "by-device", "active": true,
+    let defs = json!({"flags": [{"id": 1, "key": "by-device", "active": true,
         "bucketing_identifier": "device_id",
-        "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}),
-    );
-    let client = Client::builder("phc")
-        .host(server.url())
-        .personal_api_key(KEY)
-        .build()
-        .unwrap();
-    assert!(client.wait_for_flags(Duration::from_secs(5)).await);
+        "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]});
+    let client = local_client_with(&server, defs).await;
     let opts = FlagOptions::new()
         .device_id("device-1")
         .only_evaluate_locally(true);
