@@ -3,10 +3,7 @@
 
 use std::borrow::Cow;
 
-use posthog_flags::Evaluation;
-use serde_json::Value;
-
-use super::{AllFlags, FlagOptions, Resolved, result_cache, with_scope_overrides};
+use super::{AllFlags, FlagOptions, LocalAnswer, Resolved, result_cache, with_scope_overrides};
 use crate::Client;
 
 impl Client {
@@ -82,35 +79,13 @@ impl Client {
                     undecided = true; // a requested key with no definition
                     continue;
                 };
-                let local = |value: posthog_flags::FlagValueRef<'_>,
-                             payload: Option<&Value>,
-                             reason: Option<&'static str>| Resolved {
-                    value: value.to_owned(),
-                    payload: payload.cloned(),
-                    locally: true,
-                    reason: reason.map(Cow::Borrowed),
-                    id: info.id,
-                    version: info.version,
-                    request_id: None,
-                    has_experiment: info.has_experiment,
-                    minimal_gate: loaded.set.minimal_flag_called_events(),
-                };
-                match evaluation {
-                    Evaluation::Match(m) => {
-                        out.flags.insert(
-                            key.to_owned(),
-                            local(m.value, m.payload, Some(m.reason.code())),
-                        );
+                let only_locally = opts.only_evaluate_locally;
+                match LocalAnswer::of(&loaded.set, key, info, evaluation, only_locally) {
+                    LocalAnswer::Decided(resolved) => {
+                        out.flags.insert(key.to_owned(), resolved);
                     }
-                    answer if opts.only_evaluate_locally => {
-                        if let Some(value) = answer.local_only_value() {
-                            out.flags.insert(
-                                key.to_owned(),
-                                local(value, loaded.set.payload(key, value), None),
-                            );
-                        }
-                    }
-                    _ => undecided = true, // inconclusive
+                    LocalAnswer::Absent => {}
+                    LocalAnswer::Remote => undecided = true, // inconclusive
                 }
             }
         });

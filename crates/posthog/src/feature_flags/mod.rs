@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use posthog_core::FlagValue;
+use posthog_flags::{Evaluation, FlagInfo, FlagSet};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -150,6 +151,39 @@ enum LocalAnswer {
     Absent,
     /// Ask `/flags`.
     Remote,
+}
+
+impl LocalAnswer {
+    /// What one flag's local evaluation means for a read: a match is decided; an
+    /// inconclusive flag is the server's question, unless only local evaluation is allowed,
+    /// when it has the value the reference SDK gives it locally, or none.
+    fn of(
+        set: &FlagSet,
+        key: &str,
+        info: FlagInfo,
+        evaluation: Evaluation<'_>,
+        only_locally: bool,
+    ) -> LocalAnswer {
+        let (value, payload, reason) = match evaluation {
+            Evaluation::Match(m) => (m.value, m.payload, Some(m.reason.code())),
+            _ if !only_locally => return LocalAnswer::Remote,
+            answer => match answer.local_only_value() {
+                Some(value) => (value, set.payload(key, value), None),
+                None => return LocalAnswer::Absent,
+            },
+        };
+        LocalAnswer::Decided(Resolved {
+            value: value.to_owned(),
+            payload: payload.cloned(),
+            locally: true,
+            reason: reason.map(Cow::Borrowed),
+            id: info.id,
+            version: info.version,
+            request_id: None,
+            has_experiment: info.has_experiment,
+            minimal_gate: set.minimal_flag_called_events(),
+        })
+    }
 }
 
 fn value_json(value: &FlagValue) -> Value {

@@ -72,38 +72,16 @@ impl Client {
                 return LocalAnswer::Remote;
             };
             let ctx = opts.eval_context(distinct_id);
-            let Some((info, evaluation)) = loaded.set.evaluate_with_info(key, &ctx) else {
-                return if opts.only_evaluate_locally {
-                    LocalAnswer::Absent
-                } else {
-                    LocalAnswer::Remote
-                };
-            };
-            let local = |value: posthog_flags::FlagValueRef<'_>,
-                         payload: Option<&Value>,
-                         reason: Option<&'static str>| {
-                LocalAnswer::Decided(Resolved {
-                    value: value.to_owned(),
-                    payload: payload.cloned(),
-                    locally: true,
-                    reason: reason.map(Cow::Borrowed),
-                    id: info.id,
-                    version: info.version,
-                    request_id: None,
-                    has_experiment: info.has_experiment,
-                    minimal_gate: loaded.set.minimal_flag_called_events(),
-                })
-            };
-            match evaluation {
-                Evaluation::Match(m) => local(m.value, m.payload, Some(m.reason.code())),
-                answer @ Evaluation::Inconclusive(_) if opts.only_evaluate_locally => {
-                    match answer.local_only_value() {
-                        Some(value) => local(value, loaded.set.payload(key, value), None),
-                        None => LocalAnswer::Absent,
-                    }
-                }
-                _ if opts.only_evaluate_locally => LocalAnswer::Absent,
-                _ => LocalAnswer::Remote,
+            match loaded.set.evaluate_with_info(key, &ctx) {
+                Some((info, evaluation)) => LocalAnswer::of(
+                    &loaded.set,
+                    key,
+                    info,
+                    evaluation,
+                    opts.only_evaluate_locally,
+                ),
+                None if opts.only_evaluate_locally => LocalAnswer::Absent,
+                None => LocalAnswer::Remote,
             }
         })
     }
