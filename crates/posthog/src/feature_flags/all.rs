@@ -1,8 +1,6 @@
 //! Every flag of one subject through the client: local evaluation of the whole set, then at
 //! most one `/flags` request, with the result cache in front.
 
-use std::borrow::Cow;
-
 use super::{AllFlags, FlagOptions, LocalAnswer, Resolved, result_cache, with_scope_overrides};
 use crate::Client;
 
@@ -98,27 +96,12 @@ impl Client {
                         if answer.errors_while_computing_flags {
                             out.error = Some("errors_while_computing_flags".into());
                         }
-                        for (key, detail) in answer.flags {
-                            if detail.failed || out.flags.get(&key).is_some_and(|r| r.locally) {
+                        for (key, detail) in &answer.flags {
+                            if detail.failed || out.flags.get(key).is_some_and(|r| r.locally) {
                                 continue;
                             }
-                            out.flags.insert(
-                                key,
-                                Resolved {
-                                    value: detail.value(),
-                                    payload: detail.metadata.payload.clone(),
-                                    locally: false,
-                                    reason: detail
-                                        .reason
-                                        .as_ref()
-                                        .map(|r| Cow::Owned(r.code.clone())),
-                                    id: detail.metadata.id,
-                                    version: detail.metadata.version,
-                                    request_id: answer.request_id.clone(),
-                                    has_experiment: detail.metadata.has_experiment,
-                                    minimal_gate: answer.minimal_flag_called_events,
-                                },
-                            );
+                            out.flags
+                                .insert(key.clone(), Resolved::remote(detail, &answer));
                         }
                     }
                     Ok(_) => {

@@ -153,6 +153,23 @@ enum LocalAnswer {
     Remote,
 }
 
+impl Resolved {
+    /// A flag's answer in a `/flags` response.
+    fn remote(detail: &posthog_core::FlagDetail, answer: &posthog_core::FlagsResponse) -> Self {
+        Resolved {
+            value: detail.value(),
+            payload: detail.metadata.payload.clone(),
+            locally: false,
+            reason: detail.reason.as_ref().map(|r| Cow::Owned(r.code.clone())),
+            id: detail.metadata.id,
+            version: detail.metadata.version,
+            request_id: answer.request_id.clone(),
+            has_experiment: detail.metadata.has_experiment,
+            minimal_gate: answer.minimal_flag_called_events,
+        }
+    }
+}
+
 impl LocalAnswer {
     /// What one flag's local evaluation means for a read: a match is decided; an
     /// inconclusive flag is the server's question, unless only local evaluation is allowed,

@@ -107,17 +107,7 @@ impl Client {
                 let Some(detail) = answer.flags.get(key).filter(|d| !d.failed) else {
                     return Ok(None);
                 };
-                Ok(Some(Resolved {
-                    value: detail.value(),
-                    payload: detail.metadata.payload.clone(),
-                    locally: false,
-                    reason: detail.reason.as_ref().map(|r| Cow::Owned(r.code.clone())),
-                    id: detail.metadata.id,
-                    version: detail.metadata.version,
-                    request_id: answer.request_id.clone(),
-                    has_experiment: detail.metadata.has_experiment,
-                    minimal_gate: answer.minimal_flag_called_events,
-                }))
+                Ok(Some(Resolved::remote(detail, &answer)))
             }
             Err(err) => {
                 tracing::warn!(target: "posthog", "feature flag {key:?} could not be evaluated remotely: {err}");
