@@ -1,5 +1,6 @@
 //! Calling-thread cost of `capture_exception` for a three-level `source()` chain (issue 6):
-//! building the list, capturing and resolving the stack, assembling and queueing the event.
+//! building the list, capturing the stack (the worker resolves it), assembling and queueing
+//! the event.
 //!
 //! Run: `cargo bench -p posthog --bench exceptions` (or `cargo xtask bench`). Median and p99
 //! of 2,000 captures are printed; nothing asserts a time.

@@ -137,6 +137,7 @@ impl Client {
                 max_in_flight: options.max_in_flight,
                 retry: RetryPolicy::ingestion(options.max_retries),
                 debug: options.debug,
+                project_root: options.project_root.clone(),
                 v1: (options.capture_mode == crate::CaptureMode::V1).then(|| {
                     options.content_encoding.unwrap_or(if options.gzip {
                         posthog_transport::ContentEncoding::Gzip
@@ -322,9 +323,20 @@ impl Client {
         self.enqueue(Msg::Complete(Box::new(event)))
     }
 
+    /// Captures an `$exception` event whose stack the worker resolves and attaches before
+    /// serialising it (no `before_send` hook can be waiting to see it).
+    pub(crate) fn capture_with_trace(
+        &self,
+        event: Event,
+        trace: std::backtrace::Backtrace,
+    ) -> Option<Uuid> {
+        let event = self.admit(event)?;
+        self.enqueue(Msg::Exception(Box::new(event), Box::new(trace)))
+    }
+
     fn enqueue(&self, msg: Msg) -> Option<Uuid> {
         let uuid = match &msg {
-            Msg::Event(event) | Msg::Complete(event) => {
+            Msg::Event(event) | Msg::Complete(event) | Msg::Exception(event, _) => {
                 if self.inner.options.debug {
                     tracing::info!(target: "posthog", event = event.name(), distinct_id = event.get_distinct_id(), uuid = ?event.get_uuid(), "captured");
                 }

@@ -82,6 +82,45 @@ async fn c_capture_exception_plain_error() {
     });
 }
 
+/// C-BEFORE-SEND.1 for exceptions: without hooks the worker resolves the stack off the
+/// calling thread, but a `before_send` hook sees the event whole, frames included (it can
+/// drop them: what it returns is what is sent).
+#[tokio::test]
+async fn c_before_send_1_hooks_see_exception_frames() {
+    let server = FakePostHog::start().await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let client = Client::builder("phc")
+        .host(server.url())
+        .before_send(move |mut e| {
+            let list = &e.properties()["$exception_list"][0];
+            let frames = list["stacktrace"]["frames"].as_array().map_or(0, Vec::len);
+            record.lock().unwrap().push(frames);
+            e.properties_mut().remove("$exception_list");
+            Some(e)
+        })
+        .build()
+        .unwrap();
+    let err = std::io::Error::other("disk full");
+    client.capture_exception(&err, "user-123", &ExceptionOptions::new());
+    client.capture_exception_message("Timeout", "no answer", "user-123", &ExceptionOptions::new());
+    client.flush().await;
+    let frames = seen.lock().unwrap().clone();
+    assert_eq!(frames.len(), 2);
+    assert!(
+        frames.iter().all(|&n| n > 0),
+        "the hook saw frames: {frames:?}"
+    );
+    let events = support::exception_events(&server);
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["properties"].get("$exception_list").is_none()),
+        "the worker adds nothing back after the hook"
+    );
+}
+
 /// A three-level `source()` chain: outermost first, nested entries chained with parent ids.
 #[tokio::test]
 async fn c_exception_meta_5_three_level_chain() {
@@ -286,6 +325,13 @@ async fn c_capture_exception_8_non_error_input() {
     assert_eq!(
         events[0]["properties"]["$exception_message"],
         "quota exceeded"
+    );
+    let frames = entry["stacktrace"]["frames"].as_array().expect("frames");
+    assert!(
+        frames.iter().any(|f| f["function"]
+            .as_str()
+            .is_some_and(|f| f.contains("c_capture_exception_8_non_error_input"))),
+        "the worker attached the capture site's stack: {frames:?}"
     );
 
     let disabled = Client::builder("phc")

@@ -65,27 +65,50 @@ impl ExceptionOptions {
 pub(crate) struct Stack {
     frames: Vec<posthog_core::exception::Frame>,
     synthetic: bool,
+    /// A stack captured but not resolved yet: symbol resolution is what costs (tens of µs,
+    /// far more the first time), so it is left to the worker when nothing on the calling
+    /// thread needs to see the frames (see [`Stack::take_pending`]).
+    pending: Option<Backtrace>,
 }
 
 impl Stack {
-    /// The error's own stack when it carries a captured one; otherwise the current stack,
-    /// marked synthetic (C-CAPTURE-EXCEPTION.6).
+    /// The error's own stack when it carries a captured one (resolved now: it is borrowed);
+    /// otherwise the current stack, captured unresolved and marked synthetic
+    /// (C-CAPTURE-EXCEPTION.6).
     pub(crate) fn of(own: Option<&Backtrace>, project_root: &str) -> Self {
         match own {
             Some(trace) if trace.status() == BacktraceStatus::Captured => Self {
                 frames: frames::parse(&trace.to_string(), project_root),
                 synthetic: false,
+                pending: None,
             },
-            _ => Self::here(project_root, true),
+            _ => Self::pending(true),
         }
     }
 
-    /// The current stack; `synthetic` says whether it stands in for a missing one.
+    /// The current stack, resolved now; `synthetic` says whether it stands in for a missing
+    /// one.
     pub(crate) fn here(project_root: &str, synthetic: bool) -> Self {
         Self {
             frames: frames::capture(project_root),
             synthetic,
+            pending: None,
         }
+    }
+
+    /// The current stack, captured but not resolved.
+    pub(crate) fn pending(synthetic: bool) -> Self {
+        Self {
+            frames: Vec::new(),
+            synthetic,
+            pending: Some(Backtrace::force_capture()),
+        }
+    }
+
+    /// Takes the unresolved trace out, for [`Client::capture_exception_event`]; the stack
+    /// keeps its synthetic mark.
+    pub(crate) fn take_pending(&mut self) -> Option<Backtrace> {
+        self.pending.take()
     }
 
     fn into_stacktrace(self) -> Option<Stacktrace> {
@@ -291,7 +314,8 @@ impl Client {
         } else {
             kind
         };
-        let stack = Stack::here(&self.options().project_root, true);
+        let mut stack = Stack::pending(true);
+        let pending = stack.take_pending();
         let list = ExceptionList {
             exceptions: vec![outermost(
                 kind.to_owned(),
@@ -308,7 +332,7 @@ impl Client {
             tracing::error!(target: "posthog", kind, message, "exception captured");
         }
         let event = self.exception_event_for(distinct_id, &list, opts.properties.clone())?;
-        self.capture(event)
+        self.capture_exception_event(event, pending)
     }
 
     /// An `$exception` event for `distinct_id` (or the active context's; with neither, a
@@ -400,7 +424,8 @@ impl Client {
         {
             return None;
         }
-        let stack = Stack::of(own_stack, &self.options().project_root);
+        let mut stack = Stack::of(own_stack, &self.options().project_root);
+        let pending = stack.take_pending();
         let list = ExceptionList {
             exceptions: exception_list(
                 error,
@@ -419,6 +444,49 @@ impl Client {
         if let Some(source) = boundary.source {
             event.set_default("$exception_source", source);
         }
-        self.capture(event)
+        self.capture_exception_event(event, pending)
+    }
+
+    /// Captures an `$exception` event whose outermost entry may still need its frames
+    /// (`pending`). `before_send` hooks must see the whole event (C-BEFORE-SEND.1), so with
+    /// hooks the frames are resolved here; without, the worker resolves them, off the
+    /// calling thread.
+    pub(crate) fn capture_exception_event(
+        &self,
+        mut event: Event,
+        pending: Option<Backtrace>,
+    ) -> Option<Uuid> {
+        match pending {
+            None => self.capture(event),
+            Some(trace) if self.options().before_send.is_empty() => {
+                self.capture_with_trace(event, trace)
+            }
+            Some(trace) => {
+                attach_frames(&mut event, &trace, &self.options().project_root);
+                self.capture(event)
+            }
+        }
+    }
+}
+
+/// Resolves `trace` and puts its frames on the outermost entry of the event's
+/// `$exception_list` (none when every frame is the SDK's own).
+pub(crate) fn attach_frames(event: &mut Event, trace: &Backtrace, project_root: &str) {
+    let frames = frames::parse(&trace.to_string(), project_root);
+    if frames.is_empty() {
+        return;
+    }
+    let stacktrace = Stacktrace {
+        kind: "raw".into(),
+        frames,
+    };
+    let (Some(serde_json::Value::Array(list)), Ok(value)) = (
+        event.properties_mut().get_mut("$exception_list"),
+        serde_json::to_value(&stacktrace),
+    ) else {
+        return;
+    };
+    if let Some(serde_json::Value::Object(outermost)) = list.first_mut() {
+        outermost.insert("stacktrace".into(), value);
     }
 }

@@ -39,6 +39,9 @@ pub(crate) enum Msg {
     Event(Box<Event>),
     /// An event whose SDK properties are already set (and must not be added again).
     Complete(Box<Event>),
+    /// An `$exception` event and the stack its outermost entry still needs: resolved here,
+    /// off the calling thread.
+    Exception(Box<Event>, Box<std::backtrace::Backtrace>),
     Flush(oneshot::Sender<FlushReport>),
     Shutdown {
         deadline: Instant,
@@ -86,6 +89,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) v1: Option<ContentEncoding>,
     /// Log every delivered batch (`ClientBuilder::debug`).
     pub(crate) debug: bool,
+    /// Where in-app frames live, for the stacks resolved here.
+    pub(crate) project_root: String,
 }
 
 /// What draining the channel found.
@@ -255,6 +260,11 @@ impl Worker {
         match msg {
             Msg::Event(event) => self.accept(*event, true),
             Msg::Complete(event) => self.accept(*event, false),
+            Msg::Exception(event, trace) => {
+                let mut event = *event;
+                crate::exceptions::attach_frames(&mut event, &trace, &self.config.project_root);
+                self.accept(event, true)
+            }
             Msg::Flush(reply) => self.begin_flush(reply),
             Msg::Shutdown { deadline, reply } => {
                 return Some(Drained::Shutdown { deadline, reply });
