@@ -66,7 +66,7 @@ pub struct FlagInfo {
 
 impl FlagSet {
     /// Evaluates one flag; `None` when no flag has that key.
-    #[inline]
+    #[inline(always)]
     pub fn evaluate<'d>(&'d self, key: &str, ctx: &EvalContext<'_>) -> Option<Evaluation<'d>> {
         let index = *self.index.get(key)?;
         Some(Engine::new(self, ctx).evaluate(index))

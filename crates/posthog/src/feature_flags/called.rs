@@ -254,27 +254,38 @@ pub(crate) fn key(
     response: Option<&FlagValue>,
     groups: &Groups,
 ) -> u64 {
-    let response = response.map(|value| match value {
-        FlagValue::Bool(b) => FlagValueRef::Bool(*b),
-        FlagValue::Variant(v) => FlagValueRef::Variant(v),
-    });
-    key_ref(distinct_id, flag, response, groups)
+    let response = match response {
+        None => NO_VALUE,
+        Some(FlagValue::Bool(b)) => bool_text(*b),
+        Some(FlagValue::Variant(v)) => v,
+    };
+    key_text(distinct_id, flag, response, groups)
 }
 
-/// [`key`] for a borrowed value (what local evaluation answers), so the fast path of a read
+/// [`key`] for a value local evaluation decided, passed in registers: the fast path of a read
 /// copies nothing.
 pub(crate) fn key_ref(
     distinct_id: &str,
     flag: &str,
-    response: Option<FlagValueRef<'_>>,
+    response: FlagValueRef<'_>,
     groups: &Groups,
 ) -> u64 {
-    let response: &str = match response {
-        None => "\u{0}null",
-        Some(FlagValueRef::Bool(true)) => "\u{0}true",
-        Some(FlagValueRef::Bool(false)) => "\u{0}false",
-        Some(FlagValueRef::Variant(v)) => v,
+    let response = match response {
+        FlagValueRef::Bool(b) => bool_text(b),
+        FlagValueRef::Variant(v) => v,
     };
+    key_text(distinct_id, flag, response, groups)
+}
+
+/// How "no value" is hashed.
+const NO_VALUE: &str = "\u{0}null";
+
+/// How booleans are hashed (tagged, so no variant can equal them).
+fn bool_text(b: bool) -> &'static str {
+    if b { "\u{0}true" } else { "\u{0}false" }
+}
+
+fn key_text(distinct_id: &str, flag: &str, response: &str, groups: &Groups) -> u64 {
     let mut h = KeyHash(0x243F_6A88_85A3_08D3)
         .part(distinct_id.as_bytes())
         .part(flag.as_bytes())
@@ -347,11 +358,11 @@ mod tests {
         let blue = FlagValue::Variant("blue".into());
         assert_eq!(
             key("u", "f", Some(&blue), &acme),
-            key_ref("u", "f", Some(FlagValueRef::Variant("blue")), &acme)
+            key_ref("u", "f", FlagValueRef::Variant("blue"), &acme)
         );
         assert_eq!(
             key("u", "f", Some(&FlagValue::Bool(false)), &acme),
-            key_ref("u", "f", Some(FlagValueRef::Bool(false)), &acme)
+            key_ref("u", "f", FlagValueRef::Bool(false), &acme)
         );
     }
 

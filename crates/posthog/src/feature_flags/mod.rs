@@ -273,7 +273,14 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> Option<FlagValue> {
-        self.read_flag_value(key, distinct_id, opts).await
+        // The common case answers without entering the full read's future.
+        match self.read_value_fast(key, distinct_id, opts) {
+            Some(value) => Some(value),
+            None => self
+                .read_flag(key, distinct_id, opts, true)
+                .await
+                .map(|r| r.value),
+        }
     }
 
     /// Whether flag `key` is on (`true` or any variant) for `distinct_id`; the options'
@@ -284,7 +291,14 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> bool {
-        match self.read_flag_value(key, distinct_id, opts).await {
+        let value = match self.read_value_fast(key, distinct_id, opts) {
+            Some(value) => Some(value),
+            None => self
+                .read_flag(key, distinct_id, opts, true)
+                .await
+                .map(|r| r.value),
+        };
+        match value {
             Some(value) => value.is_enabled(),
             None => opts.default_value.unwrap_or(false),
         }

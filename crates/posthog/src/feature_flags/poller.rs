@@ -43,6 +43,7 @@ impl DefinitionsStore {
 
     /// Runs `f` on the current set under the read lock (held for the call only; `f` must not
     /// block).
+    #[inline]
     pub(crate) fn with_current<R>(&self, f: impl FnOnce(Option<&Loaded>) -> R) -> R {
         match self.current.read() {
             Ok(current) => f(current.as_deref()),

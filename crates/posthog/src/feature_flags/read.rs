@@ -172,30 +172,13 @@ impl Client {
         }
     }
 
-    /// The value of a flag read, for the callers that want only the value
-    /// (`get_feature_flag`, `is_feature_enabled`): the common case (decided locally, its
-    /// `$feature_flag_called` already reported, no scope overrides, no result cache) is
-    /// answered by [`Client::read_value_fast`]; everything else takes [`Client::read_flag`].
-    pub(super) async fn read_flag_value(
-        &self,
-        key: &str,
-        distinct_id: &str,
-        opts: &FlagOptions,
-    ) -> Option<FlagValue> {
-        match self.read_value_fast(key, distinct_id, opts) {
-            Some(value) => Some(value),
-            None => self
-                .read_flag(key, distinct_id, opts, true)
-                .await
-                .map(|r| r.value),
-        }
-    }
-
-    /// The fast path of [`Client::read_flag_value`]: `Some` only when local evaluation
-    /// matched and nothing is left to do, i.e. no result cache to fill, no scope overrides to
+    /// The fast path of `get_feature_flag` and `is_feature_enabled`, tried before the full
+    /// read ([`Client::read_flag`]): `Some` only when local evaluation matched and nothing
+    /// is left to do, i.e. no result cache to fill, no scope overrides to
     /// merge, and `$feature_flag_called` not wanted or already reported for this (subject,
     /// flag, value, groups). Records nothing, so a `None` leaves the full path its decisions.
-    fn read_value_fast(
+    #[inline]
+    pub(super) fn read_value_fast(
         &self,
         key: &str,
         distinct_id: &str,
@@ -220,7 +203,7 @@ impl Client {
                 || runtime.tracker.was_reported(called::key_ref(
                     distinct_id,
                     key,
-                    Some(m.value),
+                    m.value,
                     &opts.groups,
                 ));
             reported.then(|| m.value.to_owned())
