@@ -75,6 +75,7 @@ impl FlagValueRef<'_> {
     }
 
     /// An owned [`FlagValue`].
+    #[inline]
     pub fn to_owned(&self) -> FlagValue {
         match *self {
             FlagValueRef::Bool(b) => FlagValue::Bool(b),
