@@ -306,7 +306,7 @@ impl Client {
     /// inside a context without one it is sent personless.
     pub fn capture(&self, event: Event) -> Option<Uuid> {
         let event = self.admit(event)?;
-        self.enqueue(Msg::Event(Box::new(event)))
+        self.enqueue(event, Msg::Event)
     }
 
     /// Captures an event reduced to the properties `keep` allows, after hooks, context and
@@ -320,7 +320,7 @@ impl Client {
         let mut event = self.admit(event)?;
         self.inner.defaults.apply(&mut event);
         event.properties_mut().retain(|k, _| keep(k));
-        self.enqueue(Msg::Complete(Box::new(event)))
+        self.enqueue(event, Msg::Complete)
     }
 
     /// Captures an `$exception` event whose stack the worker resolves and attaches before
@@ -331,24 +331,20 @@ impl Client {
         trace: std::backtrace::Backtrace,
     ) -> Option<Uuid> {
         let event = self.admit(event)?;
-        self.enqueue(Msg::Exception(Box::new(event), Box::new(trace)))
+        self.enqueue(event, |event| Msg::Exception(event, Box::new(trace)))
     }
 
-    fn enqueue(&self, msg: Msg) -> Option<Uuid> {
-        let uuid = match &msg {
-            Msg::Event(event) | Msg::Complete(event) | Msg::Exception(event, _) => {
-                if self.inner.options.debug {
-                    tracing::info!(target: "posthog", event = event.name(), distinct_id = event.get_distinct_id(), uuid = ?event.get_uuid(), "captured");
-                }
-                event.get_uuid()
-            }
-            _ => None,
-        };
+    /// Hands an admitted event to the worker as the message `wrap` makes of it.
+    fn enqueue(&self, event: Event, wrap: impl FnOnce(Box<Event>) -> Msg) -> Option<Uuid> {
+        let uuid = event.get_uuid();
+        if self.inner.options.debug {
+            tracing::info!(target: "posthog", event = event.name(), distinct_id = event.get_distinct_id(), uuid = ?uuid, "captured");
+        }
         if !self.inner.options.send {
             return uuid;
         }
         let tx = self.inner.tx.as_ref()?;
-        match tx.try_send(msg) {
+        match tx.try_send(wrap(Box::new(event))) {
             Ok(()) => {
                 Counters::add(&self.inner.counters.captured, 1);
                 uuid

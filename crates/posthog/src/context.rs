@@ -35,6 +35,13 @@ pub(crate) struct FlagProperties {
     pub(crate) groups: GroupProperties,
 }
 
+impl FlagProperties {
+    /// No person and no group overrides.
+    fn is_empty(&self) -> bool {
+        self.person.is_empty() && self.groups.is_empty()
+    }
+}
+
 impl PartialEq for Context {
     fn eq(&self, other: &Self) -> bool {
         self.distinct_id == other.distinct_id
@@ -285,8 +292,10 @@ fn with_flag_properties(mut f: impl FnMut(&mut FlagProperties)) {
 
 /// The active scope's flag property overrides (empty outside a scope).
 pub(crate) fn flag_properties() -> Option<FlagProperties> {
-    with_current(|ctx| ctx.and_then(|c| c.flag_properties.lock().ok().map(|p| p.clone())))
-        .filter(|p| !p.person.is_empty() || !p.groups.is_empty())
+    with_current(|ctx| {
+        let props = ctx?.flag_properties.lock().ok()?;
+        (!props.is_empty()).then(|| props.clone())
+    })
 }
 
 /// Whether the active scope holds flag property overrides (what [`flag_properties`] would
@@ -295,13 +304,7 @@ pub(crate) fn has_flag_properties() -> bool {
     if !FLAG_OVERRIDES_USED.load(Ordering::Relaxed) {
         return false;
     }
-    with_current(|ctx| {
-        ctx.is_some_and(|c| {
-            c.flag_properties
-                .lock()
-                .is_ok_and(|p| !p.person.is_empty() || !p.groups.is_empty())
-        })
-    })
+    with_current(|ctx| ctx.is_some_and(|c| c.flag_properties.lock().is_ok_and(|p| !p.is_empty())))
 }
 
 /// A copy of the active context, if any (C-GET-DISTINCT-ID: no side effects, no I/O).

@@ -171,38 +171,51 @@ fn split_type_name(full: &str) -> (Option<String>, String) {
     }
 }
 
-/// The `$exception_list` of an error and its `source()` chain: outermost first, nested
-/// entries `chained` with `parent_id` and `source: cause`, at most [`MAX_CHAIN`] entries,
-/// cycles stopped (C-EXCEPTION-META.2–.6). Frames go on the outermost entry.
+/// The messages of an error and its `source()` chain, outermost first: at most
+/// [`MAX_CHAIN`], a cycle stopped where it closes (C-EXCEPTION-META.5).
+fn chain_messages(error: &(dyn StdError + 'static)) -> Vec<String> {
+    let mut seen: Vec<*const ()> = Vec::new();
+    let mut messages = Vec::new();
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let address = e as *const dyn StdError as *const ();
+        if messages.len() >= MAX_CHAIN || seen.contains(&address) {
+            break;
+        }
+        seen.push(address);
+        messages.push(e.to_string());
+        current = e.source();
+    }
+    messages
+}
+
+/// The `$exception_list` of an error whose chain says `messages` (from [`chain_messages`]):
+/// outermost first, nested entries `chained` with `parent_id` and `source: cause`
+/// (C-EXCEPTION-META.2–.6). Frames go on the outermost entry.
 pub(crate) fn exception_list(
-    error: &(dyn StdError + 'static),
+    messages: Vec<String>,
     type_name: &str,
     mechanism_kind: &str,
     handled: bool,
     stack: Stack,
 ) -> Vec<Exception> {
     let (module, kind) = split_type_name(type_name);
+    let mut messages = messages.into_iter();
+    let outer = messages.next().unwrap_or_default();
     let mut list = vec![outermost(
         kind,
-        error.to_string(),
+        outer,
         module,
         mechanism_kind,
         handled,
         stack,
     )];
-    let mut seen: Vec<*const ()> = vec![error as *const dyn StdError as *const ()];
-    let mut current = error.source();
-    while let Some(cause) = current {
-        let address = cause as *const dyn StdError as *const ();
-        if list.len() >= MAX_CHAIN || seen.contains(&address) {
-            break;
-        }
-        seen.push(address);
+    for value in messages {
         let id = list.len() as u32;
         list.push(Exception {
             // The concrete type of a `source()` is erased behind `dyn Error`.
             kind: "Error".into(),
-            value: cause.to_string(),
+            value,
             module: None,
             mechanism: Mechanism {
                 kind: Some("chained".into()),
@@ -213,7 +226,6 @@ pub(crate) fn exception_list(
             },
             stacktrace: None,
         });
-        current = cause.source();
     }
     list
 }
@@ -247,17 +259,10 @@ impl RecentErrors {
 }
 
 /// Address, type and chain text of an error, hashed.
-fn identity(error: &(dyn StdError + 'static), address: usize, type_name: &str) -> u64 {
+fn identity(address: usize, type_name: &str, messages: &[String]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (address, type_name).hash(&mut hasher);
-    let mut current = Some(error);
-    let mut depth = 0;
-    while let (Some(e), true) = (current, depth < MAX_CHAIN) {
-        e.to_string().hash(&mut hasher);
-        current = e.source();
-        depth += 1;
-    }
+    (address, type_name, messages).hash(&mut hasher);
     hasher.finish()
 }
 
@@ -418,9 +423,10 @@ impl Client {
             return None;
         }
         let address = error as *const dyn StdError as *const () as usize;
+        let messages = chain_messages(error);
         if !self
             .exceptions()
-            .first_time(identity(error, address, type_name))
+            .first_time(identity(address, type_name, &messages))
         {
             return None;
         }
@@ -428,7 +434,7 @@ impl Client {
         let pending = stack.take_pending();
         let list = ExceptionList {
             exceptions: exception_list(
-                error,
+                messages,
                 type_name,
                 boundary.mechanism,
                 boundary.handled,

@@ -26,7 +26,7 @@ impl Client {
     /// The distinct id of a flag read: the caller's, else the active context's (C-TRACING-HEADERS.6:
     /// none at all → no evaluation, no request, no event).
     pub(super) fn flag_subject<'a>(&self, distinct_id: &'a str) -> Option<Cow<'a, str>> {
-        if !distinct_id.trim().is_empty() {
+        if !is_blank(distinct_id) {
             return Some(Cow::Borrowed(distinct_id));
         }
         crate::context::current_distinct_id().map(Cow::Owned)
@@ -243,35 +243,33 @@ impl Client {
         let effective = merged.as_ref().unwrap_or(opts);
         let cache = self.result_cache();
         let slot = cache.map(|_| result_cache::key(&distinct_id, effective, "one", &[key]));
-        if let (Some(cache), Some(slot)) = (cache, slot) {
-            if let result_cache::Lookup::Fresh(result_cache::Cached::One(resolved)) =
-                cache.get(slot)
-            {
-                self.after_read(
-                    key,
-                    &distinct_id,
-                    effective,
-                    resolved.as_ref(),
-                    events_default,
-                );
-                return Ok(resolved);
-            }
-        }
-        let resolved = match self.resolve_locally(key, &distinct_id, effective) {
-            LocalAnswer::Decided(resolved) => Some(resolved),
-            LocalAnswer::Absent => None,
-            LocalAnswer::Remote if effective.only_evaluate_locally => None,
-            LocalAnswer::Remote => {
-                return Err(NeedsRemote {
-                    subject: distinct_id,
-                    merged: merged.map(Box::new),
-                    slot,
-                });
+        let fresh = cache
+            .zip(slot)
+            .and_then(|(cache, slot)| match cache.get(slot) {
+                result_cache::Lookup::Fresh(result_cache::Cached::One(resolved)) => Some(resolved),
+                _ => None,
+            });
+        let resolved = match fresh {
+            Some(resolved) => resolved,
+            None => {
+                let resolved = match self.resolve_locally(key, &distinct_id, effective) {
+                    LocalAnswer::Decided(resolved) => Some(resolved),
+                    LocalAnswer::Absent => None,
+                    LocalAnswer::Remote if effective.only_evaluate_locally => None,
+                    LocalAnswer::Remote => {
+                        return Err(NeedsRemote {
+                            subject: distinct_id,
+                            merged: merged.map(Box::new),
+                            slot,
+                        });
+                    }
+                };
+                if let Some((cache, slot)) = cache.zip(slot) {
+                    cache.put(slot, result_cache::Cached::One(resolved.clone()));
+                }
+                resolved
             }
         };
-        if let (Some(cache), Some(slot)) = (cache, slot) {
-            cache.put(slot, result_cache::Cached::One(resolved.clone()));
-        }
         self.after_read(
             key,
             &distinct_id,
