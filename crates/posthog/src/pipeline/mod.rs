@@ -426,12 +426,10 @@ impl Worker {
         let id = batch.id;
         self.in_flight_ids.remove(&id);
         let n = batch.events.len();
-        let bytes = batch.bytes();
+        // The attempt is over: its bytes are held again only by what waits for another one.
+        self.held_bytes = self.held_bytes.saturating_sub(batch.bytes());
         let (sent, failed) = match result {
-            Ok(Delivered::V1(delivery)) => {
-                self.held_bytes -= bytes.min(self.held_bytes);
-                return self.settle_v1(batch, delivery);
-            }
+            Ok(Delivered::V1(delivery)) => return self.settle_v1(batch, delivery),
             Ok(Delivered::Batch) => {
                 if self.config.debug {
                     tracing::info!(target: "posthog", events = n, attempts = batch.attempts, "batch delivered");
@@ -439,13 +437,13 @@ impl Worker {
                 Counters::add(&self.counters.sent, n);
                 Counters::add(&self.counters.batches, 1);
                 self.auth_warned = false;
-                self.held_bytes -= bytes.min(self.held_bytes);
                 (n as u64, 0)
             }
             Err(err) => {
                 let status = err.status_code().map(|s| s.as_u16());
                 if status == Some(413) && n > 1 {
                     // C-BATCHER.7: halve and resend (not counted as a retry).
+                    self.held_bytes += batch.bytes();
                     let second = batch.events.split_off(n / 2);
                     let (a, b) = (self.next_id(), self.next_id());
                     for waiter in &mut self.flushes {
@@ -457,7 +455,6 @@ impl Worker {
                     self.ready.push_front(PendingBatch::new(a, batch.events));
                     return;
                 }
-                self.held_bytes -= bytes.min(self.held_bytes);
                 if status == Some(413) {
                     let message = "the server rejected an event as too large (413)".to_owned();
                     self.fail(
