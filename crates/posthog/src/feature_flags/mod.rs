@@ -258,7 +258,7 @@ impl Client {
 
     /// Forgets every cached flag result (see [`crate::ClientBuilder::flag_result_cache`]).
     pub fn clear_flag_result_cache(&self) {
-        if let Some(results) = self.flags_runtime().and_then(|r| r.results.as_ref()) {
+        if let Some(results) = self.result_cache() {
             results.clear();
         }
     }
@@ -291,14 +291,7 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> bool {
-        let value = match self.read_value_fast(key, distinct_id, opts) {
-            Some(value) => Some(value),
-            None => self
-                .read_flag(key, distinct_id, opts, true)
-                .await
-                .map(|r| r.value),
-        };
-        match value {
+        match self.get_feature_flag(key, distinct_id, opts).await {
             Some(value) => value.is_enabled(),
             None => opts.default_value.unwrap_or(false),
         }
