@@ -95,14 +95,15 @@ impl Client {
             Err(payload) => {
                 if !panic::take_hook_captured() && self.is_enabled() && !self.is_opted_out() {
                     // Caught after unwinding: the panic's own stack is gone, this one stands in.
-                    let stack = Stack::here(&self.options().project_root, true);
+                    let mut stack = Stack::pending(true);
+                    let pending = stack.take_pending();
                     let list = panic::panic_list(panic::message(&*payload), stack);
                     if let Some(mut event) = self.exception_event_for("", &list, Properties::new())
                     {
                         if let Some(source) = boundary.source {
                             event.set_default("$exception_source", source);
                         }
-                        self.capture(event);
+                        self.capture_exception_event(event, pending);
                     }
                 }
                 resume_unwind(payload)
