@@ -37,15 +37,16 @@ impl ContentEncoding {
         }
     }
 
-    /// `body` encoded; `None` for identity.
-    pub fn encode(self, body: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+    /// `body` encoded; `None` for identity. `level` (0–9) applies to gzip and deflate, the
+    /// zlib-family encodings; brotli and zstd use their own fixed levels.
+    pub fn encode(self, body: &[u8], level: u32) -> std::io::Result<Option<Vec<u8>>> {
         let out = match self {
             ContentEncoding::Identity => return Ok(None),
-            ContentEncoding::Gzip => crate::gzip::gzip(body, 6)?,
+            ContentEncoding::Gzip => crate::gzip::gzip(body, level)?,
             ContentEncoding::Deflate => {
                 let mut encoder = flate2::write::ZlibEncoder::new(
                     Vec::with_capacity(body.len() / 4 + 64),
-                    flate2::Compression::new(6),
+                    flate2::Compression::new(level.min(9)),
                 );
                 encoder.write_all(body)?;
                 encoder.finish()?
@@ -78,26 +79,40 @@ mod tests {
 
     #[test]
     fn gzip_and_zlib_deflate_round_trip() {
-        let gz = ContentEncoding::Gzip.encode(BODY).unwrap().unwrap();
+        let gz = ContentEncoding::Gzip
+            .encode(BODY, crate::gzip::DEFAULT_LEVEL)
+            .unwrap()
+            .unwrap();
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out, BODY);
-        let zlib = ContentEncoding::Deflate.encode(BODY).unwrap().unwrap();
+        let zlib = ContentEncoding::Deflate
+            .encode(BODY, crate::gzip::DEFAULT_LEVEL)
+            .unwrap()
+            .unwrap();
         assert_eq!(zlib[0], 0x78, "zlib header, not raw deflate");
         let mut out = Vec::new();
         flate2::read::ZlibDecoder::new(&zlib[..])
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out, BODY);
-        assert_eq!(ContentEncoding::Identity.encode(BODY).unwrap(), None);
+        assert_eq!(
+            ContentEncoding::Identity
+                .encode(BODY, crate::gzip::DEFAULT_LEVEL)
+                .unwrap(),
+            None
+        );
     }
 
     #[cfg(feature = "br")]
     #[test]
     fn brotli_round_trips() {
-        let br = ContentEncoding::Brotli.encode(BODY).unwrap().unwrap();
+        let br = ContentEncoding::Brotli
+            .encode(BODY, crate::gzip::DEFAULT_LEVEL)
+            .unwrap()
+            .unwrap();
         let mut out = Vec::new();
         brotli::Decompressor::new(&br[..], 4096)
             .read_to_end(&mut out)
@@ -108,7 +123,10 @@ mod tests {
     #[cfg(feature = "zstd")]
     #[test]
     fn zstd_round_trips() {
-        let z = ContentEncoding::Zstd.encode(BODY).unwrap().unwrap();
+        let z = ContentEncoding::Zstd
+            .encode(BODY, crate::gzip::DEFAULT_LEVEL)
+            .unwrap()
+            .unwrap();
         assert_eq!(zstd::bulk::decompress(&z, 1 << 20).unwrap(), BODY);
     }
 }

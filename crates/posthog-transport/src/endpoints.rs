@@ -246,6 +246,7 @@ impl TransportBuilder {
                 api_host,
                 personal_api_key: self.personal_api_key,
                 gzip: self.gzip,
+                gzip_level: self.gzip_level,
                 capture: RequestPolicy {
                     retry: RetryPolicy::ingestion(self.max_retries),
                     timeout: Some(self.capture_timeout),
@@ -283,6 +284,8 @@ struct Config {
     api_host: String,
     personal_api_key: Option<SecretKey>,
     gzip: bool,
+    /// The level of gzip and zlib-deflate ingestion bodies.
+    gzip_level: u32,
     capture: RequestPolicy,
     flags: RequestPolicy,
     definitions: RequestPolicy,
@@ -473,7 +476,7 @@ impl Transport {
         encoding: crate::ContentEncoding,
     ) -> Result<V1Delivery, TransportError> {
         let url = format!("{}{}", self.config.host, posthog_core::capture_v1::V1_PATH);
-        let (body, encoded_as) = match encoding.encode(&json) {
+        let (body, encoded_as) = match encoding.encode(&json, self.config.gzip_level) {
             Ok(Some(encoded)) => (Bytes::from(encoded), encoding.header_value()),
             Ok(None) => (json, None),
             Err(err) => {
@@ -545,9 +548,10 @@ impl Transport {
         self.send_batch(Bytes::from(json)).await
     }
 
-    /// Gzips a serialised body the way [`Transport::send_batch_gzipped`] expects.
+    /// Gzips a serialised body (at [`gzip::DEFAULT_LEVEL`]) the way
+    /// [`Transport::send_batch_gzipped`] expects.
     pub fn gzip(json: &[u8]) -> Result<Bytes, TransportError> {
-        gzip::gzip(json, 6)
+        gzip::gzip(json, gzip::DEFAULT_LEVEL)
             .map(Bytes::from)
             .map_err(|e| TransportError::config(format!("gzip failed: {e}")))
     }
