@@ -198,11 +198,13 @@ impl Client {
         self.inner.transport.as_ref()
     }
 
+    #[inline]
     pub(crate) fn flags_runtime(&self) -> Option<&crate::feature_flags::FlagsRuntime> {
         self.inner.transport.as_ref().map(|_| &*self.inner.flags)
     }
 
     /// Whether events are being sent (not disabled, not shut down).
+    #[inline]
     pub fn is_enabled(&self) -> bool {
         self.inner.tx.is_some() && !self.inner.shut_down.load(Ordering::Acquire)
     }

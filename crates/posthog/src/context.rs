@@ -300,10 +300,14 @@ pub(crate) fn flag_properties() -> Option<FlagProperties> {
 
 /// Whether the active scope holds flag property overrides (what [`flag_properties`] would
 /// return), without copying them.
+#[inline]
 pub(crate) fn has_flag_properties() -> bool {
-    if !FLAG_OVERRIDES_USED.load(Ordering::Relaxed) {
-        return false;
-    }
+    FLAG_OVERRIDES_USED.load(Ordering::Relaxed) && scope_has_flag_properties()
+}
+
+/// [`has_flag_properties`] once some scope has set overrides: the active scope is asked.
+#[cold]
+fn scope_has_flag_properties() -> bool {
     with_current(|ctx| ctx.is_some_and(|c| c.flag_properties.lock().is_ok_and(|p| !p.is_empty())))
 }
 

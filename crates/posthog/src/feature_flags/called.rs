@@ -1,18 +1,15 @@
 //! The `$feature_flag_called` tracker (C-FLAG-CALLED.2–.6): remembers which (distinct id, flag,
 //! value, groups) were reported, in a bounded set that forgets the oldest entries first.
 //!
-//! Entries are 64-bit hashes of the parts, built without allocating: a flag read that
-//! was already reported costs a hash and one set lookup. With 50,000 entries the chance that a
-//! new report is taken for a known one is about 10^-10.
+//! Entries are 64-bit hashes of the parts ([`super::called_key`]), built without allocating: a
+//! flag read that was already reported costs a hash and one lookup in a per-thread front cache.
+//! With 50,000 entries the chance that a new report is taken for a known one is about 10^-10.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use posthog_core::{FlagValue, Groups};
-use posthog_flags::FlagValueRef;
 
 /// The properties a minimal `$feature_flag_called` keeps (C-FLAG-CALLED.8); everything else
 /// (caller and super properties, context tags, `$referrer`, `$feature/<key>`, the payload)
@@ -75,7 +72,7 @@ thread_local! {
     /// read is answered here without the tracker's lock. It only ever says "reported" for a
     /// key the tracker reported, so its failure mode is an event too few for a key the
     /// tracker has since evicted (C-FLAG-CALLED.6).
-    static FRONT: RefCell<[u64; FRONT_SLOTS]> = const { RefCell::new([0; FRONT_SLOTS]) };
+    static FRONT: [Cell<u64>; FRONT_SLOTS] = const { [const { Cell::new(0) }; FRONT_SLOTS] };
 }
 
 /// One key's slot in this thread's [`FRONT`] cache.
@@ -86,21 +83,16 @@ struct FrontEntry {
 
 impl FrontEntry {
     /// Whether this thread saw the key reported.
+    #[inline]
     fn known(&self) -> bool {
-        FRONT.with(|front| {
-            front
-                .try_borrow()
-                .is_ok_and(|f| f[self.slot] == self.salted)
-        })
+        FRONT
+            .try_with(|front| front[self.slot].get() == self.salted)
+            .unwrap_or(false)
     }
 
     /// Notes the key as reported for this thread.
     fn remember(&self) {
-        FRONT.with(|front| {
-            if let Ok(mut f) = front.try_borrow_mut() {
-                f[self.slot] = self.salted;
-            }
-        });
+        let _ = FRONT.try_with(|front| front[self.slot].set(self.salted));
     }
 }
 
@@ -164,6 +156,7 @@ impl CalledTracker {
     /// Whether `key` was reported already, without recording anything: the read-only check
     /// of the flag-read fast path. A `false` sends the read down the full path, whose
     /// [`CalledTracker::first_time`] decides.
+    #[inline]
     pub(crate) fn was_reported(&self, key: u64) -> bool {
         let front = self.front_entry(key);
         if front.known() {
@@ -180,6 +173,7 @@ impl CalledTracker {
     }
 
     /// Where `key` lives in this thread's front cache.
+    #[inline]
     fn front_entry(&self, key: u64) -> FrontEntry {
         let salted = (key ^ self.salt.load(Ordering::Relaxed)) | 1;
         FrontEntry {
@@ -217,83 +211,6 @@ impl CalledTracker {
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().map_or(0, |s| s.seen.len())
     }
-}
-
-/// A 64-bit hash over length-prefixed parts (so `("ab", "c")` and `("a", "bc")` differ), eight
-/// bytes at a time ([`posthog_core::words::fold_words`]), finished with splitmix64. Not for adversarial input; dedupe keys only.
-#[derive(Clone, Copy)]
-struct KeyHash(u64);
-
-impl KeyHash {
-    fn mix(self, word: u64) -> Self {
-        KeyHash(
-            (self.0 ^ word)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                .rotate_left(29),
-        )
-    }
-
-    fn part(self, bytes: &[u8]) -> Self {
-        posthog_core::words::fold_words(bytes, self.mix(bytes.len() as u64), Self::mix)
-    }
-
-    fn finish(self) -> u64 {
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-/// The dedupe key: distinct id, flag, response and group context (`Groups` is a B-tree, so
-/// already sorted by group type). Booleans and "no value" are tagged so no variant can equal
-/// them.
-pub(crate) fn key(
-    distinct_id: &str,
-    flag: &str,
-    response: Option<&FlagValue>,
-    groups: &Groups,
-) -> u64 {
-    let response = match response {
-        None => NO_VALUE,
-        Some(FlagValue::Bool(b)) => bool_text(*b),
-        Some(FlagValue::Variant(v)) => v,
-    };
-    key_text(distinct_id, flag, response, groups)
-}
-
-/// [`key`] for a value local evaluation decided, passed in registers: the fast path of a read
-/// copies nothing.
-pub(crate) fn key_ref(
-    distinct_id: &str,
-    flag: &str,
-    response: FlagValueRef<'_>,
-    groups: &Groups,
-) -> u64 {
-    let response = match response {
-        FlagValueRef::Bool(b) => bool_text(b),
-        FlagValueRef::Variant(v) => v,
-    };
-    key_text(distinct_id, flag, response, groups)
-}
-
-/// How "no value" is hashed.
-const NO_VALUE: &str = "\u{0}null";
-
-/// How booleans are hashed (tagged, so no variant can equal them).
-fn bool_text(b: bool) -> &'static str {
-    if b { "\u{0}true" } else { "\u{0}false" }
-}
-
-fn key_text(distinct_id: &str, flag: &str, response: &str, groups: &Groups) -> u64 {
-    let mut h = KeyHash(0x243F_6A88_85A3_08D3)
-        .part(distinct_id.as_bytes())
-        .part(flag.as_bytes())
-        .part(response.as_bytes());
-    for (group_type, group_key) in groups {
-        h = h.part(group_type.as_bytes()).part(group_key.as_bytes());
-    }
-    h.finish()
 }
 
 #[cfg(test)]
@@ -349,47 +266,6 @@ mod tests {
         assert!(
             !t.was_reported(9),
             "a clear forgets it for this thread's front cache too"
-        );
-    }
-
-    #[test]
-    fn borrowed_and_owned_values_make_the_same_key() {
-        let acme: Groups = [("company".to_owned(), "acme".to_owned())].into();
-        let blue = FlagValue::Variant("blue".into());
-        assert_eq!(
-            key("u", "f", Some(&blue), &acme),
-            key_ref("u", "f", FlagValueRef::Variant("blue"), &acme)
-        );
-        assert_eq!(
-            key("u", "f", Some(&FlagValue::Bool(false)), &acme),
-            key_ref("u", "f", FlagValueRef::Bool(false), &acme)
-        );
-    }
-
-    #[test]
-    fn keys_separate_their_parts() {
-        let none = Groups::new();
-        let on = Some(FlagValue::Bool(true));
-        assert_ne!(
-            key("ab", "c", on.as_ref(), &none),
-            key("a", "bc", on.as_ref(), &none)
-        );
-        assert_ne!(
-            key("u", "f", on.as_ref(), &none),
-            key("u", "f", Some(&FlagValue::Variant("true".into())), &none)
-        );
-        assert_ne!(
-            key("u", "f", None, &none),
-            key("u", "f", Some(&FlagValue::Variant("null".into())), &none)
-        );
-        let acme: Groups = [("company".to_owned(), "acme".to_owned())].into();
-        assert_ne!(
-            key("u", "f", on.as_ref(), &none),
-            key("u", "f", on.as_ref(), &acme)
-        );
-        assert_eq!(
-            key("u", "f", on.as_ref(), &acme),
-            key("u", "f", on.as_ref(), &acme.clone())
         );
     }
 }

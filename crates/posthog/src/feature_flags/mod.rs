@@ -5,6 +5,7 @@
 mod all;
 pub mod cache;
 mod called;
+mod called_key;
 mod options;
 pub(crate) mod poller;
 mod read;
@@ -12,6 +13,7 @@ mod read;
 mod redis_cache;
 mod result_cache;
 mod snapshot;
+mod thread_copy;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -273,14 +275,15 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> Option<FlagValue> {
-        // The common case answers without entering the full read's future.
-        match self.read_value_fast(key, distinct_id, opts) {
-            Some(value) => Some(value),
-            None => self
-                .read_flag(key, distinct_id, opts, true)
-                .await
-                .map(|r| r.value),
+        // The common case answers without entering the full read's future. The fast answer is
+        // a temporary of this statement alone, so it is not kept in the future's state across
+        // the `.await` below: it goes to the output from registers, not through memory.
+        if let Some(value) = self.read_value_fast(key, distinct_id, opts) {
+            return Some(value);
         }
+        self.read_flag(key, distinct_id, opts, true)
+            .await
+            .map(|r| r.value)
     }
 
     /// Whether flag `key` is on (`true` or any variant) for `distinct_id`; the options'

@@ -1,12 +1,14 @@
 //! Flag definitions for local evaluation (C-FLAG-DEFS): a store swapped whole on each load,
 //! and a background poller using ETags.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use posthog_flags::FlagSet;
 
 use super::cache::{CachedDefinitions, DefinitionsCache};
+use super::thread_copy;
 use posthog_transport::{Definitions, Transport};
 use tokio::sync::watch;
 
@@ -17,12 +19,17 @@ pub(crate) struct Loaded {
     pub(crate) loaded_at: SystemTime,
 }
 
-/// The current definitions. Readers clone an `Arc` under a read lock held for a pointer copy;
-/// a load compiles the new set first and then swaps the pointer, so readers always see a whole
-/// set and never wait for a compile (C-FLAG-DEFS.4, C-LOCAL-EVAL.10).
+/// The current definitions. Readers clone an `Arc` under a read lock held for a pointer copy
+/// (flag reads keep a per-thread copy, re-read only when `version` moves); a load compiles the
+/// new set first and then swaps the pointer, so readers always see a whole set and never wait
+/// for a compile (C-FLAG-DEFS.4, C-LOCAL-EVAL.10).
 #[derive(Debug)]
 pub(crate) struct DefinitionsStore {
     current: RwLock<Option<Arc<Loaded>>>,
+    /// Bumped, under `current`'s write lock, on every replace.
+    version: AtomicU64,
+    /// This store's id for the per-thread copies.
+    id: u64,
     /// The ETag of the current set, sent back as `If-None-Match`.
     etag: Mutex<Option<String>>,
     ready: watch::Sender<bool>,
@@ -32,6 +39,8 @@ impl DefinitionsStore {
     pub(crate) fn new() -> Self {
         Self {
             current: RwLock::new(None),
+            version: AtomicU64::new(0),
+            id: thread_copy::next_store_id(),
             etag: Mutex::new(None),
             ready: watch::channel(false).0,
         }
@@ -41,21 +50,25 @@ impl DefinitionsStore {
         self.current.read().ok().and_then(|c| c.clone())
     }
 
-    /// Runs `f` on the current set under the read lock (held for the call only; `f` must not
-    /// block).
+    /// Runs `f` on the current set: this thread's copy of it when no load replaced it since
+    /// this thread last read, else what the read lock finds (held for a pointer copy).
     #[inline]
     pub(crate) fn with_current<R>(&self, f: impl FnOnce(Option<&Loaded>) -> R) -> R {
-        match self.current.read() {
-            Ok(current) => f(current.as_deref()),
-            Err(_) => f(None),
-        }
+        thread_copy::read(self.id, &self.version, &self.current, f)
     }
 
     fn replace(&self, loaded: Option<Loaded>, etag: Option<String>) {
         let is_loaded = loaded.is_some();
-        if let Ok(mut current) = self.current.write() {
-            *current = loaded.map(Arc::new);
-        }
+        let old = match self.current.write() {
+            Ok(mut current) => {
+                let old = std::mem::replace(&mut *current, loaded.map(Arc::new));
+                self.version.fetch_add(1, Ordering::Release);
+                old
+            }
+            Err(_) => None,
+        };
+        // The old set is freed (unless a thread's copy still holds it) outside the lock.
+        drop(old);
         // The ETag is stored only once its definitions are installed.
         self.set_etag(etag);
         self.ready.send_replace(is_loaded);

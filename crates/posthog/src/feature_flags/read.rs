@@ -8,13 +8,14 @@ use posthog_flags::Evaluation;
 use serde_json::Value;
 
 use super::{
-    FlagOptions, LocalAnswer, NeedsRemote, RemoteFailed, Resolved, called, result_cache,
-    value_json, with_scope_overrides,
+    FlagOptions, LocalAnswer, NeedsRemote, RemoteFailed, Resolved, called, called_key,
+    result_cache, value_json, with_scope_overrides,
 };
 use crate::Client;
 
 /// Whether `id` is empty or only white space, with no scan for the usual id that starts with
 /// a letter or digit.
+#[inline]
 fn is_blank(id: &str) -> bool {
     match id.as_bytes().first() {
         Some(b) if b.is_ascii_alphanumeric() => false,
@@ -128,7 +129,7 @@ impl Client {
         let Some(runtime) = self.flags_runtime() else {
             return;
         };
-        let dedup = called::key(distinct_id, key, resolved.map(|r| &r.value), groups);
+        let dedup = called_key::key(distinct_id, key, resolved.map(|r| &r.value), groups);
         if !runtime.tracker.first_time(dedup) {
             return;
         }
@@ -200,7 +201,7 @@ impl Client {
                 return None;
             };
             let reported = !events
-                || runtime.tracker.was_reported(called::key_ref(
+                || runtime.tracker.was_reported(called_key::key_ref(
                     distinct_id,
                     key,
                     m.value,
