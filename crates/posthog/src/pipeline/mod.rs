@@ -9,6 +9,7 @@
 //! worth of events is waiting, for a flush or shutdown, or by its interval timer, so a capture in
 //! a quiet service does not pay for a cross-thread wake-up.
 
+mod arena;
 mod batch;
 mod queue;
 
@@ -32,6 +33,7 @@ use uuid::Uuid;
 
 use crate::client::Defaults;
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind, OnError};
+use arena::Arena;
 use batch::{Envelope, PendingBatch, PendingEvent, cut};
 
 /// What the client sends the worker.
@@ -130,6 +132,8 @@ pub(crate) struct Worker {
     on_error: Option<OnError>,
     defaults: Arc<Defaults>,
     buffer: VecDeque<PendingEvent>,
+    /// Where events are serialised.
+    arena: Arena,
     /// Batches cut and waiting for a sending slot (flushes, 413 halves).
     ready: VecDeque<PendingBatch>,
     retries: VecDeque<PendingBatch>,
@@ -188,6 +192,7 @@ impl Worker {
             on_error,
             defaults,
             buffer: VecDeque::new(),
+            arena: Arena::default(),
             ready: VecDeque::new(),
             retries: VecDeque::new(),
             in_flight: JoinSet::new(),
@@ -285,8 +290,10 @@ impl Worker {
         }
         let uuid = event.get_uuid().unwrap_or_default();
         let json = match self.config.v1 {
-            Some(_) => posthog_core::capture_v1::event_json(&event).map_err(|e| e.to_string()),
-            None => serde_json::to_vec(&event).map_err(|e| e.to_string()),
+            Some(_) => posthog_core::capture_v1::event_json(&event)
+                .map(|json| self.arena.copy(&json))
+                .map_err(|e| e.to_string()),
+            None => self.arena.json(&event).map_err(|e| e.to_string()),
         };
         match json {
             Ok(json) if json.len() > self.config.max_event_bytes => self.fail(
@@ -301,10 +308,7 @@ impl Worker {
             ),
             Ok(json) => {
                 self.held_bytes += json.len();
-                self.buffer.push_back(PendingEvent {
-                    uuid,
-                    json: json.into(),
-                });
+                self.buffer.push_back(PendingEvent { uuid, json });
             }
             Err(err) => self.fail(
                 DeliveryErrorKind::Invalid,
