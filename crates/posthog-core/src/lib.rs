@@ -32,6 +32,7 @@ pub mod flags_api;
 pub mod hash;
 pub mod ids;
 pub mod time;
+pub mod with_defaults;
 pub mod words;
 
 pub use batch::{BatchRequest, ReceivedBatch};
@@ -41,6 +42,7 @@ pub use error::EventError;
 pub use event::Event;
 pub use exception::{Exception, ExceptionList};
 pub use flags_api::{FlagDetail, FlagValue, FlagsRequest, FlagsResponse};
+pub use with_defaults::WithDefaults;
 
 /// A JSON object of properties.
 pub type Properties = serde_json::Map<String, serde_json::Value>;
