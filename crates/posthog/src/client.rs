@@ -16,24 +16,38 @@ use crate::options::Options;
 use crate::pipeline::{FlushReport, Msg, ShutdownReport, Worker, WorkerConfig, report};
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind, Stats};
 
-/// Properties the SDK adds to every event where the event does not set them (C-CAPTURE.5).
+/// Properties the SDK adds to every event where the event does not set them (C-CAPTURE.5):
+/// the super properties, `$lib`, `$lib_version`, `$is_server` and, with GeoIP off,
+/// `$geoip_disable` (a super property of the same name wins).
 #[derive(Debug)]
 pub(crate) struct Defaults {
-    super_properties: Properties,
-    disable_geoip: bool,
+    properties: Properties,
 }
 
 impl Defaults {
+    pub(crate) fn new(super_properties: &Properties, disable_geoip: bool) -> Self {
+        let mut properties = Properties::new();
+        properties.insert("$lib".into(), posthog_core::LIB_NAME.into());
+        properties.insert("$lib_version".into(), posthog_core::LIB_VERSION.into());
+        properties.insert("$is_server".into(), true.into());
+        if disable_geoip {
+            properties.insert("$geoip_disable".into(), true.into());
+        }
+        properties.extend(super_properties.clone());
+        Self { properties }
+    }
+
+    /// Sets every default the event leaves unset.
     pub(crate) fn apply(&self, event: &mut Event) {
-        for (k, v) in &self.super_properties {
+        for (k, v) in &self.properties {
             event.set_default(k, v.clone());
         }
-        event.set_default("$lib", posthog_core::LIB_NAME);
-        event.set_default("$lib_version", posthog_core::LIB_VERSION);
-        event.set_default("$is_server", true);
-        if self.disable_geoip {
-            event.set_default("$geoip_disable", true);
-        }
+    }
+
+    /// The defaults as a map, for serialising an event with them merged in
+    /// ([`posthog_core::WithDefaults`]) instead of applying them.
+    pub(crate) fn properties(&self) -> &Properties {
+        &self.properties
     }
 }
 
@@ -92,10 +106,10 @@ impl Client {
 
     pub(crate) fn start(options: Options) -> Result<Client, Error> {
         let counters = Arc::new(Counters::default());
-        let defaults = Arc::new(Defaults {
-            super_properties: options.super_properties.clone(),
-            disable_geoip: options.disable_geoip,
-        });
+        let defaults = Arc::new(Defaults::new(
+            &options.super_properties,
+            options.disable_geoip,
+        ));
         let enabled = !options.disabled && !options.api_key.is_empty();
         if !options.disabled && options.api_key.is_empty() {
             tracing::warn!(target: "posthog", "no PostHog project API key: the client is disabled and sends nothing");
@@ -255,9 +269,9 @@ impl Client {
             return Err(format!("event {:?} has no distinct id", event.name()));
         }
         event.stamp(Utc::now());
-        // Hooks must see the fully assembled event (C-BEFORE-SEND.1); without hooks nothing on
-        // this thread can observe it, so the worker adds the SDK-owned properties when it
-        // serialises the event, off the hot path.
+        // Hooks must see the fully assembled event (C-BEFORE-SEND.1); without hooks nothing
+        // can observe it, so the SDK-owned properties are merged in as it is serialised
+        // (`WithDefaults`), with no map inserts.
         if !self.inner.options.before_send.is_empty() {
             self.inner.defaults.apply(&mut event);
         }
@@ -308,7 +322,36 @@ impl Client {
     /// inside a context without one it is sent personless.
     pub fn capture(&self, event: Event) -> Option<Uuid> {
         let event = self.admit(event)?;
-        self.enqueue(event, Msg::Event)
+        self.enqueue(event, |event| self.event_message(event, true))
+    }
+
+    /// The worker's message for an admitted event. Usually the event itself, serialised by the
+    /// worker off this thread. When the worker is behind (a batch's worth already waiting,
+    /// as in a burst) a `/batch/` event is serialised here instead, into this thread's arena:
+    /// the channel then carries bytes that the worker only queues, rather than event maps it
+    /// would serialise and free across threads, so it catches up, the channel does not
+    /// overflow, and a queued event holds its JSON only. (Capture v1 events always go as
+    /// they are.)
+    fn event_message(&self, event: Event, add_defaults: bool) -> Result<Msg, String> {
+        let behind = self.inner.tx.as_ref().is_some_and(|queue| queue.busy());
+        if !behind || self.inner.options.capture_mode == crate::CaptureMode::V1 {
+            let event = Box::new(event);
+            return Ok(if add_defaults {
+                Msg::Event(event)
+            } else {
+                Msg::Complete(event)
+            });
+        }
+        let uuid = event.get_uuid().unwrap_or_default();
+        let none = Properties::new();
+        let defaults = if add_defaults {
+            self.inner.defaults.properties()
+        } else {
+            &none
+        };
+        crate::pipeline::local_json(&posthog_core::WithDefaults::new(&event, defaults))
+            .map(|json| Msg::Json { uuid, json })
+            .map_err(|err| format!("event {uuid} did not serialise: {err}"))
     }
 
     /// Captures an event reduced to the properties `keep` allows, after hooks, context and
@@ -322,7 +365,7 @@ impl Client {
         let mut event = self.admit(event)?;
         self.inner.defaults.apply(&mut event);
         event.properties_mut().retain(|k, _| keep(k));
-        self.enqueue(event, Msg::Complete)
+        self.enqueue(event, |event| self.event_message(event, false))
     }
 
     /// Captures an `$exception` event whose stack the worker resolves and attaches before
@@ -333,11 +376,18 @@ impl Client {
         trace: std::backtrace::Backtrace,
     ) -> Option<Uuid> {
         let event = self.admit(event)?;
-        self.enqueue(event, |event| Msg::Exception(event, Box::new(trace)))
+        self.enqueue(event, |event| {
+            Ok(Msg::Exception(Box::new(event), Box::new(trace)))
+        })
     }
 
-    /// Hands an admitted event to the worker as the message `wrap` makes of it.
-    fn enqueue(&self, event: Event, wrap: impl FnOnce(Box<Event>) -> Msg) -> Option<Uuid> {
+    /// Hands an admitted event to the worker as the message `wrap` makes of it (an `Err`:
+    /// the event could not be serialised, which is counted and reported).
+    fn enqueue(
+        &self,
+        event: Event,
+        wrap: impl FnOnce(Event) -> Result<Msg, String>,
+    ) -> Option<Uuid> {
         let uuid = event.get_uuid();
         if self.inner.options.debug {
             tracing::info!(target: "posthog", event = event.name(), distinct_id = event.get_distinct_id(), uuid = ?uuid, "captured");
@@ -346,7 +396,14 @@ impl Client {
             return uuid;
         }
         let tx = self.inner.tx.as_ref()?;
-        match tx.try_send(wrap(Box::new(event))) {
+        let msg = match wrap(event) {
+            Ok(msg) => msg,
+            Err(message) => {
+                self.drop_event(DeliveryErrorKind::Invalid, uuid, message);
+                return None;
+            }
+        };
+        match tx.try_send(msg) {
             Ok(()) => {
                 Counters::add(&self.inner.counters.captured, 1);
                 uuid

@@ -120,6 +120,44 @@ async fn c_capture_5_caller_values_win() {
     assert_eq!(e["timestamp"], "2025-01-02T03:04:05.000Z");
 }
 
+/// C-CAPTURE.5, C-BATCHER.3: a capture serialises its own event when a batch's worth is
+/// already waiting (with `flush_at = 1`, every capture but the first in a tight loop), else
+/// the worker does; either way the SDK-owned keys, super properties and the caller's own
+/// values arrive the same, in capture order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_capture_5_events_arrive_the_same_whichever_thread_serialises_them() {
+    let server = FakePostHog::start().await;
+    let (b, _) = builder(&server);
+    let client = b
+        .flush_at(1)
+        .max_in_flight(1) // one batch at a time, so batches arrive in order too
+        .super_property("env", "prod")
+        .disable_geoip(true)
+        .build()
+        .unwrap();
+    for i in 0..500 {
+        let mut event = Event::new("e", "u").property("i", i);
+        if i % 2 == 1 {
+            event = event.property("env", "dev").property("$lib", "custom");
+        }
+        client.capture(event);
+    }
+    client.flush().await;
+    let events = server.events();
+    assert_eq!(events.len(), 500);
+    for (i, e) in events.iter().enumerate() {
+        let p = &e["properties"];
+        assert_eq!(p["i"], i, "capture order");
+        let mine = i % 2 == 1;
+        assert_eq!(p["env"], if mine { "dev" } else { "prod" });
+        assert_eq!(p["$lib"], if mine { "custom" } else { "posthog-rs" });
+        assert_eq!(p["$lib_version"], posthog::core::LIB_VERSION);
+        assert_eq!(p["$is_server"], true);
+        assert_eq!(p["$geoip_disable"], true);
+        assert!(e["uuid"].is_string() && e["timestamp"].is_string());
+    }
+}
+
 /// C-CAPTURE.2: an empty name or blank distinct id is dropped with a warning and counted.
 #[tokio::test]
 async fn c_capture_2_invalid_events_are_dropped_and_reported() {

@@ -1,11 +1,31 @@
-//! [`Arena`]: where the worker serialises events. Events are written back to back into shared
+//! [`Arena`]: where events are serialised (on the capturing thread for `/batch/`, see
+//! [`local_json`], else on the worker). Events are written back to back into shared
 //! chunks and handed out as [`Bytes`] views of their own bytes, so a queued event costs its
 //! JSON and no more: no allocation of its own, and no spare capacity of a `Vec` that grew by
 //! doubling while it was written (which held up to twice the JSON per event). A chunk is freed
 //! when the last event in it is.
 
+use std::cell::RefCell;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
+
+thread_local! {
+    /// The arena of a capturing thread.
+    static LOCAL: RefCell<Arena> = RefCell::new(Arena::default());
+}
+
+/// `value` as JSON in this thread's arena: how a capture serialises its event on the calling
+/// thread, without an allocation of its own.
+pub(crate) fn local_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, serde_json::Error> {
+    LOCAL
+        .try_with(|arena| match arena.try_borrow_mut() {
+            Ok(mut arena) => arena.json(value),
+            // Serialising cannot capture, but a nested use would get a one-off arena.
+            Err(_) => Arena::default().json(value),
+        })
+        .unwrap_or_else(|_| serde_json::to_vec(value).map(Bytes::from))
+}
 
 /// Size of a fresh chunk.
 const CHUNK: usize = 64 * 1024;

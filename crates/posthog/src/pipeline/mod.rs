@@ -13,6 +13,7 @@ mod arena;
 mod batch;
 mod queue;
 
+pub(crate) use arena::local_json;
 pub(crate) use queue::Queue;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -38,6 +39,11 @@ use batch::{Envelope, PendingBatch, PendingEvent, cut};
 
 /// What the client sends the worker.
 pub(crate) enum Msg {
+    /// A `/batch/` event serialised by the capturing thread.
+    Json {
+        uuid: Uuid,
+        json: bytes::Bytes,
+    },
     Event(Box<Event>),
     /// An event whose SDK properties are already set (and must not be added again).
     Complete(Box<Event>),
@@ -263,6 +269,7 @@ impl Worker {
     /// Handles one message; a shutdown is handed back to the caller.
     fn take(&mut self, msg: Msg) -> Option<Drained> {
         match msg {
+            Msg::Json { uuid, json } => self.hold(uuid, json),
             Msg::Event(event) => self.accept(*event, true),
             Msg::Complete(event) => self.accept(*event, false),
             Msg::Exception(event, trace) => {
@@ -296,7 +303,21 @@ impl Worker {
             None => self.arena.json(&event).map_err(|e| e.to_string()),
         };
         match json {
-            Ok(json) if json.len() > self.config.max_event_bytes => self.fail(
+            Ok(json) => self.hold(uuid, json),
+            Err(err) => self.fail(
+                DeliveryErrorKind::Invalid,
+                vec![uuid],
+                None,
+                format!("event {uuid} did not serialise: {err}"),
+            ),
+        }
+    }
+
+    /// Queues a serialised event for a batch; one over the per-event limit fails alone
+    /// (C-BATCHER.4).
+    fn hold(&mut self, uuid: Uuid, json: bytes::Bytes) {
+        if json.len() > self.config.max_event_bytes {
+            self.fail(
                 DeliveryErrorKind::EventTooLarge,
                 vec![uuid],
                 None,
@@ -305,18 +326,11 @@ impl Worker {
                     json.len(),
                     self.config.max_event_bytes
                 ),
-            ),
-            Ok(json) => {
-                self.held_bytes += json.len();
-                self.buffer.push_back(PendingEvent { uuid, json });
-            }
-            Err(err) => self.fail(
-                DeliveryErrorKind::Invalid,
-                vec![uuid],
-                None,
-                format!("event {uuid} did not serialise: {err}"),
-            ),
+            );
+            return;
         }
+        self.held_bytes += json.len();
+        self.buffer.push_back(PendingEvent { uuid, json });
     }
 
     fn fail(

@@ -27,6 +27,13 @@ impl Queue {
         }
     }
 
+    /// Whether a batch's worth of messages (`flush_at`) is waiting: the worker is behind.
+    pub(crate) fn busy(&self) -> bool {
+        self.tx
+            .as_ref()
+            .is_some_and(|tx| tx.max_capacity() - tx.capacity() >= self.flush_at)
+    }
+
     /// Queues an event without waiting; wakes the worker once a batch's worth is waiting.
     pub(crate) fn try_send(&self, msg: Msg) -> Result<(), TrySendError<Msg>> {
         let Some(tx) = &self.tx else {
