@@ -184,3 +184,50 @@ async fn burst_at_default_settings_loses_nothing_it_accepted() {
     );
     assert_eq!(server.events().len() as u64, accepted);
 }
+
+/// C-BATCHER.4/C-CAPTURE.7 under a stalled server: while both sending slots hang, the batches
+/// waiting for a slot are kept compressed, so a `max_pending_bytes` far below the events' JSON
+/// (~800 KB) still holds every one of them (without it the worker would stop taking events at
+/// 256 KiB, the channel would fill and captures would be dropped). Once the server answers, each event is
+/// delivered exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_server_holds_compressed_batches_and_loses_nothing() {
+    const N: usize = 4_000;
+    let server = FakePostHog::start().await;
+    let stall = Duration::from_secs(4);
+    server.script([Reply::ok().delay(stall), Reply::ok().delay(stall)]);
+    let (b, errors) = builder(&server);
+    let client = b
+        .flush_at(20)
+        .max_queue_size(1_000)
+        .max_batch_bytes(16 * 1024)
+        .max_event_bytes(8 * 1024)
+        .max_pending_bytes(256 * 1024)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let mut sent = HashSet::new();
+    for i in 0..N {
+        let event = Event::new("stalled", "user-123")
+            .property("i", i)
+            .property("plan", "pro");
+        let uuid = client.capture(event).expect("accepted, not dropped");
+        sent.insert(uuid.to_string());
+        if i % 20 == 19 {
+            // Paced so the worker can take the events in as they come (the channel holds
+            // 1,000; without compression the worker would stop at ~1,300 held).
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    assert!(
+        started.elapsed() < stall,
+        "every event was captured while the server stalled"
+    );
+    let report = client.shutdown(Duration::from_secs(30)).await;
+    assert_eq!((report.undelivered, report.timed_out), (0, false));
+    assert_eq!(client.stats().dropped, 0);
+    let got = uuids(&server);
+    assert_eq!(got.len(), N, "no event twice");
+    assert_eq!(got.into_iter().collect::<HashSet<_>>(), sent);
+    assert!(errors.all().is_empty());
+}

@@ -27,6 +27,9 @@ pub(crate) struct PendingBatch {
     /// Capture v1: the request id and `created_at` of this logical batch, set on its first
     /// attempt and kept for every retry.
     pub(crate) v1: Option<(Uuid, String)>,
+    /// The events' JSON while the batch waits compressed ([`super::packed`]); their own
+    /// bodies are empty meanwhile.
+    pub(crate) packed: Option<super::packed::Packed>,
 }
 
 impl PendingBatch {
@@ -37,6 +40,7 @@ impl PendingBatch {
             attempts: 0,
             next_at: Instant::now(),
             v1: None,
+            packed: None,
         }
     }
 

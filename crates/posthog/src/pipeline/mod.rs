@@ -11,6 +11,7 @@
 
 mod arena;
 mod batch;
+mod packed;
 mod queue;
 
 pub(crate) use arena::local_json;
@@ -36,6 +37,10 @@ use crate::client::Defaults;
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind, OnError};
 use arena::Arena;
 use batch::{Envelope, PendingBatch, PendingEvent, cut};
+
+/// How long a send must have been waiting for the server to count as slow (see
+/// [`Worker::pack_backlog`]).
+const SLOW_SEND: Duration = Duration::from_millis(250);
 
 /// What the client sends the worker.
 pub(crate) enum Msg {
@@ -146,7 +151,11 @@ pub(crate) struct Worker {
     in_flight: JoinSet<Sent>,
     /// Ids and uuids of batches being sent, to report them if shutdown aborts the sends.
     in_flight_ids: HashMap<u64, Vec<Uuid>>,
+    /// When each batch in flight was sent (a slow server is one whose oldest send is old).
+    sent_at: HashMap<u64, Instant>,
     held_bytes: usize,
+    /// The JSON bytes in `buffer` (part of `held_bytes`).
+    buffer_bytes: usize,
     next_id: u64,
     interval_due: bool,
     flushes: Vec<FlushWaiter>,
@@ -203,7 +212,9 @@ impl Worker {
             retries: VecDeque::new(),
             in_flight: JoinSet::new(),
             in_flight_ids: HashMap::new(),
+            sent_at: HashMap::new(),
             held_bytes: 0,
+            buffer_bytes: 0,
             next_id: 0,
             interval_due: false,
             flushes: Vec::new(),
@@ -330,6 +341,7 @@ impl Worker {
             return;
         }
         self.held_bytes += json.len();
+        self.buffer_bytes += json.len();
         self.buffer.push_back(PendingEvent { uuid, json });
     }
 
@@ -359,6 +371,8 @@ impl Worker {
         if events.is_empty() {
             return None;
         }
+        let bytes: usize = events.iter().map(|e| e.json.len()).sum();
+        self.buffer_bytes = self.buffer_bytes.saturating_sub(bytes);
         let id = self.next_id();
         Some(PendingBatch::new(id, events))
     }
@@ -390,14 +404,96 @@ impl Worker {
         if self.buffer.is_empty() {
             self.interval_due = false;
         }
+        self.pack_backlog();
+    }
+
+    /// JSON bytes in the buffer above which, with every sending slot taken, batches wait
+    /// compressed: a sixteenth of `max_pending_bytes` (8 MiB by default).
+    fn pack_above(&self) -> usize {
+        self.config.max_pending_bytes / 16
+    }
+
+    /// Whether the server is slow or failing: a send has been waiting [`SLOW_SEND`] or
+    /// more, or batches wait for a retry. (A busy but healthy server answers in milliseconds;
+    /// packing then would only cost CPU in the middle of a burst.)
+    fn server_struggling(&self) -> bool {
+        !self.retries.is_empty()
+            || self
+                .sent_at
+                .values()
+                .min()
+                .is_some_and(|oldest| oldest.elapsed() >= SLOW_SEND)
+    }
+
+    /// While the server is slow or failing (or half of `max_pending_bytes` is taken), every
+    /// sending slot is taken and more than [`Worker::pack_above`] bytes of JSON wait in the
+    /// buffer, full batches are cut from its front and kept compressed, in order, until a slot
+    /// frees ([`packed`]): an outage costs a tenth of the memory, and `max_pending_bytes` holds
+    /// that many more events before captures are dropped.
+    fn pack_backlog(&mut self) {
+        let pressed = self.held_bytes > self.config.max_pending_bytes / 2;
+        if self.buffer_bytes <= self.pack_above() || !(pressed || self.server_struggling()) {
+            return;
+        }
+        while self.in_flight.len() >= self.config.max_in_flight
+            && self.buffer_bytes > self.pack_above()
+            && self.buffer.len() >= self.config.flush_at
+        {
+            let Some(mut batch) = self.cut_batch() else {
+                return;
+            };
+            self.pack(&mut batch);
+            self.ready.push_back(batch);
+        }
+    }
+
+    /// Compresses a waiting batch's JSON (left as it is if that fails).
+    fn pack(&mut self, batch: &mut PendingBatch) {
+        if batch.packed.is_some() {
+            return;
+        }
+        if let Some(packed) = packed::pack(&mut batch.events) {
+            self.held_bytes = self.held_bytes.saturating_sub(packed.plain()) + packed.held();
+            batch.packed = Some(packed);
+        }
+    }
+
+    /// Gives a packed batch its JSON back before an attempt; `false` (the events reported as
+    /// failed) if it cannot be inflated, which does not happen short of a bug.
+    fn unpack(&mut self, batch: &mut PendingBatch) -> bool {
+        let Some(packed) = batch.packed.take() else {
+            return true;
+        };
+        let (held, plain) = (packed.held(), packed.plain());
+        match packed::unpack(packed, &mut batch.events) {
+            Ok(()) => {
+                self.held_bytes = self.held_bytes.saturating_sub(held) + plain;
+                true
+            }
+            Err(err) => {
+                self.held_bytes = self.held_bytes.saturating_sub(held);
+                self.fail(
+                    DeliveryErrorKind::Invalid,
+                    batch.uuids(),
+                    None,
+                    format!("a compressed batch could not be restored: {err}"),
+                );
+                self.resolve(batch.id, 0, batch.events.len() as u64);
+                false
+            }
+        }
     }
 
     fn start(&mut self, mut batch: PendingBatch) {
+        if !self.unpack(&mut batch) {
+            return;
+        }
         batch.attempts += 1;
         if batch.attempts > 1 {
             Counters::add(&self.counters.retried, batch.events.len());
         }
         self.in_flight_ids.insert(batch.id, batch.uuids());
+        self.sent_at.insert(batch.id, Instant::now());
         let transport = self.transport.clone();
         if let Some(encoding) = self.config.v1 {
             // One request id and `created_at` per logical batch, kept on every retry.
@@ -443,6 +539,7 @@ impl Worker {
     fn complete(&mut self, (mut batch, result): Sent) {
         let id = batch.id;
         self.in_flight_ids.remove(&id);
+        self.sent_at.remove(&id);
         let n = batch.events.len();
         // The attempt is over: its bytes are held again only by what waits for another one.
         self.held_bytes = self.held_bytes.saturating_sub(batch.bytes());
@@ -482,8 +579,11 @@ impl Worker {
                         message,
                     );
                     (0, 1)
-                } else if let Some(retry) = self.retry_or_fail(batch, &err, status) {
+                } else if let Some(mut retry) = self.retry_or_fail(batch, &err, status) {
                     self.held_bytes += retry.bytes();
+                    if self.held_bytes > self.pack_above() {
+                        self.pack(&mut retry);
+                    }
                     self.resolve(retry.id, 0, 0);
                     self.retries.push_back(retry);
                     return;
