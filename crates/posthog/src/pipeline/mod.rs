@@ -42,6 +42,9 @@ use batch::{Envelope, PendingBatch, PendingEvent, cut};
 /// [`Worker::pack_backlog`]).
 const SLOW_SEND: Duration = Duration::from_millis(250);
 
+/// Batches packed per turn of the worker's loop.
+const PACK_STEP: usize = 32;
+
 /// What the client sends the worker.
 pub(crate) enum Msg {
     /// A `/batch/` event serialised by the capturing thread.
@@ -153,6 +156,8 @@ pub(crate) struct Worker {
     in_flight_ids: HashMap<u64, Vec<Uuid>>,
     /// When each batch in flight was sent (a slow server is one whose oldest send is old).
     sent_at: HashMap<u64, Instant>,
+    /// When a send last finished (a busy server still finishes sends; a stalled one does not).
+    last_answer: Instant,
     held_bytes: usize,
     /// The JSON bytes in `buffer` (part of `held_bytes`).
     buffer_bytes: usize,
@@ -213,6 +218,7 @@ impl Worker {
             in_flight: JoinSet::new(),
             in_flight_ids: HashMap::new(),
             sent_at: HashMap::new(),
+            last_answer: Instant::now(),
             held_bytes: 0,
             buffer_bytes: 0,
             next_id: 0,
@@ -413,38 +419,47 @@ impl Worker {
         self.config.max_pending_bytes / 16
     }
 
-    /// Whether the server is slow or failing: a send has been waiting [`SLOW_SEND`] or
-    /// more, or batches wait for a retry. (A busy but healthy server answers in milliseconds;
-    /// packing then would only cost CPU in the middle of a burst.)
+    /// Whether the server is stalled or failing: batches wait for a retry, or a send has
+    /// been waiting [`SLOW_SEND`] or more and none has finished for as long. (A server that
+    /// is busy under a burst still finishes sends; packing then would only take CPU from the
+    /// worker when it most needs to keep up.)
     fn server_struggling(&self) -> bool {
         !self.retries.is_empty()
-            || self
-                .sent_at
-                .values()
-                .min()
-                .is_some_and(|oldest| oldest.elapsed() >= SLOW_SEND)
+            || (self.last_answer.elapsed() >= SLOW_SEND
+                && self
+                    .sent_at
+                    .values()
+                    .min()
+                    .is_some_and(|oldest| oldest.elapsed() >= SLOW_SEND))
     }
 
-    /// While the server is slow or failing (or half of `max_pending_bytes` is taken), every
+    /// While the server is slow or failing (or a quarter of `max_pending_bytes` is taken), every
     /// sending slot is taken and more than [`Worker::pack_above`] bytes of JSON wait in the
     /// buffer, full batches are cut from its front and kept compressed, in order, until a slot
     /// frees ([`packed`]): an outage costs a tenth of the memory, and `max_pending_bytes` holds
     /// that many more events before captures are dropped.
     fn pack_backlog(&mut self) {
-        let pressed = self.held_bytes > self.config.max_pending_bytes / 2;
+        let pressed = self.held_bytes > self.config.max_pending_bytes / 4;
         if self.buffer_bytes <= self.pack_above() || !(pressed || self.server_struggling()) {
             return;
         }
-        while self.in_flight.len() >= self.config.max_in_flight
-            && self.buffer_bytes > self.pack_above()
-            && self.buffer.len() >= self.config.flush_at
-        {
+        // A few batches per turn of the loop, so the channel is drained in between (packing
+        // a large backlog at once would leave it to fill); the worker comes straight back
+        // for more.
+        for _ in 0..PACK_STEP {
+            if self.in_flight.len() < self.config.max_in_flight
+                || self.buffer_bytes <= self.pack_above()
+                || self.buffer.len() < self.config.flush_at
+            {
+                return;
+            }
             let Some(mut batch) = self.cut_batch() else {
                 return;
             };
             self.pack(&mut batch);
             self.ready.push_back(batch);
         }
+        self.wake.notify_one();
     }
 
     /// Compresses a waiting batch's JSON (left as it is if that fails).
@@ -540,6 +555,7 @@ impl Worker {
         let id = batch.id;
         self.in_flight_ids.remove(&id);
         self.sent_at.remove(&id);
+        self.last_answer = Instant::now();
         let n = batch.events.len();
         // The attempt is over: its bytes are held again only by what waits for another one.
         self.held_bytes = self.held_bytes.saturating_sub(batch.bytes());
