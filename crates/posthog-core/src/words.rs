@@ -33,9 +33,18 @@ pub fn fold_words<A>(bytes: &[u8], init: A, mut f: impl FnMut(A, u64) -> A) -> A
     }
 }
 
-/// 1–7 bytes as one word (see [`fold_words`]).
+/// Up to 8 bytes as one word, read in at most two loads: 4–8 bytes as their first and last
+/// four (which may overlap), 1–3 as their first, middle and last byte. With the length it
+/// identifies the bytes (see [`fold_words`], which reads a key's last 1–7 bytes with it).
+///
+/// ```
+/// use posthog_core::words::tail_word;
+/// assert_eq!(tail_word(b"abcdefgh"), u64::from_le_bytes(*b"abcdefgh"));
+/// assert_ne!(tail_word(b"ab"), tail_word(b"ba"));
+/// assert_eq!(tail_word(b""), 0);
+/// ```
 #[inline]
-fn tail_word(tail: &[u8]) -> u64 {
+pub fn tail_word(tail: &[u8]) -> u64 {
     let n = tail.len();
     let u32_at = |i: usize| {
         let mut word = [0u8; 4];

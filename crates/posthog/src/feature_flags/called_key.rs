@@ -43,30 +43,20 @@ fn part(seed: u64, bytes: &[u8]) -> u64 {
     }
 }
 
-/// Up to 16 bytes as two words: 9–16 bytes as the first and last eight, 4–8 as the first
-/// and last four, 1–3 as the first, middle and last byte.
+/// Up to 16 bytes as two words: 9–16 bytes as the first and last eight, fewer as one word
+/// ([`posthog_core::words::tail_word`]).
 #[inline(always)]
 fn short_words(bytes: &[u8]) -> (u64, u64) {
     let n = bytes.len();
+    if n <= 8 {
+        return (posthog_core::words::tail_word(bytes), 0);
+    }
     let u64_at = |i: usize| {
         let mut word = [0u8; 8];
         word.copy_from_slice(&bytes[i..i + 8]);
         u64::from_le_bytes(word)
     };
-    let u32_at = |i: usize| {
-        let mut word = [0u8; 4];
-        word.copy_from_slice(&bytes[i..i + 4]);
-        u64::from(u32::from_le_bytes(word))
-    };
-    match n {
-        9.. => (u64_at(0), u64_at(n - 8)),
-        4.. => (u32_at(0) | (u32_at(n - 4) << 32), 0),
-        1.. => (
-            u64::from(bytes[0]) | (u64::from(bytes[n / 2]) << 8) | (u64::from(bytes[n - 1]) << 16),
-            0,
-        ),
-        0 => (0, 0),
-    }
+    (u64_at(0), u64_at(n - 8))
 }
 
 /// The dedupe key: distinct id, flag, response and group context (`Groups` is a B-tree, so
