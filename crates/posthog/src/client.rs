@@ -333,8 +333,8 @@ impl Client {
     /// overflow, and a queued event holds its JSON only. (Capture v1 events always go as
     /// they are.)
     fn event_message(&self, event: Event, add_defaults: bool) -> Result<Msg, String> {
-        let behind = self.inner.tx.as_ref().is_some_and(|queue| queue.busy());
-        if !behind || self.inner.options.capture_mode == crate::CaptureMode::V1 {
+        let v1 = self.inner.options.capture_mode == crate::CaptureMode::V1;
+        if v1 || !self.inner.tx.as_ref().is_some_and(|queue| queue.busy()) {
             let event = Box::new(event);
             return Ok(if add_defaults {
                 Msg::Event(event)

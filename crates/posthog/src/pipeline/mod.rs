@@ -134,6 +134,14 @@ struct FlushWaiter {
 
 type Sent = (PendingBatch, Result<Delivered, TransportError>);
 
+/// A batch being sent.
+struct InFlight {
+    /// When it was sent (a stalled server is one whose oldest send is old).
+    since: Instant,
+    /// Its events, to report them if shutdown aborts the send.
+    uuids: Vec<Uuid>,
+}
+
 pub(crate) struct Worker {
     rx: mpsc::Receiver<Msg>,
     /// Woken by the [`Queue`] when there is work; the worker also wakes every interval.
@@ -152,10 +160,8 @@ pub(crate) struct Worker {
     ready: VecDeque<PendingBatch>,
     retries: VecDeque<PendingBatch>,
     in_flight: JoinSet<Sent>,
-    /// Ids and uuids of batches being sent, to report them if shutdown aborts the sends.
-    in_flight_ids: HashMap<u64, Vec<Uuid>>,
-    /// When each batch in flight was sent (a slow server is one whose oldest send is old).
-    sent_at: HashMap<u64, Instant>,
+    /// Batches being sent, by id.
+    in_flight_ids: HashMap<u64, InFlight>,
     /// When a send last finished (a busy server still finishes sends; a stalled one does not).
     last_answer: Instant,
     held_bytes: usize,
@@ -217,7 +223,6 @@ impl Worker {
             retries: VecDeque::new(),
             in_flight: JoinSet::new(),
             in_flight_ids: HashMap::new(),
-            sent_at: HashMap::new(),
             last_answer: Instant::now(),
             held_bytes: 0,
             buffer_bytes: 0,
@@ -377,10 +382,10 @@ impl Worker {
         if events.is_empty() {
             return None;
         }
-        let bytes: usize = events.iter().map(|e| e.json.len()).sum();
-        self.buffer_bytes = self.buffer_bytes.saturating_sub(bytes);
         let id = self.next_id();
-        Some(PendingBatch::new(id, events))
+        let batch = PendingBatch::new(id, events);
+        self.buffer_bytes = self.buffer_bytes.saturating_sub(batch.bytes());
+        Some(batch)
     }
 
     /// Starts sends while slots are free: ready batches, then due retries, then the buffer when
@@ -427,8 +432,9 @@ impl Worker {
         !self.retries.is_empty()
             || (self.last_answer.elapsed() >= SLOW_SEND
                 && self
-                    .sent_at
+                    .in_flight_ids
                     .values()
+                    .map(|sending| sending.since)
                     .min()
                     .is_some_and(|oldest| oldest.elapsed() >= SLOW_SEND))
     }
@@ -439,18 +445,17 @@ impl Worker {
     /// frees ([`packed`]): an outage costs a tenth of the memory, and `max_pending_bytes` holds
     /// that many more events before captures are dropped.
     fn pack_backlog(&mut self) {
+        let slots_taken = self.in_flight.len() >= self.config.max_in_flight;
         let pressed = self.held_bytes > self.config.max_pending_bytes / 4;
-        if self.buffer_bytes <= self.pack_above() || !(pressed || self.server_struggling()) {
+        let backlog = self.buffer_bytes > self.pack_above();
+        if !slots_taken || !backlog || !(pressed || self.server_struggling()) {
             return;
         }
         // A few batches per turn of the loop, so the channel is drained in between (packing
         // a large backlog at once would leave it to fill); the worker comes straight back
         // for more.
         for _ in 0..PACK_STEP {
-            if self.in_flight.len() < self.config.max_in_flight
-                || self.buffer_bytes <= self.pack_above()
-                || self.buffer.len() < self.config.flush_at
-            {
+            if self.buffer_bytes <= self.pack_above() || self.buffer.len() < self.config.flush_at {
                 return;
             }
             let Some(mut batch) = self.cut_batch() else {
@@ -507,8 +512,11 @@ impl Worker {
         if batch.attempts > 1 {
             Counters::add(&self.counters.retried, batch.events.len());
         }
-        self.in_flight_ids.insert(batch.id, batch.uuids());
-        self.sent_at.insert(batch.id, Instant::now());
+        let sending = InFlight {
+            since: Instant::now(),
+            uuids: batch.uuids(),
+        };
+        self.in_flight_ids.insert(batch.id, sending);
         let transport = self.transport.clone();
         if let Some(encoding) = self.config.v1 {
             // One request id and `created_at` per logical batch, kept on every retry.
@@ -554,7 +562,6 @@ impl Worker {
     fn complete(&mut self, (mut batch, result): Sent) {
         let id = batch.id;
         self.in_flight_ids.remove(&id);
-        self.sent_at.remove(&id);
         self.last_answer = Instant::now();
         let n = batch.events.len();
         // The attempt is over: its bytes are held again only by what waits for another one.
@@ -744,7 +751,7 @@ impl Worker {
     }
 
     fn pending_events(&self) -> u64 {
-        let in_flight: usize = self.in_flight_ids.values().map(Vec::len).sum();
+        let in_flight: usize = self.in_flight_ids.values().map(|s| s.uuids.len()).sum();
         let queued: usize = self
             .ready
             .iter()
@@ -847,7 +854,7 @@ impl Worker {
         let left: Vec<Uuid> = self
             .in_flight_ids
             .drain()
-            .flat_map(|(_, uuids)| uuids)
+            .flat_map(|(_, sending)| sending.uuids)
             .chain(self.buffer.drain(..).map(|e| e.uuid))
             .chain(
                 self.ready

@@ -31,7 +31,7 @@ impl Queue {
     pub(crate) fn busy(&self) -> bool {
         self.tx
             .as_ref()
-            .is_some_and(|tx| tx.max_capacity() - tx.capacity() >= self.flush_at)
+            .is_some_and(|tx| waiting(tx) >= self.flush_at)
     }
 
     /// Queues an event without waiting; wakes the worker once a batch's worth is waiting.
@@ -40,9 +40,7 @@ impl Queue {
             return Err(TrySendError::Closed(msg));
         };
         let sent = tx.try_send(msg);
-        // Waiting events: the channel's capacity minus its free slots (two atomic loads).
-        let waiting = tx.max_capacity() - tx.capacity();
-        if waiting >= self.flush_at || sent.is_err() {
+        if waiting(tx) >= self.flush_at || sent.is_err() {
             self.wake.notify_one();
         }
         sent
@@ -58,6 +56,11 @@ impl Queue {
         self.wake.notify_one();
         sent
     }
+}
+
+/// Messages waiting in the channel: its capacity minus its free slots (two atomic loads).
+fn waiting(tx: &mpsc::Sender<Msg>) -> usize {
+    tx.max_capacity() - tx.capacity()
 }
 
 impl Drop for Queue {
