@@ -92,6 +92,13 @@ struct V1Event<'a> {
 
 /// One event as v1 JSON. An event without a uuid or timestamp gets a new one / now.
 pub fn event_json(event: &Event) -> Result<Vec<u8>, EventError> {
+    let mut json = Vec::new();
+    write_event_json(event, &mut json)?;
+    Ok(json)
+}
+
+/// [`event_json`], written to `writer` (e.g. straight into a shared buffer).
+pub fn write_event_json<W: std::io::Write>(event: &Event, writer: W) -> Result<(), EventError> {
     let props = event.properties();
     let mut options = serde_json::Map::new();
     for (property, option, boolean) in OPTIONS {
@@ -124,7 +131,7 @@ pub fn event_json(event: &Event) -> Result<Vec<u8>, EventError> {
             moved_window: window_id.is_some(),
         },
     };
-    serde_json::to_vec(&body).map_err(|e| EventError::Serialize(e.to_string()))
+    serde_json::to_writer(writer, &body).map_err(|e| EventError::Serialize(e.to_string()))
 }
 
 /// The batch body around events already written by [`event_json`]: `created_at` is fixed per

@@ -45,21 +45,22 @@ impl Arena {
         &mut self,
         value: &T,
     ) -> Result<Bytes, serde_json::Error> {
+        self.write(|out| serde_json::to_writer(out, value))
+    }
+
+    /// What `write` writes, in the current chunk (nothing of it when it fails).
+    pub(crate) fn write<E>(
+        &mut self,
+        write: impl FnOnce(bytes::buf::Writer<&mut BytesMut>) -> Result<(), E>,
+    ) -> Result<Bytes, E> {
         self.make_room();
-        match serde_json::to_writer((&mut self.chunk).writer(), value) {
+        match write((&mut self.chunk).writer()) {
             Ok(()) => Ok(self.chunk.split().freeze()),
             Err(err) => {
                 self.chunk.clear();
                 Err(err)
             }
         }
-    }
-
-    /// `bytes`, copied into the current chunk.
-    pub(crate) fn copy(&mut self, bytes: &[u8]) -> Bytes {
-        self.make_room();
-        self.chunk.extend_from_slice(bytes);
-        self.chunk.split().freeze()
     }
 
     fn make_room(&mut self) {
@@ -85,7 +86,9 @@ mod tests {
         assert_eq!(&b[..], br#"{"n":2,"s":"x"}"#);
         // Back to back in one allocation.
         assert_eq!(a.as_ptr().wrapping_add(a.len()), b.as_ptr());
-        let c = arena.copy(b"[1]");
+        let c = arena
+            .write(|mut out| std::io::Write::write_all(&mut out, b"[1]"))
+            .expect("write");
         assert_eq!(&c[..], b"[1]");
         drop((a, b));
         assert_eq!(&c[..], b"[1]", "an event outlives its neighbours");

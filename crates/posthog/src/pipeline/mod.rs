@@ -319,8 +319,9 @@ impl Worker {
         }
         let uuid = event.get_uuid().unwrap_or_default();
         let json = match self.config.v1 {
-            Some(_) => posthog_core::capture_v1::event_json(&event)
-                .map(|json| self.arena.copy(&json))
+            Some(_) => self
+                .arena
+                .write(|out| posthog_core::capture_v1::write_event_json(&event, out))
                 .map_err(|e| e.to_string()),
             None => self.arena.json(&event).map_err(|e| e.to_string()),
         };
