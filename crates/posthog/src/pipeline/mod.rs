@@ -13,6 +13,8 @@ mod arena;
 mod batch;
 mod packed;
 mod queue;
+#[cfg(test)]
+mod worker_tests;
 
 pub(crate) use arena::local_json;
 pub(crate) use queue::Queue;
@@ -40,10 +42,13 @@ use batch::{Envelope, PendingBatch, PendingEvent, cut};
 
 /// How long a send must have been waiting for the server to count as slow (see
 /// [`Worker::pack_backlog`]).
-const SLOW_SEND: Duration = Duration::from_millis(250);
+const SLOW_SEND: Duration = Duration::from_millis(100);
 
 /// Batches packed per turn of the worker's loop.
 const PACK_STEP: usize = 32;
+
+/// Messages the worker takes from the channel per turn of its loop (see [`Worker::drain`]).
+const DRAIN_STEP: usize = 4096;
 
 /// What the client sends the worker.
 pub(crate) enum Msg {
@@ -274,7 +279,16 @@ impl Worker {
     /// Takes in what the channel holds, while the worker has room for it
     /// (`max_pending_bytes`): events, flushes, and a shutdown (which ends the drain).
     fn drain(&mut self) -> Drained {
+        let mut taken = 0;
         while self.held_bytes < self.config.max_pending_bytes {
+            if taken == DRAIN_STEP {
+                // Come back for the rest after a turn of the loop (sends, packing), which a
+                // producer as fast as the worker would otherwise hold off: the channel would
+                // never be found empty.
+                self.wake.notify_one();
+                break;
+            }
+            taken += 1;
             match self.rx.try_recv() {
                 Ok(msg) => {
                     if let Some(shutdown) = self.take(msg) {
