@@ -154,7 +154,9 @@ impl Event {
     /// Returns the event id.
     pub fn stamp(&mut self, now: DateTime<Utc>) -> Uuid {
         self.timestamp.get_or_insert(now);
-        *self.uuid.get_or_insert_with(crate::ids::new_uuid)
+        *self.uuid.get_or_insert_with(|| {
+            crate::ids::uuid_at_millis(u64::try_from(now.timestamp_millis()).unwrap_or(0))
+        })
     }
 
     /// Checks what PostHog would reject: an empty name or a blank distinct id.
@@ -200,6 +202,14 @@ mod tests {
         let id = event.stamp(now);
         assert_eq!(id.get_version_num(), 7);
         assert_eq!(event.get_timestamp(), Some(now));
+    }
+
+    #[test]
+    fn stamp_takes_the_uuid_time_from_now_not_from_the_clock() {
+        let now = time::parse_timestamp("2025-01-02T08:34:05.123Z").unwrap();
+        let id = Event::new("e", "u").stamp(now);
+        let (secs, nanos) = id.get_timestamp().expect("a v7 timestamp").to_unix();
+        assert_eq!((secs, nanos / 1_000_000), (1_735_806_845, 123));
     }
 
     #[test]

@@ -40,6 +40,12 @@ pub fn new_uuid() -> Uuid {
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
+    uuid_at_millis(millis)
+}
+
+/// A fresh UUIDv7 for a time the caller has already read, in milliseconds since the Unix
+/// epoch (one clock read per event instead of two).
+pub fn uuid_at_millis(millis: u64) -> Uuid {
     let mut random = [0u8; 10];
     random[..8].copy_from_slice(&next_u64().to_le_bytes());
     random[8..].copy_from_slice(&next_u64().to_le_bytes()[..2]);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use posthog_core::{Event, PersonProperties, Properties};
 use posthog_transport::{RetryPolicy, Transport};
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
@@ -260,7 +260,7 @@ impl Client {
     }
 
     /// Assembles the envelope and SDK-owned properties (C-CAPTURE.4/.5, C-TRACING-HEADERS.3–5).
-    fn assemble(&self, mut event: Event) -> Result<Event, String> {
+    fn assemble(&self, mut event: Event, now: DateTime<Utc>) -> Result<Event, String> {
         if event.name().is_empty() {
             return Err("event name is empty".into());
         }
@@ -268,7 +268,7 @@ impl Client {
         if event.get_distinct_id().trim().is_empty() {
             return Err(format!("event {:?} has no distinct id", event.name()));
         }
-        event.stamp(Utc::now());
+        event.stamp(now);
         // Hooks must see the fully assembled event (C-BEFORE-SEND.1); without hooks nothing
         // can observe it, so the SDK-owned properties are merged in as it is serialised
         // (`WithDefaults`), with no map inserts.
@@ -280,7 +280,7 @@ impl Client {
 
     /// Validation, assembly and hooks, shared by every capture path. `None`: not admitted
     /// (already counted and reported).
-    fn admit(&self, event: Event) -> Option<Event> {
+    fn admit(&self, event: Event, now: DateTime<Utc>) -> Option<Event> {
         if !self.is_enabled() {
             return None;
         }
@@ -288,7 +288,7 @@ impl Client {
             Counters::add(&self.inner.counters.filtered, 1);
             return None;
         }
-        let event = match self.assemble(event) {
+        let event = match self.assemble(event, now) {
             Ok(event) => event,
             Err(message) => {
                 self.drop_event(
@@ -321,20 +321,30 @@ impl Client {
     /// An event with an empty distinct id takes the active [`Context`](crate::context::Context)'s;
     /// inside a context without one it is sent personless.
     pub fn capture(&self, event: Event) -> Option<Uuid> {
-        let event = self.admit(event)?;
-        self.enqueue(event, |event| self.event_message(event, true))
+        let now = Utc::now();
+        let event = self.admit(event, now)?;
+        self.enqueue(event, |event| self.event_message(event, true, now))
     }
 
-    /// The worker's message for an admitted event. Usually the event itself, serialised by the
-    /// worker off this thread. When the worker is behind (a batch's worth already waiting,
-    /// as in a burst) a `/batch/` event is serialised here instead, into this thread's arena:
-    /// the channel then carries bytes that the worker only queues, rather than event maps it
-    /// would serialise and free across threads, so it catches up, the channel does not
-    /// overflow, and a queued event holds its JSON only. (Capture v1 events always go as
-    /// they are.)
-    fn event_message(&self, event: Event, add_defaults: bool) -> Result<Msg, String> {
+    /// The worker's message for an admitted event. An occasional capture hands over the event
+    /// itself, serialised by the worker off this thread. A thread capturing back to back
+    /// ([`crate::pipeline::back_to_back`]), or any capture while the worker is behind (a
+    /// batch's worth already waiting, as in a burst), serialises a `/batch/` event here
+    /// instead, into this thread's arena: the channel then carries bytes that the worker only
+    /// queues, rather than event maps it would serialise and free across threads, so it
+    /// catches up, the channel does not overflow, and a queued event holds its JSON only.
+    /// (Capture v1 events always go as they are.)
+    fn event_message(
+        &self,
+        event: Event,
+        add_defaults: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Msg, String> {
         let v1 = self.inner.options.capture_mode == crate::CaptureMode::V1;
-        if v1 || !self.inner.tx.as_ref().is_some_and(|queue| queue.busy()) {
+        let serialise_here = !v1
+            && (crate::pipeline::back_to_back(now.timestamp_micros())
+                || self.inner.tx.as_ref().is_some_and(|queue| queue.busy()));
+        if !serialise_here {
             let event = Box::new(event);
             return Ok(if add_defaults {
                 Msg::Event(event)
@@ -362,10 +372,11 @@ impl Client {
         event: Event,
         keep: impl Fn(&str) -> bool,
     ) -> Option<Uuid> {
-        let mut event = self.admit(event)?;
+        let now = Utc::now();
+        let mut event = self.admit(event, now)?;
         self.inner.defaults.apply(&mut event);
         event.properties_mut().retain(|k, _| keep(k));
-        self.enqueue(event, |event| self.event_message(event, false))
+        self.enqueue(event, |event| self.event_message(event, false, now))
     }
 
     /// Captures an `$exception` event whose stack the worker resolves and attaches before
@@ -375,7 +386,7 @@ impl Client {
         event: Event,
         trace: std::backtrace::Backtrace,
     ) -> Option<Uuid> {
-        let event = self.admit(event)?;
+        let event = self.admit(event, Utc::now())?;
         self.enqueue(event, |event| {
             Ok(Msg::Exception(Box::new(event), Box::new(trace)))
         })
@@ -423,7 +434,7 @@ impl Client {
     /// Captures and delivers one event now, returning the delivery outcome (C-CAPTURE.10):
     /// for scripts and serverless handlers. Validation, opt-out and hooks still apply.
     pub async fn capture_immediate(&self, event: Event) -> Result<Uuid, Error> {
-        let event = self.admit(event).ok_or_else(|| {
+        let event = self.admit(event, Utc::now()).ok_or_else(|| {
             Error::NotAccepted("disabled, opted out, invalid or dropped by a hook".into())
         })?;
         let transport = self.inner.transport.as_ref().ok_or(Error::Shutdown)?;

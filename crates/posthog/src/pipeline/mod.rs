@@ -11,12 +11,14 @@
 
 mod arena;
 mod batch;
+mod pace;
 mod packed;
 mod queue;
 #[cfg(test)]
 mod worker_tests;
 
 pub(crate) use arena::local_json;
+pub(crate) use pace::back_to_back;
 pub(crate) use queue::Queue;
 
 use std::collections::{HashMap, HashSet, VecDeque};
