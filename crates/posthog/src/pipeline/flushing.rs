@@ -1,0 +1,145 @@
+//! Flush and shutdown (C-FLUSH, C-SHUTDOWN): what is pending, the flushes waiting for their
+//! batches, and the bounded drain at shutdown.
+
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::{Drained, FlushReport, FlushWaiter, ShutdownReport, Worker, until};
+use crate::report::DeliveryErrorKind;
+
+impl Worker {
+    /// Events not yet delivered or failed: buffered, in batches waiting, and in flight.
+    pub(super) fn pending_events(&self) -> u64 {
+        let in_flight: usize = self.in_flight_ids.values().map(|s| s.uuids.len()).sum();
+        let queued: usize = self
+            .ready
+            .iter()
+            .chain(self.retries.iter())
+            .map(|b| b.events.len())
+            .sum();
+        (self.buffer.len() + queued + in_flight) as u64
+    }
+
+    /// C-FLUSH: every event buffered now, every batch waiting, and every due retry gets one
+    /// attempt; the flush answers when those attempts are over.
+    pub(super) fn begin_flush(&mut self, reply: oneshot::Sender<FlushReport>) {
+        while let Some(batch) = self.cut_batch() {
+            self.ready.push_back(batch);
+        }
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.retries.len() {
+            if self.retries[i].next_at <= now {
+                if let Some(batch) = self.retries.remove(i) {
+                    self.ready.push_back(batch);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let outstanding = self
+            .ready
+            .iter()
+            .map(|b| b.id)
+            .chain(self.in_flight_ids.keys().copied())
+            .collect();
+        self.flushes.push(FlushWaiter {
+            reply,
+            outstanding,
+            report: FlushReport::default(),
+        });
+    }
+
+    pub(super) fn answer_flushes(&mut self) {
+        if self.flushes.iter().all(|w| !w.outstanding.is_empty()) {
+            return;
+        }
+        let pending = self.pending_events();
+        let (done, waiting): (Vec<_>, Vec<_>) = self
+            .flushes
+            .drain(..)
+            .partition(|w| w.outstanding.is_empty());
+        self.flushes = waiting;
+        for waiter in done {
+            let _ = waiter.reply.send(FlushReport {
+                pending,
+                ..waiter.report
+            });
+        }
+    }
+
+    /// C-SHUTDOWN: take what was captured before the call, then send and retry until drained
+    /// or the deadline; whatever is left is reported as undelivered.
+    pub(super) async fn shutdown(&mut self, deadline: Instant) -> ShutdownReport {
+        self.rx.close();
+        while let Ok(msg) = self.rx.try_recv() {
+            // A second shutdown request gets an empty report: this one does the work.
+            if let Some(Drained::Shutdown { reply, .. }) = self.take(msg) {
+                let _ = reply.send(ShutdownReport::default());
+            }
+        }
+        while let Some(batch) = self.cut_batch() {
+            self.ready.push_back(batch);
+        }
+        let (sent_before, failed_before) = (
+            self.counters.snapshot().sent,
+            self.counters.snapshot().failed,
+        );
+        let deadline_sleep = tokio::time::sleep_until(deadline.into());
+        tokio::pin!(deadline_sleep);
+        let mut timed_out = false;
+        loop {
+            self.dispatch();
+            self.answer_flushes();
+            if self.ready.is_empty() && self.retries.is_empty() && self.in_flight.is_empty() {
+                break;
+            }
+            let retry_wait = until(self.retries.iter().map(|b| b.next_at).min());
+            tokio::select! {
+                biased;
+                () = &mut deadline_sleep => {
+                    timed_out = true;
+                    break;
+                }
+                Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
+                    if let Ok(sent) = done {
+                        self.complete(sent);
+                    }
+                }
+                () = retry_wait => {}
+            }
+        }
+        self.in_flight.abort_all();
+        let left: Vec<Uuid> = self
+            .in_flight_ids
+            .drain()
+            .flat_map(|(_, sending)| sending.uuids)
+            .chain(self.buffer.drain(..).map(|e| e.uuid))
+            .chain(
+                self.ready
+                    .drain(..)
+                    .chain(self.retries.drain(..))
+                    .flat_map(|b| b.events.into_iter().map(|e| e.uuid)),
+            )
+            .collect();
+        for waiter in self.flushes.drain(..) {
+            let _ = waiter.reply.send(waiter.report);
+        }
+        if !left.is_empty() {
+            let message = format!(
+                "shutdown deadline passed with {} events undelivered",
+                left.len()
+            );
+            tracing::error!(target: "posthog", "{message}");
+            self.fail(DeliveryErrorKind::ShutdownTimeout, left, None, message);
+        }
+        let after = self.counters.snapshot();
+        ShutdownReport {
+            sent: after.sent - sent_before,
+            undelivered: after.failed - failed_before,
+            timed_out,
+        }
+    }
+}
