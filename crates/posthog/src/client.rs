@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use posthog_core::{Event, PersonProperties, Properties};
+use posthog_core::{Event, PersonProperties, Properties, WithDefaults};
 use posthog_transport::{RetryPolicy, Transport};
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 use uuid::Uuid;
@@ -22,6 +22,8 @@ use crate::report::{Counters, DeliveryError, DeliveryErrorKind, Stats};
 #[derive(Debug)]
 pub(crate) struct Defaults {
     properties: Properties,
+    /// Merged in when an event already has its defaults (always empty).
+    none: Properties,
 }
 
 impl Defaults {
@@ -34,7 +36,10 @@ impl Defaults {
             properties.insert("$geoip_disable".into(), true.into());
         }
         properties.extend(super_properties.clone());
-        Self { properties }
+        Self {
+            properties,
+            none: Properties::new(),
+        }
     }
 
     /// Sets every default the event leaves unset.
@@ -44,10 +49,10 @@ impl Defaults {
         }
     }
 
-    /// The defaults as a map, for serialising an event with them merged in
-    /// ([`posthog_core::WithDefaults`]) instead of applying them.
-    pub(crate) fn properties(&self) -> &Properties {
-        &self.properties
+    /// `event` as it serialises with the defaults merged in (`add`), or as it is: how a
+    /// `/batch/` event gets its defaults without inserts into its map.
+    pub(crate) fn merged<'a>(&'a self, event: &'a Event, add: bool) -> WithDefaults<'a> {
+        WithDefaults::new(event, if add { &self.properties } else { &self.none })
     }
 }
 
@@ -353,13 +358,7 @@ impl Client {
             });
         }
         let uuid = event.get_uuid().unwrap_or_default();
-        let none = Properties::new();
-        let defaults = if add_defaults {
-            self.inner.defaults.properties()
-        } else {
-            &none
-        };
-        crate::pipeline::local_json(&posthog_core::WithDefaults::new(&event, defaults))
+        crate::pipeline::local_json(&self.inner.defaults.merged(&event, add_defaults))
             .map(|json| Msg::Json { uuid, json })
             .map_err(|err| format!("event {uuid} did not serialise: {err}"))
     }

@@ -325,16 +325,20 @@ impl Worker {
 
     /// Serialises an event once; events too large or unserialisable fail alone (C-BATCHER.8).
     fn accept(&mut self, mut event: Event, add_defaults: bool) {
-        if add_defaults {
-            self.defaults.apply(&mut event);
-        }
         let uuid = event.get_uuid().unwrap_or_default();
         let json = match self.config.v1 {
-            Some(_) => self
+            Some(_) => {
+                if add_defaults {
+                    self.defaults.apply(&mut event);
+                }
+                self.arena
+                    .write(|out| posthog_core::capture_v1::write_event_json(&event, out))
+                    .map_err(|e| e.to_string())
+            }
+            None => self
                 .arena
-                .write(|out| posthog_core::capture_v1::write_event_json(&event, out))
+                .json(&self.defaults.merged(&event, add_defaults))
                 .map_err(|e| e.to_string()),
-            None => self.arena.json(&event).map_err(|e| e.to_string()),
         };
         match json {
             Ok(json) => self.hold(uuid, json),
