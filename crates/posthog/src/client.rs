@@ -142,6 +142,7 @@ impl Client {
             let transport = transport.build()?;
             let (tx, rx) = mpsc::channel(options.max_queue_size);
             let wake = Arc::new(tokio::sync::Notify::new());
+            let unbatched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let config = WorkerConfig {
                 flush_at: if options.sync_mode {
                     1
@@ -176,6 +177,7 @@ impl Client {
                 counters.clone(),
                 options.on_error.clone(),
                 defaults.clone(),
+                unbatched.clone(),
             );
             runtime.spawn(worker.run());
             if options.local_evaluation && options.personal_api_key.is_some() {
@@ -184,7 +186,7 @@ impl Client {
             }
             (
                 Some(transport),
-                Some(crate::pipeline::Queue::new(tx, wake, flush_at)),
+                Some(crate::pipeline::Queue::new(tx, wake, flush_at, unbatched)),
             )
         } else {
             (None, None)
@@ -274,13 +276,23 @@ impl Client {
             return Err(format!("event {:?} has no distinct id", event.name()));
         }
         event.stamp(now);
-        // Hooks must see the fully assembled event (C-BEFORE-SEND.1); without hooks nothing
-        // can observe it, so the SDK-owned properties are merged in as it is serialised
-        // (`WithDefaults`), with no map inserts.
-        if !self.inner.options.before_send.is_empty() {
+        // Hooks must see the fully assembled event (C-BEFORE-SEND.1), and what they remove
+        // must stay removed (C-BEFORE-SEND.6): with hooks the defaults are set here, before
+        // them, and never again. Without hooks nothing can observe the event, so the
+        // SDK-owned properties are merged in as it is serialised (`WithDefaults`), with no map
+        // inserts.
+        if self.defaults_set_at_admission() {
             self.inner.defaults.apply(&mut event);
         }
         Ok(event)
+    }
+
+    /// Whether an admitted event already carries the SDK-owned properties (set before the
+    /// `before_send` hooks ran), so nothing may add them again; otherwise they are merged in
+    /// when the event is serialised.
+    #[inline]
+    fn defaults_set_at_admission(&self) -> bool {
+        !self.inner.options.before_send.is_empty()
     }
 
     /// Validation, assembly and hooks, shared by every capture path. `None`: not admitted
@@ -328,7 +340,8 @@ impl Client {
     pub fn capture(&self, event: Event) -> Option<Uuid> {
         let now = Utc::now();
         let event = self.admit(event, now)?;
-        self.enqueue(event, |event| self.event_message(event, true, now))
+        let add_defaults = !self.defaults_set_at_admission();
+        self.enqueue(event, |event| self.event_message(event, add_defaults, now))
     }
 
     /// The worker's message for an admitted event. An occasional capture hands over the event
@@ -373,7 +386,9 @@ impl Client {
     ) -> Option<Uuid> {
         let now = Utc::now();
         let mut event = self.admit(event, now)?;
-        self.inner.defaults.apply(&mut event);
+        if !self.defaults_set_at_admission() {
+            self.inner.defaults.apply(&mut event);
+        }
         event.properties_mut().retain(|k, _| keep(k));
         self.enqueue(event, |event| self.event_message(event, false, now))
     }
@@ -386,8 +401,13 @@ impl Client {
         trace: std::backtrace::Backtrace,
     ) -> Option<Uuid> {
         let event = self.admit(event, Utc::now())?;
+        let add_defaults = !self.defaults_set_at_admission();
         self.enqueue(event, |event| {
-            Ok(Msg::Exception(Box::new(event), Box::new(trace)))
+            Ok(Msg::Exception {
+                event: Box::new(event),
+                trace: Box::new(trace),
+                add_defaults,
+            })
         })
     }
 
@@ -431,19 +451,49 @@ impl Client {
     }
 
     /// Captures and delivers one event now, returning the delivery outcome (C-CAPTURE.10):
-    /// for scripts and serverless handlers. Validation, opt-out and hooks still apply.
-    pub async fn capture_immediate(&self, event: Event) -> Result<Uuid, Error> {
-        let event = self.admit(event, Utc::now()).ok_or_else(|| {
-            Error::NotAccepted("disabled, opted out, invalid or dropped by a hook".into())
-        })?;
+    /// for scripts and serverless handlers.
+    ///
+    /// Admission is `capture`'s (C-BEFORE-SEND.5): `Ok(None)` when the event was not sent
+    /// because the client is disabled or opted out, the event is invalid, or a `before_send`
+    /// hook dropped it or failed (a failing hook is counted and reported through `on_error`,
+    /// never returned as an error, C-BEFORE-SEND.7). `Ok(Some(uuid))` once PostHog accepted
+    /// it; `Err` when the delivery failed (also counted as failed and reported).
+    pub async fn capture_immediate(&self, event: Event) -> Result<Option<Uuid>, Error> {
+        let Some(mut event) = self.admit(event, Utc::now()) else {
+            return Ok(None);
+        };
         let transport = self.inner.transport.as_ref().ok_or(Error::Shutdown)?;
         let uuid = event.get_uuid().unwrap_or_default();
-        let mut event = event;
-        self.inner.defaults.apply(&mut event);
-        transport.send_event(&event).await?;
+        if !self.defaults_set_at_admission() {
+            self.inner.defaults.apply(&mut event);
+        }
         Counters::add(&self.inner.counters.captured, 1);
-        Counters::add(&self.inner.counters.sent, 1);
-        Ok(uuid)
+        match transport.send_event(&event).await {
+            Ok(_) => {
+                Counters::add(&self.inner.counters.sent, 1);
+                Ok(Some(uuid))
+            }
+            Err(err) => {
+                let error = DeliveryError {
+                    kind: if err.status_code().is_some() {
+                        DeliveryErrorKind::Rejected
+                    } else {
+                        DeliveryErrorKind::RetriesExhausted
+                    },
+                    count: 1,
+                    uuids: vec![uuid],
+                    status: err.status_code().map(|s| s.as_u16()),
+                    message: format!("immediate capture of {uuid} failed: {err}"),
+                };
+                report(
+                    &self.inner.counters,
+                    self.inner.options.on_error.as_ref(),
+                    error,
+                    true,
+                );
+                Err(err.into())
+            }
+        }
     }
 
     fn capture_built(&self, built: Result<Event, posthog_core::EventError>) -> Option<Uuid> {

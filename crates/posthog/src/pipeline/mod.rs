@@ -58,8 +58,13 @@ pub(crate) enum Msg {
     /// An event whose SDK properties are already set (and must not be added again).
     Complete(Box<Event>),
     /// An `$exception` event and the stack its outermost entry still needs: resolved here,
-    /// off the calling thread.
-    Exception(Box<Event>, Box<std::backtrace::Backtrace>),
+    /// off the calling thread. `add_defaults`: as for [`Msg::Event`] (`false` once hooks saw
+    /// the SDK-owned properties, like [`Msg::Complete`]).
+    Exception {
+        event: Box<Event>,
+        trace: Box<std::backtrace::Backtrace>,
+        add_defaults: bool,
+    },
     Flush(oneshot::Sender<FlushReport>),
     Shutdown {
         deadline: Instant,
@@ -173,6 +178,8 @@ pub(crate) struct Worker {
     interval_due: bool,
     flushes: Vec<FlushWaiter>,
     auth_warned: bool,
+    /// Shared with the [`Queue`]: events captured and not yet in a batch.
+    unbatched: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Reports lost events: counts them, logs, and calls `on_error` (whose panics are contained).
@@ -208,6 +215,7 @@ impl Worker {
         counters: Arc<Counters>,
         on_error: Option<OnError>,
         defaults: Arc<Defaults>,
+        unbatched: Arc<std::sync::atomic::AtomicUsize>,
     ) -> Self {
         Self {
             rx,
@@ -232,6 +240,7 @@ impl Worker {
             interval_due: false,
             flushes: Vec::new(),
             auth_warned: false,
+            unbatched,
         }
     }
 
@@ -305,10 +314,14 @@ impl Worker {
             Msg::Json { uuid, json } => self.hold(uuid, json),
             Msg::Event(event) => self.accept(*event, true),
             Msg::Complete(event) => self.accept(*event, false),
-            Msg::Exception(event, trace) => {
+            Msg::Exception {
+                event,
+                trace,
+                add_defaults,
+            } => {
                 let mut event = *event;
                 crate::exceptions::attach_frames(&mut event, &trace, &self.config.project_root);
-                self.accept(event, true)
+                self.accept(event, add_defaults)
             }
             Msg::Flush(reply) => self.begin_flush(reply),
             Msg::Shutdown { deadline, reply } => {
@@ -342,19 +355,31 @@ impl Worker {
         };
         match json {
             Ok(json) => self.hold(uuid, json),
-            Err(err) => self.fail(
-                DeliveryErrorKind::Invalid,
-                vec![uuid],
-                None,
-                format!("event {uuid} did not serialise: {err}"),
-            ),
+            Err(err) => {
+                self.batched(1);
+                self.fail(
+                    DeliveryErrorKind::Invalid,
+                    vec![uuid],
+                    None,
+                    format!("event {uuid} did not serialise: {err}"),
+                );
+            }
         }
+    }
+
+    /// `n` captured events left the unbatched count (cut into a batch, or failed alone).
+    fn batched(&self, n: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let _ = self
+            .unbatched
+            .fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_sub(n)));
     }
 
     /// Queues a serialised event for a batch; one over the per-event limit fails alone
     /// (C-BATCHER.4).
     fn hold(&mut self, uuid: Uuid, json: bytes::Bytes) {
         if json.len() > self.config.max_event_bytes {
+            self.batched(1);
             self.fail(
                 DeliveryErrorKind::EventTooLarge,
                 vec![uuid],
@@ -398,6 +423,7 @@ impl Worker {
         if events.is_empty() {
             return None;
         }
+        self.batched(events.len());
         let id = self.next_id();
         let batch = PendingBatch::new(id, events);
         self.buffer_bytes = self.buffer_bytes.saturating_sub(batch.bytes());

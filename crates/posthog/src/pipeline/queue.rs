@@ -1,9 +1,10 @@
 //! [`Queue`]: the client's end of the event channel. It wakes the worker only when there is
-//! work worth waking for — `flush_at` events waiting, a flush or a shutdown, or the last handle
-//! gone — so a capture in a quiet service is a push, not a cross-thread wake-up (the worker
-//! also wakes on its own every `flush_interval`).
+//! work worth waking for — `flush_at` events not yet in a batch, a flush or a shutdown, or the
+//! last handle gone — so a capture in a quiet service is a push, not a cross-thread wake-up
+//! (the worker also wakes on its own every `flush_interval`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::mpsc::error::{SendError, TrySendError};
 use tokio::sync::{Notify, mpsc};
@@ -16,14 +17,24 @@ pub(crate) struct Queue {
     tx: Option<mpsc::Sender<Msg>>,
     wake: Arc<Notify>,
     flush_at: usize,
+    /// Events captured and not yet cut into a batch (or failed): those in the channel and
+    /// those the worker already took into its buffer. Counting only the channel would miss a
+    /// batch's worth split between the two, which then waited for the interval.
+    unbatched: Arc<AtomicUsize>,
 }
 
 impl Queue {
-    pub(crate) fn new(tx: mpsc::Sender<Msg>, wake: Arc<Notify>, flush_at: usize) -> Self {
+    pub(crate) fn new(
+        tx: mpsc::Sender<Msg>,
+        wake: Arc<Notify>,
+        flush_at: usize,
+        unbatched: Arc<AtomicUsize>,
+    ) -> Self {
         Self {
             tx: Some(tx),
             wake,
             flush_at: flush_at.max(1),
+            unbatched,
         }
     }
 
@@ -34,13 +45,14 @@ impl Queue {
             .is_some_and(|tx| waiting(tx) >= self.flush_at)
     }
 
-    /// Queues an event without waiting; wakes the worker once a batch's worth is waiting.
+    /// Queues an event without waiting; wakes the worker once a batch's worth is waiting
+    /// (C-BATCHER.1).
     pub(crate) fn try_send(&self, msg: Msg) -> Result<(), TrySendError<Msg>> {
         let Some(tx) = &self.tx else {
             return Err(TrySendError::Closed(msg));
         };
         let sent = tx.try_send(msg);
-        if waiting(tx) >= self.flush_at || sent.is_err() {
+        if sent.is_err() || self.unbatched.fetch_add(1, Ordering::Relaxed) + 1 >= self.flush_at {
             self.wake.notify_one();
         }
         sent

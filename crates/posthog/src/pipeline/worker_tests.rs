@@ -41,6 +41,7 @@ fn worker(rx: mpsc::Receiver<Msg>, wake: Arc<Notify>) -> Worker {
         Arc::new(Counters::default()),
         None,
         defaults,
+        Arc::default(),
     )
 }
 
