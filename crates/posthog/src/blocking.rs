@@ -1,7 +1,8 @@
 //! [`Client`] for programs without an async runtime: the same queue and worker, run on a
 //! runtime thread the client owns. `capture` and the identity calls are the async client's
 //! (they never block); `flush` and `shutdown` block the calling thread; dropping the last
-//! handle flushes within a bounded time.
+//! handle shuts the client down within its `shutdown_timeout` (30 s by default; only an
+//! unreachable or failing PostHog makes it wait that long).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +11,6 @@ use posthog_core::{Event, PersonProperties, Properties};
 use uuid::Uuid;
 
 use crate::{ClientBuilder, Error, FlushReport, ShutdownReport, Stats};
-
-/// The longest a drop waits for delivery (the configured `shutdown_timeout` if shorter).
-pub const DROP_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 /// A blocking PostHog client; clone it freely.
 ///
@@ -80,7 +78,7 @@ impl ClientBuilder {
             .map_err(|e| {
                 crate::error::invalid("runtime", format!("cannot start the worker thread: {e}"))
             })?;
-        let drop_timeout = self.shutdown_timeout_value().min(DROP_FLUSH_LIMIT);
+        let drop_timeout = self.shutdown_timeout_value();
         let client = {
             let _entered = runtime.enter();
             self.build()?

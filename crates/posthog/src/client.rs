@@ -16,6 +16,10 @@ use crate::options::Options;
 use crate::pipeline::{FlushReport, Msg, ShutdownReport, Worker, WorkerConfig, report};
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind, Stats};
 
+/// How long past its deadline [`Client::shutdown`] may take: the worker's report of what it
+/// could not deliver (logging it and calling `on_error`) happens at the deadline.
+pub const SHUTDOWN_SLACK: Duration = Duration::from_millis(250);
+
 /// Properties the SDK adds to every event where the event does not set them (C-CAPTURE.5):
 /// the super properties, `$lib`, `$lib_version`, `$is_server` and, with GeoIP off,
 /// `$geoip_disable` (a super property of the same name wins).
@@ -141,6 +145,7 @@ impl Client {
             }
             let transport = transport.build()?;
             let (tx, rx) = mpsc::channel(options.max_queue_size);
+            let (stop, stop_rx) = oneshot::channel();
             let wake = Arc::new(tokio::sync::Notify::new());
             let unbatched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let config = WorkerConfig {
@@ -158,6 +163,7 @@ impl Client {
                 retry: RetryPolicy::ingestion(options.max_retries),
                 debug: options.debug,
                 project_root: options.project_root.clone(),
+                drop_timeout: options.shutdown_timeout,
                 v1: (options.capture_mode == crate::CaptureMode::V1).then(|| {
                     options.content_encoding.unwrap_or(if options.gzip {
                         posthog_transport::ContentEncoding::Gzip
@@ -169,6 +175,7 @@ impl Client {
             let flush_at = config.flush_at;
             let worker = Worker::new(
                 rx,
+                stop_rx,
                 wake.clone(),
                 transport.clone(),
                 &options.api_key,
@@ -186,7 +193,9 @@ impl Client {
             }
             (
                 Some(transport),
-                Some(crate::pipeline::Queue::new(tx, wake, flush_at, unbatched)),
+                Some(crate::pipeline::Queue::new(
+                    tx, stop, wake, flush_at, unbatched,
+                )),
             )
         } else {
             (None, None)
@@ -600,33 +609,34 @@ impl Client {
     /// Delivers what is queued (retrying as configured) until `timeout`, then stops the worker
     /// (C-SHUTDOWN). Idempotent: later and concurrent calls get the first call's report.
     /// Afterwards every capture call is a no-op.
+    ///
+    /// It returns by `timeout` plus [`SHUTDOWN_SLACK`], however full the queue and however
+    /// unresponsive the server: at the deadline, sends still out are abandoned, and every
+    /// event not delivered is counted in the report's `undelivered`, in [`Stats::failed`] and
+    /// reported through `on_error` (kind `ShutdownTimeout`) before this returns.
     pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        let deadline = Instant::now() + timeout;
         let mut report = self.inner.shutdown_report.lock().await;
         if let Some(done) = *report {
             return done;
         }
         self.inner.shut_down.store(true, Ordering::Release);
-        self.inner.flags.shutdown().await;
-        let outcome = match &self.inner.tx {
-            None => ShutdownReport::default(),
-            Some(tx) => {
-                let deadline = Instant::now() + timeout;
-                let (reply, done) = oneshot::channel();
-                if tx.send(Msg::Shutdown { deadline, reply }).await.is_err() {
-                    ShutdownReport::default()
-                } else {
-                    // The worker stops itself at the deadline; the grace covers its report.
-                    match tokio::time::timeout(timeout + Duration::from_secs(1), done).await {
-                        Ok(Ok(r)) => r,
-                        _ => ShutdownReport {
-                            timed_out: true,
-                            undelivered: self.stats().pending,
-                            ..Default::default()
-                        },
-                    }
-                }
+        let drained = async {
+            let Some(done) = self.inner.tx.as_ref().and_then(|tx| tx.stop(deadline)) else {
+                return ShutdownReport::default();
+            };
+            match tokio::time::timeout_at((deadline + SHUTDOWN_SLACK).into(), done).await {
+                Ok(Ok(report)) => report,
+                // The worker could not answer in time (its runtime is starved or gone).
+                _ => ShutdownReport {
+                    timed_out: true,
+                    undelivered: self.stats().pending,
+                    ..Default::default()
+                },
             }
         };
+        let flags = tokio::time::timeout_at(deadline.into(), self.inner.flags.shutdown());
+        let (outcome, _) = tokio::join!(drained, flags);
         *report = Some(outcome);
         outcome
     }

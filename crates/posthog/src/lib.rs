@@ -64,7 +64,7 @@ pub mod test_util;
 pub mod tracing_layer;
 
 #[doc(inline)]
-pub use client::Client;
+pub use client::{Client, SHUTDOWN_SLACK};
 #[doc(inline)]
 pub use error::Error;
 #[doc(inline)]

@@ -24,6 +24,9 @@ pub enum DeliveryErrorKind {
     RetriesExhausted,
     /// Shutdown's deadline passed before the events could be sent.
     ShutdownTimeout,
+    /// The worker was stopped before the events were sent: its tokio runtime shut down (or
+    /// its task was cancelled) without a completed [`Client::shutdown`](crate::Client::shutdown).
+    Abandoned,
 }
 
 /// A report of events that will not be delivered, handed to `on_error` and logged.

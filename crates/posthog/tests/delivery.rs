@@ -150,3 +150,133 @@ async fn c_before_send_7_immediate_path_with_a_failing_hook_is_not_an_error() {
     assert_eq!((stats.dropped, stats.filtered, stats.sent), (1, 2, 1));
     assert_eq!(support::names(&server), vec!["kept"]);
 }
+
+/// Makes every request to `server` wait an hour for its answer.
+fn never_answer(server: &FakePostHog) {
+    server.server().set_handler(Arc::new(|_| {
+        Some(posthog::test_util::Reply::ok().delay(Duration::from_secs(3600)))
+    }));
+}
+
+/// Sums what `on_error` reported of one kind.
+fn reported(errors: &support::Errors, kind: DeliveryErrorKind) -> usize {
+    errors
+        .all()
+        .iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.count)
+        .sum()
+}
+
+/// C-SHUTDOWN.1/.5/.7: with the queue full and a server that never answers, `shutdown(2 s)`
+/// returns by its deadline (plus the documented slack) and every event it did not deliver is
+/// in its report, in the failed counter and in `on_error` before it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_shutdown_7_a_full_queue_and_a_silent_server_cannot_stretch_shutdown() {
+    let server = FakePostHog::start().await;
+    never_answer(&server);
+    let (b, errors) = builder(&server);
+    let client = b
+        .max_queue_size(2_000)
+        .flush_at(50)
+        .max_batch_bytes(64 * 1024)
+        .max_event_bytes(8 * 1024)
+        .max_pending_bytes(64 * 1024)
+        .build()
+        .unwrap();
+    let mut dropped = 0;
+    for i in 0..20_000 {
+        if client
+            .capture(
+                Event::new("stuck", "u")
+                    .property("i", i)
+                    .property("pad", "x".repeat(200)),
+            )
+            .is_none()
+        {
+            dropped += 1;
+        }
+        if i % 500 == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    assert!(dropped > 0, "the queue filled up");
+    let started = Instant::now();
+    let report = client.shutdown(Duration::from_secs(2)).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2) + posthog::SHUTDOWN_SLACK,
+        "shutdown took {took:?}"
+    );
+    let stats = client.stats();
+    assert!(report.timed_out);
+    assert_eq!(stats.sent, 0);
+    assert_eq!(report.undelivered, stats.captured, "{report:?} {stats:?}");
+    assert_eq!(stats.failed, stats.captured);
+    assert_eq!(stats.pending, 0);
+    assert_eq!(
+        reported(&errors, DeliveryErrorKind::ShutdownTimeout) as u64,
+        report.undelivered
+    );
+    assert_eq!(
+        reported(&errors, DeliveryErrorKind::QueueFull) as u64,
+        stats.dropped
+    );
+}
+
+/// Dropping every handle without `shutdown` drains within the configured `shutdown_timeout`
+/// (here 1 s, not a fixed 5 s), then reports what was not delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_client_drains_within_shutdown_timeout() {
+    let server = FakePostHog::start().await;
+    never_answer(&server);
+    let (b, errors) = builder(&server);
+    let client = b.shutdown_timeout(Duration::from_secs(1)).build().unwrap();
+    for i in 0..10 {
+        client.capture(Event::new("left", "u").property("i", i));
+    }
+    let started = Instant::now();
+    drop(client);
+    while reported(&errors, DeliveryErrorKind::ShutdownTimeout) < 10 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "no report after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+/// A runtime that shuts down before `shutdown` cancels the worker: what it held is reported
+/// (kind `Abandoned`, with every uuid), never lost silently.
+#[test]
+fn a_worker_cancelled_by_its_runtime_reports_what_it_held() {
+    let host = tokio::runtime::Runtime::new().unwrap();
+    let server = host.block_on(FakePostHog::start());
+    never_answer(&server);
+    let (b, errors) = builder(&server);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = runtime.block_on(async {
+        let client = b.flush_at(5).build().unwrap();
+        for i in 0..12 {
+            client.capture(Event::new("left", "u").property("i", i));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await; // some are in flight
+        client
+    });
+    drop(runtime);
+    let lost = errors.all();
+    assert_eq!(
+        reported(&errors, DeliveryErrorKind::Abandoned),
+        12,
+        "{lost:?}"
+    );
+    let uuids: std::collections::HashSet<_> = lost.iter().flat_map(|e| e.uuids.clone()).collect();
+    assert_eq!(uuids.len(), 12);
+    assert_eq!(client.stats().failed, 12);
+    drop(client);
+}

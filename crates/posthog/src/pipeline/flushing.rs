@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{Drained, FlushReport, FlushWaiter, ShutdownReport, Worker, until};
+use super::{FlushReport, FlushWaiter, Msg, ShutdownReport, Worker, until};
 use crate::report::DeliveryErrorKind;
 
 impl Worker {
@@ -74,11 +74,10 @@ impl Worker {
     /// or the deadline; whatever is left is reported as undelivered.
     pub(super) async fn shutdown(&mut self, deadline: Instant) -> ShutdownReport {
         self.rx.close();
+        // Everything captured before the call, whatever `max_pending_bytes` says: the
+        // channel holds at most `max_queue_size` events.
         while let Ok(msg) = self.rx.try_recv() {
-            // A second shutdown request gets an empty report: this one does the work.
-            if let Some(Drained::Shutdown { reply, .. }) = self.take(msg) {
-                let _ = reply.send(ShutdownReport::default());
-            }
+            self.take(msg);
         }
         while let Some(batch) = self.cut_batch() {
             self.ready.push_back(batch);
@@ -140,6 +139,49 @@ impl Worker {
             sent: after.sent - sent_before,
             undelivered: after.failed - failed_before,
             timed_out,
+        }
+    }
+}
+
+impl Msg {
+    /// The event this message carries, if any.
+    fn event_uuid(&self) -> Option<Uuid> {
+        match self {
+            Msg::Json { uuid, .. } => Some(*uuid),
+            Msg::Event(event) | Msg::Complete(event) | Msg::Exception { event, .. } => {
+                Some(event.get_uuid().unwrap_or_default())
+            }
+            Msg::Flush(_) => None,
+        }
+    }
+}
+
+impl Drop for Worker {
+    /// A worker dropped with events still held had its task cancelled: its runtime shut down
+    /// (say, `main` returned) before `Client::shutdown` ran or finished. Those events are lost;
+    /// say so, with their ids, rather than losing them silently.
+    fn drop(&mut self) {
+        self.rx.close();
+        let mut left: Vec<Uuid> = Vec::new();
+        while let Ok(msg) = self.rx.try_recv() {
+            left.extend(msg.event_uuid());
+        }
+        left.extend(self.in_flight_ids.drain().flat_map(|(_, s)| s.uuids));
+        left.extend(self.buffer.drain(..).map(|e| e.uuid));
+        left.extend(
+            self.ready
+                .drain(..)
+                .chain(self.retries.drain(..))
+                .flat_map(|b| b.events.into_iter().map(|e| e.uuid)),
+        );
+        if !left.is_empty() {
+            let message = format!(
+                "{} events lost: the PostHog worker was stopped (its runtime shut down) before \
+                 they were sent; call Client::shutdown before exit",
+                left.len()
+            );
+            tracing::error!(target: "posthog", "{message}");
+            self.fail(DeliveryErrorKind::Abandoned, left, None, message);
         }
     }
 }

@@ -66,10 +66,13 @@ pub(crate) enum Msg {
         add_defaults: bool,
     },
     Flush(oneshot::Sender<FlushReport>),
-    Shutdown {
-        deadline: Instant,
-        reply: oneshot::Sender<ShutdownReport>,
-    },
+}
+
+/// A shutdown request: drain until `deadline`, then answer. It travels beside the channel
+/// (a oneshot the worker always listens to), so a full channel cannot hold it up.
+pub(crate) struct StopRequest {
+    pub(crate) deadline: Instant,
+    pub(crate) reply: oneshot::Sender<ShutdownReport>,
 }
 
 /// The outcome of a flush.
@@ -114,15 +117,14 @@ pub(crate) struct WorkerConfig {
     pub(crate) debug: bool,
     /// Where in-app frames live, for the stacks resolved here.
     pub(crate) project_root: String,
+    /// How long the final drain may take when every client handle is gone without a
+    /// `shutdown` (`ClientBuilder::shutdown_timeout`).
+    pub(crate) drop_timeout: Duration,
 }
 
 /// What draining the channel found.
 enum Drained {
     Open,
-    Shutdown {
-        deadline: Instant,
-        reply: oneshot::Sender<ShutdownReport>,
-    },
     Closed,
 }
 
@@ -151,6 +153,8 @@ struct InFlight {
 
 pub(crate) struct Worker {
     rx: mpsc::Receiver<Msg>,
+    /// The shutdown request (an error: every client handle is gone).
+    stop: Option<oneshot::Receiver<StopRequest>>,
     /// Woken by the [`Queue`] when there is work; the worker also wakes every interval.
     wake: Arc<Notify>,
     transport: Transport,
@@ -207,6 +211,7 @@ impl Worker {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         rx: mpsc::Receiver<Msg>,
+        stop: oneshot::Receiver<StopRequest>,
         wake: Arc<Notify>,
         transport: Transport,
         envelope_key: &str,
@@ -219,6 +224,7 @@ impl Worker {
     ) -> Self {
         Self {
             rx,
+            stop: Some(stop),
             wake,
             transport,
             envelope: Arc::new(Envelope::new(envelope_key, historical_migration)),
@@ -248,19 +254,12 @@ impl Worker {
         let mut tick = tokio::time::interval(self.config.flush_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await; // the first tick is immediate
+        let Some(mut stop) = self.stop.take() else {
+            return;
+        };
         loop {
-            match self.drain() {
-                Drained::Open => {}
-                Drained::Shutdown { deadline, reply } => {
-                    let report = self.shutdown(deadline).await;
-                    let _ = reply.send(report);
-                    return;
-                }
-                Drained::Closed => {
-                    // Every client handle is gone: deliver what we can, briefly.
-                    self.shutdown(Instant::now() + Duration::from_secs(5)).await;
-                    return;
-                }
+            if let Drained::Closed = self.drain() {
+                break;
             }
             self.dispatch();
             self.answer_flushes();
@@ -270,6 +269,15 @@ impl Worker {
             let accepting = self.held_bytes < self.config.max_pending_bytes;
             tokio::select! {
                 biased;
+                request = &mut stop => match request {
+                    Ok(StopRequest { deadline, reply }) => {
+                        let report = self.shutdown(deadline).await;
+                        let _ = reply.send(report);
+                        return;
+                    }
+                    // Every client handle is gone (the queue held the sender).
+                    Err(_) => break,
+                },
                 Some(done) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
                     if let Ok(sent) = done {
                         self.complete(sent);
@@ -280,6 +288,10 @@ impl Worker {
                 () = retry_wait => {}
             }
         }
+        // Every client handle is gone without a shutdown: deliver what we can within the
+        // configured `shutdown_timeout`.
+        self.shutdown(Instant::now() + self.config.drop_timeout)
+            .await;
     }
 
     /// Takes in what the channel holds, while the worker has room for it
@@ -296,11 +308,7 @@ impl Worker {
             }
             taken += 1;
             match self.rx.try_recv() {
-                Ok(msg) => {
-                    if let Some(shutdown) = self.take(msg) {
-                        return shutdown;
-                    }
-                }
+                Ok(msg) => self.take(msg),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return Drained::Closed,
             }
@@ -308,8 +316,8 @@ impl Worker {
         Drained::Open
     }
 
-    /// Handles one message; a shutdown is handed back to the caller.
-    fn take(&mut self, msg: Msg) -> Option<Drained> {
+    /// Handles one message.
+    fn take(&mut self, msg: Msg) {
         match msg {
             Msg::Json { uuid, json } => self.hold(uuid, json),
             Msg::Event(event) => self.accept(*event, true),
@@ -324,11 +332,7 @@ impl Worker {
                 self.accept(event, add_defaults)
             }
             Msg::Flush(reply) => self.begin_flush(reply),
-            Msg::Shutdown { deadline, reply } => {
-                return Some(Drained::Shutdown { deadline, reply });
-            }
         }
-        None
     }
 
     fn next_id(&mut self) -> u64 {

@@ -3,13 +3,14 @@
 //! last handle gone — so a capture in a quiet service is a push, not a cross-thread wake-up
 //! (the worker also wakes on its own every `flush_interval`).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::mpsc::error::{SendError, TrySendError};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::Msg;
+use super::{Msg, ShutdownReport, StopRequest};
 
 /// The sending side of the pipeline.
 pub(crate) struct Queue {
@@ -21,11 +22,14 @@ pub(crate) struct Queue {
     /// those the worker already took into its buffer. Counting only the channel would miss a
     /// batch's worth split between the two, which then waited for the interval.
     unbatched: Arc<AtomicUsize>,
+    /// The worker's shutdown request, sent once.
+    stop: Mutex<Option<oneshot::Sender<StopRequest>>>,
 }
 
 impl Queue {
     pub(crate) fn new(
         tx: mpsc::Sender<Msg>,
+        stop: oneshot::Sender<StopRequest>,
         wake: Arc<Notify>,
         flush_at: usize,
         unbatched: Arc<AtomicUsize>,
@@ -35,7 +39,17 @@ impl Queue {
             wake,
             flush_at: flush_at.max(1),
             unbatched,
+            stop: Mutex::new(Some(stop)),
         }
+    }
+
+    /// Asks the worker to drain until `deadline` and stop, without waiting for room in the
+    /// channel; `None` when it was asked already or is gone.
+    pub(crate) fn stop(&self, deadline: Instant) -> Option<oneshot::Receiver<ShutdownReport>> {
+        let sender = self.stop.lock().ok()?.take()?;
+        let (reply, done) = oneshot::channel();
+        sender.send(StopRequest { deadline, reply }).ok()?;
+        Some(done)
     }
 
     /// Whether a batch's worth of messages (`flush_at`) is waiting: the worker is behind.

@@ -29,10 +29,12 @@ fn worker(rx: mpsc::Receiver<Msg>, wake: Arc<Notify>) -> Worker {
         v1: None,
         debug: false,
         project_root: String::new(),
+        drop_timeout: std::time::Duration::from_secs(1),
     };
     let defaults = Arc::new(Defaults::new(&crate::Properties::new(), false));
     Worker::new(
         rx,
+        tokio::sync::oneshot::channel().1,
         wake,
         transport,
         "phc_test",
