@@ -44,6 +44,9 @@ pub struct V1Delivery {
     pub status: StatusCode,
     /// Verdicts by event uuid.
     pub results: posthog_core::capture_v1::V1Response,
+    /// The answer's `Retry-After` (delta-seconds or HTTP-date), a floor for resending the
+    /// events it asks to retry.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// The answer of the definitions endpoint.
@@ -508,8 +511,13 @@ impl Transport {
         };
         let response = self.execute(request, &policy).await?;
         let status = response.status();
+        let retry_after = crate::retry::classify::retry_after(response.headers());
         let results = serde_json::from_slice(response.body()).map_err(TransportError::decode)?;
-        Ok(V1Delivery { status, results })
+        Ok(V1Delivery {
+            status,
+            results,
+            retry_after,
+        })
     }
 
     /// `POST /batch/` with a body that is already gzipped.

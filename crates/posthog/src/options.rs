@@ -38,7 +38,8 @@ pub(crate) struct Options {
     pub(crate) max_in_flight: usize,
     pub(crate) gzip: bool,
     pub(crate) gzip_level: u32,
-    pub(crate) max_retries: u32,
+    pub(crate) max_retries: Option<u32>,
+    pub(crate) retry_for: Duration,
     pub(crate) timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) disabled: bool,
@@ -81,7 +82,8 @@ pub enum CaptureMode {
 /// | `max_in_flight` | 2 | batches sent concurrently |
 /// | `gzip` | on | request compression |
 /// | `gzip_level` | 2 | 0–9; 1 is ~1.5x faster with ~1.5x larger bodies, 6 ~10% smaller for ~3.5x the CPU |
-/// | `max_retries` | 3 | retries per batch, scheduled on the queue with backoff |
+/// | `retry_for` | 2 min | how long a failing batch is retried (backoff capped at 30 s), memory allowing |
+/// | `max_retries` | unset | when set, exactly this many retries per batch instead of `retry_for` |
 /// | `timeout` | 15 s | per request |
 /// | `shutdown_timeout` | 30 s | used when the last handle is dropped / by `shutdown_default` |
 /// | `disable_geoip` | on | adds `$geoip_disable: true` (a server's IP is not the user's) |
@@ -135,7 +137,8 @@ impl ClientBuilder {
                 max_in_flight: 2,
                 gzip: true,
                 gzip_level: posthog_transport::gzip::DEFAULT_LEVEL,
-                max_retries: 3,
+                max_retries: None,
+                retry_for: Duration::from_secs(120),
                 timeout: Duration::from_secs(15),
                 shutdown_timeout: Duration::from_secs(30),
                 disabled: false,
@@ -302,9 +305,21 @@ impl ClientBuilder {
         self
     }
 
-    /// Retries per batch before it is dropped and reported.
+    /// Caps retries per batch at exactly `retries` (at most 20), instead of retrying for
+    /// [`retry_for`](Self::retry_for): a batch still failing after `1 + retries` attempts is
+    /// dropped and reported. Unset by default.
     pub fn max_retries(mut self, retries: u32) -> Self {
-        self.options.max_retries = retries;
+        self.options.max_retries = Some(retries);
+        self
+    }
+
+    /// How long a batch that keeps failing retryably (no response, 408, 429, 5xx) is retried,
+    /// with backoff from 200 ms doubling to 30 s and `Retry-After` as a floor, before it is
+    /// dropped and reported (default 2 minutes, so an outage shorter than that loses nothing
+    /// while `max_pending_bytes` holds the backlog). Ignored when
+    /// [`max_retries`](Self::max_retries) is set.
+    pub fn retry_for(mut self, duration: Duration) -> Self {
+        self.options.retry_for = duration;
         self
     }
 
@@ -497,7 +512,7 @@ impl ClientBuilder {
                 "must be at least max_batch_bytes",
             ));
         }
-        if o.max_retries > 20 {
+        if o.max_retries.is_some_and(|r| r > 20) {
             return Err(invalid("max_retries", "at most 20"));
         }
         posthog_transport::host::normalize_host(&o.host)

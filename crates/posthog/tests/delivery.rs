@@ -280,3 +280,96 @@ fn a_worker_cancelled_by_its_runtime_reports_what_it_held() {
     assert_eq!(client.stats().failed, 12);
     drop(client);
 }
+
+/// Capture v1: a 2xx answer whose verdicts ask to retry some events and that carries
+/// `Retry-After: 2` resends those events no sooner than 2 s later (C-RETRY-QUEUE.2).
+#[tokio::test]
+async fn c_retry_queue_2_retry_after_on_a_partial_v1_answer_is_honoured() {
+    let server = FakePostHog::start().await;
+    let (b, errors) = builder(&server);
+    let client = b.capture_mode(posthog::CaptureMode::V1).build().unwrap();
+    let ids: Vec<uuid::Uuid> = (1..=2).map(uuid::Uuid::from_u128).collect();
+    server.script([posthog::test_util::Reply::json(
+        200,
+        &serde_json::json!({"results": {
+            ids[0].to_string(): {"result": "ok"},
+            ids[1].to_string(): {"result": "retry", "details": "not_persisted"}
+        }}),
+    )
+    .header("retry-after", "2")]);
+    for id in &ids {
+        client.capture(Event::new("v1", "u").uuid(*id));
+    }
+    client.flush().await;
+    client.shutdown(Duration::from_secs(10)).await;
+    let requests = server.requests_to("/i/v1/analytics/events");
+    assert_eq!(requests.len(), 2);
+    let gap = requests[1].at - requests[0].at;
+    assert!(gap >= Duration::from_millis(1990), "resent after {gap:?}");
+    assert_eq!(client.stats().sent, 2);
+    assert!(errors.all().is_empty());
+}
+
+/// C-RETRY-QUEUE.6 at defaults: a batch is retried for `retry_for` (2 minutes), not for a
+/// few attempts, so a server failing for 3 s loses nothing.
+#[tokio::test]
+async fn c_retry_queue_6_defaults_retry_through_a_short_outage() {
+    let server = FakePostHog::start().await;
+    let until = Instant::now() + Duration::from_secs(3);
+    server.server().set_handler(Arc::new(move |_| {
+        Some(if Instant::now() < until {
+            posthog::test_util::Reply::status(503)
+        } else {
+            posthog::test_util::Reply::ok()
+        })
+    }));
+    let (b, errors) = builder(&server);
+    let client = b.build().unwrap();
+    let id = client.capture(Event::new("outage", "u")).unwrap();
+    client.flush().await;
+    let report = client.shutdown(Duration::from_secs(20)).await;
+    assert_eq!((report.sent, report.undelivered), (1, 0), "{report:?}");
+    assert_eq!(server.events()[0]["uuid"], id.to_string());
+    assert!(server.ingestion_requests().len() > 4, "more than 3 retries");
+    assert!(errors.all().is_empty());
+}
+
+/// C-RETRY-QUEUE.6 exhaustion: with `retry_for`, a batch that keeps failing is dropped once
+/// that long has passed since its first failure, and reported with its events and cause;
+/// an explicit `max_retries` caps attempts exactly.
+#[tokio::test]
+async fn c_retry_queue_6_exhausted_retries_drop_and_report_the_batch() {
+    let server = FakePostHog::start().await;
+    server
+        .server()
+        .set_handler(Arc::new(|_| Some(posthog::test_util::Reply::status(503))));
+    let (b, errors) = builder(&server);
+    let client = b.retry_for(Duration::from_secs(1)).build().unwrap();
+    let id = client.capture(Event::new("doomed", "u")).unwrap();
+    let started = Instant::now();
+    client.flush().await;
+    while reported(&errors, DeliveryErrorKind::RetriesExhausted) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let error = &errors.all()[0];
+    assert_eq!((error.count, error.status), (1, Some(503)));
+    assert_eq!(error.uuids, vec![id]);
+    assert!(error.message.contains("retry_for"), "{}", error.message);
+    assert_eq!(client.stats().failed, 1);
+
+    server.clear();
+    let (b, errors) = builder(&server);
+    let client = b.max_retries(2).build().unwrap();
+    client.capture(Event::new("doomed", "u"));
+    client.flush().await;
+    let report = client.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(report.undelivered, 1);
+    assert_eq!(
+        server.ingestion_requests().len(),
+        3,
+        "1 + max_retries attempts"
+    );
+    assert_eq!(reported(&errors, DeliveryErrorKind::RetriesExhausted), 1);
+}

@@ -112,12 +112,13 @@ impl Worker {
         }
         if !retry.is_empty() {
             batch.events = retry;
-            if batch.attempts > self.config.max_retries {
+            if self.exhausted(&mut batch) {
                 failed += batch.events.len() as u64;
                 let message = format!(
-                    "{} event(s) not stored after {} attempts",
+                    "{} event(s) not stored after {} attempts{}",
                     batch.events.len(),
-                    batch.attempts
+                    batch.attempts,
+                    self.retry_bound()
                 );
                 self.fail(
                     DeliveryErrorKind::RetriesExhausted,
@@ -126,12 +127,34 @@ impl Worker {
                     message,
                 );
             } else {
-                batch.next_at = Instant::now() + self.retry_wait(batch.attempts, None);
+                // A 2xx answer's `Retry-After` is a floor for the events it asks to resend,
+                // capped as for 429 and 503.
+                batch.next_at =
+                    Instant::now() + self.retry_wait(batch.attempts, delivery.retry_after);
                 self.held_bytes += batch.bytes();
                 self.retries.push_back(batch);
             }
         }
         self.resolve(id, accepted, failed);
+    }
+
+    /// Whether a batch whose attempt just failed (retryably) has used up its retries:
+    /// `max_retries` when set explicitly, else `retry_for` since its first failure
+    /// (C-RETRY-QUEUE.6). Marks the first failure.
+    pub(super) fn exhausted(&self, batch: &mut PendingBatch) -> bool {
+        let since = *batch.failing_since.get_or_insert_with(Instant::now);
+        match self.config.max_retries {
+            Some(max) => batch.attempts > max,
+            None => since.elapsed() >= self.config.retry_for,
+        }
+    }
+
+    /// How retries were bounded, for reports.
+    fn retry_bound(&self) -> String {
+        match self.config.max_retries {
+            Some(max) => format!(" (max_retries {max})"),
+            None => format!(" over {:?} (retry_for)", self.config.retry_for),
+        }
     }
 
     /// How long a batch waits before attempt `attempts + 1`.
@@ -176,10 +199,11 @@ impl Worker {
             );
             return None;
         }
-        if batch.attempts > self.config.max_retries {
+        if self.exhausted(&mut batch) {
             let message = format!(
-                "batch of {n} events dropped after {} attempts: {err}",
-                batch.attempts
+                "batch of {n} events dropped after {} attempts{}: {err}",
+                batch.attempts,
+                self.retry_bound()
             );
             self.fail(
                 DeliveryErrorKind::RetriesExhausted,

@@ -24,6 +24,8 @@ pub(crate) struct PendingBatch {
     /// Attempts made so far.
     pub(crate) attempts: u32,
     pub(crate) next_at: Instant,
+    /// When its first attempt failed (retrying is bounded by time from here, `retry_for`).
+    pub(crate) failing_since: Option<Instant>,
     /// Capture v1: the request id and `created_at` of this logical batch, set on its first
     /// attempt and kept for every retry.
     pub(crate) v1: Option<(Uuid, String)>,
@@ -39,6 +41,7 @@ impl PendingBatch {
             events,
             attempts: 0,
             next_at: Instant::now(),
+            failing_since: None,
             v1: None,
             packed: None,
         }

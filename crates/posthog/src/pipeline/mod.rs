@@ -106,7 +106,10 @@ pub(crate) struct WorkerConfig {
     pub(crate) flush_interval: Duration,
     pub(crate) max_batch_bytes: usize,
     pub(crate) max_event_bytes: usize,
-    pub(crate) max_retries: u32,
+    /// Retries per batch when set explicitly; `None`: retry for `retry_for`.
+    pub(crate) max_retries: Option<u32>,
+    /// How long a failing batch keeps being retried when `max_retries` is not set.
+    pub(crate) retry_for: Duration,
     pub(crate) max_pending_bytes: usize,
     pub(crate) max_in_flight: usize,
     pub(crate) retry: RetryPolicy,
