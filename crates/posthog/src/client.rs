@@ -147,7 +147,7 @@ impl Client {
             let (tx, rx) = mpsc::channel(options.max_queue_size);
             let (stop, stop_rx) = oneshot::channel();
             let wake = Arc::new(tokio::sync::Notify::new());
-            let unbatched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let shared = Arc::new(crate::pipeline::Shared::new(options.max_pending_bytes));
             let config = WorkerConfig {
                 flush_at: if options.sync_mode {
                     1
@@ -185,7 +185,7 @@ impl Client {
                 counters.clone(),
                 options.on_error.clone(),
                 defaults.clone(),
-                unbatched.clone(),
+                shared.clone(),
             );
             runtime.spawn(worker.run());
             if options.local_evaluation && options.personal_api_key.is_some() {
@@ -195,7 +195,7 @@ impl Client {
             (
                 Some(transport),
                 Some(crate::pipeline::Queue::new(
-                    tx, stop, wake, flush_at, unbatched,
+                    tx, stop, wake, flush_at, shared,
                 )),
             )
         } else {
@@ -443,21 +443,85 @@ impl Client {
                 return None;
             }
         };
-        match tx.try_send(msg) {
+        let msg = if tx.overflowing() {
+            msg
+        } else {
+            match tx.try_send(msg) {
+                Ok(()) => {
+                    Counters::add(&self.inner.counters.captured, 1);
+                    return uuid;
+                }
+                Err(mpsc::error::TrySendError::Full(msg)) => msg,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.drop_event(
+                        DeliveryErrorKind::Abandoned,
+                        uuid,
+                        "event captured while the client shut down; dropped".into(),
+                    );
+                    return None;
+                }
+            }
+        };
+        // The channel is full (or the overflow in use, whose events must not be overtaken):
+        // the event waits serialised, within `max_pending_bytes`.
+        let event = match self.message_json(msg) {
+            Ok(event) => event,
+            Err(message) => {
+                self.drop_event(DeliveryErrorKind::Invalid, uuid, message);
+                return None;
+            }
+        };
+        match tx.overflow(event) {
             Ok(()) => {
                 Counters::add(&self.inner.counters.captured, 1);
                 uuid
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(crate::pipeline::Refused::Full) => {
                 let message = format!(
-                    "queue full ({} events); event dropped",
-                    self.inner.options.max_queue_size
+                    "queue full ({} events waiting and max_pending_bytes ({}) reached); event dropped",
+                    self.inner.options.max_queue_size, self.inner.options.max_pending_bytes
                 );
                 self.drop_event(DeliveryErrorKind::QueueFull, uuid, message);
                 None
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => None,
+            Err(crate::pipeline::Refused::Closed) => {
+                self.drop_event(
+                    DeliveryErrorKind::Abandoned,
+                    uuid,
+                    "event captured while the client shut down; dropped".into(),
+                );
+                None
+            }
         }
+    }
+
+    /// An event message serialised on this thread, as the worker would have: for the
+    /// overflow, when the channel is full.
+    fn message_json(&self, msg: Msg) -> Result<crate::pipeline::PendingEvent, String> {
+        let (mut event, add_defaults) = match msg {
+            Msg::Json { uuid, json } => return Ok(crate::pipeline::PendingEvent { uuid, json }),
+            Msg::Event(event) => (*event, true),
+            Msg::Complete(event) => (*event, false),
+            Msg::Exception {
+                event,
+                trace,
+                add_defaults,
+            } => {
+                let mut event = *event;
+                let root = &self.inner.options.project_root;
+                crate::exceptions::attach_frames(&mut event, &trace, root);
+                (event, add_defaults)
+            }
+            Msg::Flush(_) => return Err("not an event".into()),
+        };
+        let uuid = event.get_uuid().unwrap_or_default();
+        let v1 = self.inner.options.capture_mode == crate::CaptureMode::V1;
+        let defaults = &self.inner.defaults;
+        crate::pipeline::with_local(|arena| {
+            crate::pipeline::write_event(arena, &mut event, add_defaults, defaults, v1)
+        })
+        .map(|json| crate::pipeline::PendingEvent { uuid, json })
+        .map_err(|err| format!("event {uuid} did not serialise: {err}"))
     }
 
     /// Captures and delivers one event now, returning the delivery outcome (C-CAPTURE.10):

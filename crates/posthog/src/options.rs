@@ -74,11 +74,11 @@ pub enum CaptureMode {
 /// | option | default | |
 /// |---|---|---|
 /// | `host` | `https://us.i.posthog.com` | app hosts are rewritten to ingestion hosts |
-/// | `max_queue_size` | 10,000 | events waiting in memory; more are dropped and reported |
+/// | `max_queue_size` | 10,000 | events waiting for the worker in its channel; past that they wait serialised, within `max_pending_bytes` |
 /// | `flush_at` | 100 | events per batch, and the count that triggers a send |
 /// | `flush_interval` | 5 s | a non-empty buffer is sent at least this often |
 /// | `max_batch_bytes` / `max_event_bytes` | 5 MiB / 900 KiB | batch cut / single-event limit |
-/// | `max_pending_bytes` | 128 MiB | serialised events the worker holds before it stops taking more |
+/// | `max_pending_bytes` | 128 MiB | serialised events held (buffered, waiting, retrying, overflowing): the memory bound; past it new events are dropped and reported |
 /// | `max_in_flight` | 2 | batches sent concurrently |
 /// | `gzip` | on | request compression |
 /// | `gzip_level` | 2 | 0–9; 1 is ~1.5x faster with ~1.5x larger bodies, 6 ~10% smaller for ~3.5x the CPU |
@@ -248,7 +248,11 @@ impl ClientBuilder {
         self
     }
 
-    /// The most events kept in memory (queued, batched and waiting for retries).
+    /// The most events waiting for the worker in its channel (default 10,000). When the
+    /// channel is full (say, producers on more threads than cores starve the worker), a
+    /// capture serialises its event on its own thread and it waits in an overflow, in order,
+    /// as long as [`max_pending_bytes`](Self::max_pending_bytes) allows; only then are events
+    /// dropped (and reported).
     pub fn max_queue_size(mut self, size: usize) -> Self {
         self.options.max_queue_size = size;
         self
@@ -278,9 +282,11 @@ impl ClientBuilder {
         self
     }
 
-    /// The most serialised bytes of events the worker holds (buffered, waiting for a retry or
-    /// being sent); when reached, it stops taking events until sends complete and the queue
-    /// absorbs the difference (default 128 MiB).
+    /// The most serialised bytes of events held (buffered, waiting for a retry, being sent,
+    /// or waiting in the overflow while the channel is full): the bound on the client's
+    /// memory (default 128 MiB, plus the channel's `max_queue_size` events). When reached,
+    /// the worker stops taking events until sends complete; once the channel is full too, new
+    /// events are dropped, counted and reported through `on_error` (`QueueFull`).
     pub fn max_pending_bytes(mut self, bytes: usize) -> Self {
         self.options.max_pending_bytes = bytes;
         self

@@ -594,18 +594,29 @@ async fn c_retry_queue_4_in_flight_batches_do_not_crowd_out_new_events() {
     );
 }
 
-/// C-RETRY-QUEUE.5 / C-CAPTURE.7: a full queue drops the newest event, with a report.
+/// C-RETRY-QUEUE.5 / C-CAPTURE.7: memory is bounded: once the channel (`max_queue_size`) is
+/// full and the serialised events held reach `max_pending_bytes`, the newest event is dropped,
+/// with a warning and a report.
 #[tokio::test]
 async fn c_retry_queue_5_full_queue_drops_and_reports() {
     let server = FakePostHog::start().await;
     server.script([Reply::ok().delay(Duration::from_millis(500))]);
     let (b, errors) = builder(&server);
-    let client = b.max_queue_size(2).flush_at(1).build().unwrap();
-    client.capture(Event::new("in-flight", "u"));
+    let client = b
+        .max_queue_size(2)
+        .flush_at(1)
+        .max_event_bytes(1024)
+        .max_batch_bytes(1024)
+        .max_pending_bytes(1024)
+        .build()
+        .unwrap();
+    let event = |name: &str| Event::new(name, "u").property("pad", "x".repeat(400));
+    client.capture(event("in-flight"));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(client.capture(Event::new("q1", "u")).is_some());
-    assert!(client.capture(Event::new("q2", "u")).is_some());
-    assert_eq!(client.capture(Event::new("overflow", "u")), None);
+    assert!(client.capture(event("q1")).is_some());
+    assert!(client.capture(event("q2")).is_some());
+    // The channel is full; ~600 bytes are in flight: 600 more would pass 1 KiB.
+    assert_eq!(client.capture(event("overflow")), None);
     let full: Vec<_> = errors
         .all()
         .into_iter()
@@ -615,6 +626,28 @@ async fn c_retry_queue_5_full_queue_drops_and_reports() {
     client.shutdown(Duration::from_secs(5)).await;
     assert_eq!(names(&server), vec!["in-flight", "q1", "q2"]);
     assert_eq!(client.stats().dropped, 1);
+}
+
+/// C-RETRY-QUEUE.5: with the channel full but bytes to spare, events wait serialised in the
+/// overflow rather than being dropped, and keep their order (C-BATCHER.3).
+#[tokio::test]
+async fn c_retry_queue_5_a_full_channel_overflows_within_the_byte_budget() {
+    let server = FakePostHog::start().await;
+    server.script([Reply::ok().delay(Duration::from_millis(300))]);
+    let (b, errors) = builder(&server);
+    let client = b.max_queue_size(2).flush_at(1).build().unwrap();
+    client.capture(Event::new("in-flight", "u"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..10 {
+        assert!(client.capture(Event::new(format!("q{i}"), "u")).is_some());
+    }
+    client.shutdown(Duration::from_secs(5)).await;
+    let expected: Vec<String> = std::iter::once("in-flight".to_owned())
+        .chain((0..10).map(|i| format!("q{i}")))
+        .collect();
+    assert_eq!(names(&server), expected);
+    assert!(errors.all().is_empty());
+    assert_eq!(client.stats().dropped, 0);
 }
 
 #[tokio::test]

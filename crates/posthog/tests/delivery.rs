@@ -373,3 +373,51 @@ async fn c_retry_queue_6_exhausted_retries_drop_and_report_the_batch() {
     );
     assert_eq!(reported(&errors, DeliveryErrorKind::RetriesExhausted), 1);
 }
+
+/// C-RETRY-QUEUE.5 at defaults: a 200,000-event burst from 8 producer threads is taken in
+/// whole (memory stays bounded by `max_pending_bytes`), and each event is delivered once.
+#[test]
+fn a_burst_from_eight_threads_loses_nothing_at_defaults() {
+    const THREADS: usize = 8;
+    const PER_THREAD: usize = 25_000;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(FakePostHog::start());
+    server.server().set_recording(true);
+    let (b, errors) = builder(&server);
+    let client = {
+        let _entered = runtime.enter();
+        b.build().unwrap()
+    };
+    let producers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                (0..PER_THREAD)
+                    .filter(|i| {
+                        client
+                            .capture(
+                                Event::new("burst", format!("user-{t}"))
+                                    .property("i", *i)
+                                    .property("plan", "pro"),
+                            )
+                            .is_none()
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let refused: usize = producers.into_iter().map(|p| p.join().unwrap()).sum();
+    let report = runtime.block_on(client.shutdown(Duration::from_secs(60)));
+    let stats = client.stats();
+    assert_eq!(refused, 0, "{stats:?} {:?}", errors.all().first());
+    assert_eq!(report.undelivered, 0);
+    assert_eq!(stats.sent, (THREADS * PER_THREAD) as u64);
+    let events = server.events();
+    let unique: std::collections::HashSet<_> =
+        events.iter().map(|e| e["uuid"].as_str().unwrap()).collect();
+    assert_eq!(unique.len(), THREADS * PER_THREAD);
+}

@@ -18,13 +18,23 @@ thread_local! {
 /// `value` as JSON in this thread's arena: how a capture serialises its event on the calling
 /// thread, without an allocation of its own.
 pub(crate) fn local_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, serde_json::Error> {
+    with_local(|arena| arena.json(value))
+}
+
+/// Runs `f` with this thread's arena (a one-off arena when it is in use or gone).
+pub(crate) fn with_local<R>(f: impl FnOnce(&mut Arena) -> R) -> R {
+    let mut f = Some(f);
+    let mut run = |arena: &mut Arena| f.take().map(|f| f(arena));
     LOCAL
-        .try_with(|arena| match arena.try_borrow_mut() {
-            Ok(mut arena) => arena.json(value),
+        .try_with(|local| match local.try_borrow_mut() {
+            Ok(mut arena) => run(&mut arena),
             // Serialising cannot capture, but a nested use would get a one-off arena.
-            Err(_) => Arena::default().json(value),
+            Err(_) => run(&mut Arena::default()),
         })
-        .unwrap_or_else(|_| serde_json::to_vec(value).map(Bytes::from))
+        .ok()
+        .flatten()
+        .or_else(|| run(&mut Arena::default()))
+        .unwrap_or_else(|| unreachable!("f runs once"))
 }
 
 /// Size of a fresh chunk.

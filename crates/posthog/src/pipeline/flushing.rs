@@ -79,6 +79,9 @@ impl Worker {
         while let Ok(msg) = self.rx.try_recv() {
             self.take(msg);
         }
+        for event in self.shared.overflow.close() {
+            self.hold(event.uuid, event.json);
+        }
         while let Some(batch) = self.cut_batch() {
             self.ready.push_back(batch);
         }
@@ -166,6 +169,7 @@ impl Drop for Worker {
         while let Ok(msg) = self.rx.try_recv() {
             left.extend(msg.event_uuid());
         }
+        left.extend(self.shared.overflow.close().into_iter().map(|e| e.uuid));
         left.extend(self.in_flight_ids.drain().flat_map(|(_, s)| s.uuids));
         left.extend(self.buffer.drain(..).map(|e| e.uuid));
         left.extend(

@@ -14,15 +14,18 @@ mod arena;
 mod backlog;
 mod batch;
 mod flushing;
+mod overflow;
 mod pace;
 mod packed;
 mod queue;
 #[cfg(test)]
 mod worker_tests;
 
-pub(crate) use arena::local_json;
+pub(crate) use arena::{local_json, with_local};
+pub(crate) use batch::PendingEvent;
+pub(crate) use overflow::Refused;
 pub(crate) use pace::back_to_back;
-pub(crate) use queue::Queue;
+pub(crate) use queue::{Queue, Shared};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -42,7 +45,7 @@ use uuid::Uuid;
 use crate::client::Defaults;
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind, OnError};
 use arena::Arena;
-use batch::{Envelope, PendingBatch, PendingEvent, cut};
+use batch::{Envelope, PendingBatch, cut};
 
 /// Messages the worker takes from the channel per turn of its loop (see [`Worker::drain`]).
 const DRAIN_STEP: usize = 4096;
@@ -185,8 +188,8 @@ pub(crate) struct Worker {
     interval_due: bool,
     flushes: Vec<FlushWaiter>,
     auth_warned: bool,
-    /// Shared with the [`Queue`]: events captured and not yet in a batch.
-    unbatched: Arc<std::sync::atomic::AtomicUsize>,
+    /// Shared with the [`Queue`]: the unbatched count and the overflow.
+    shared: Arc<Shared>,
 }
 
 /// Reports lost events: counts them, logs, and calls `on_error` (whose panics are contained).
@@ -223,7 +226,7 @@ impl Worker {
         counters: Arc<Counters>,
         on_error: Option<OnError>,
         defaults: Arc<Defaults>,
-        unbatched: Arc<std::sync::atomic::AtomicUsize>,
+        shared: Arc<Shared>,
     ) -> Self {
         Self {
             rx,
@@ -249,7 +252,7 @@ impl Worker {
             interval_due: false,
             flushes: Vec::new(),
             auth_warned: false,
-            unbatched,
+            shared,
         }
     }
 
@@ -266,6 +269,7 @@ impl Worker {
             }
             self.dispatch();
             self.answer_flushes();
+            self.shared.overflow.set_held(self.held_bytes);
             let retry_wait = until(self.retries.iter().map(|b| b.next_at).min());
             // While full (`max_pending_bytes`), wake-ups could not be acted on: leave them
             // pending until a send completes.
@@ -312,11 +316,25 @@ impl Worker {
             taken += 1;
             match self.rx.try_recv() {
                 Ok(msg) => self.take(msg),
-                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Empty) => {
+                    // Older than anything in the overflow, the channel is empty now: take
+                    // what waits there.
+                    if self.shared.overflow.active() {
+                        self.take_overflow();
+                    }
+                    break;
+                }
                 Err(TryRecvError::Disconnected) => return Drained::Closed,
             }
         }
         Drained::Open
+    }
+
+    /// Holds what waited in the overflow.
+    fn take_overflow(&mut self) {
+        for event in self.shared.overflow.take() {
+            self.hold(event.uuid, event.json);
+        }
     }
 
     /// Handles one message.
@@ -346,21 +364,14 @@ impl Worker {
     /// Serialises an event once; events too large or unserialisable fail alone (C-BATCHER.8).
     fn accept(&mut self, mut event: Event, add_defaults: bool) {
         let uuid = event.get_uuid().unwrap_or_default();
-        let json = match self.config.v1 {
-            Some(_) => {
-                if add_defaults {
-                    self.defaults.apply(&mut event);
-                }
-                self.arena
-                    .write(|out| posthog_core::capture_v1::write_event_json(&event, out))
-                    .map_err(|e| e.to_string())
-            }
-            None => self
-                .arena
-                .json(&self.defaults.merged(&event, add_defaults))
-                .map_err(|e| e.to_string()),
-        };
-        match json {
+        let v1 = self.config.v1.is_some();
+        match write_event(
+            &mut self.arena,
+            &mut event,
+            add_defaults,
+            &self.defaults,
+            v1,
+        ) {
             Ok(json) => self.hold(uuid, json),
             Err(err) => {
                 self.batched(1);
@@ -378,6 +389,7 @@ impl Worker {
     fn batched(&self, n: usize) {
         use std::sync::atomic::Ordering::Relaxed;
         let _ = self
+            .shared
             .unbatched
             .fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_sub(n)));
     }
@@ -519,6 +531,30 @@ impl Worker {
                 .map(|_: Delivery| Delivered::Batch);
             (batch, result)
         });
+    }
+}
+
+/// An event's JSON for the configured endpoint, written into `arena`: capture v1's event
+/// shape (defaults set first when `add_defaults`), or `/batch/`'s with the defaults merged in
+/// as it is written.
+pub(crate) fn write_event(
+    arena: &mut Arena,
+    event: &mut Event,
+    add_defaults: bool,
+    defaults: &Defaults,
+    v1: bool,
+) -> Result<bytes::Bytes, String> {
+    if v1 {
+        if add_defaults {
+            defaults.apply(event);
+        }
+        arena
+            .write(|out| posthog_core::capture_v1::write_event_json(event, out))
+            .map_err(|e| e.to_string())
+    } else {
+        arena
+            .json(&defaults.merged(event, add_defaults))
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -10,7 +10,29 @@ use std::time::Instant;
 use tokio::sync::mpsc::error::{SendError, TrySendError};
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use super::batch::PendingEvent;
+use super::overflow::{Overflow, Refused};
 use super::{Msg, ShutdownReport, StopRequest};
+
+/// State the capturing threads share with the worker.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Events captured and not yet cut into a batch (or failed): those in the channel, in
+    /// the overflow and in the worker's buffer. Counting only the channel would miss a
+    /// batch's worth split between them, which then waited for the interval.
+    pub(crate) unbatched: AtomicUsize,
+    /// Serialised events waiting while the channel is full.
+    pub(crate) overflow: Overflow,
+}
+
+impl Shared {
+    pub(crate) fn new(max_pending_bytes: usize) -> Self {
+        Self {
+            unbatched: AtomicUsize::new(0),
+            overflow: Overflow::new(max_pending_bytes),
+        }
+    }
+}
 
 /// The sending side of the pipeline.
 pub(crate) struct Queue {
@@ -18,10 +40,8 @@ pub(crate) struct Queue {
     tx: Option<mpsc::Sender<Msg>>,
     wake: Arc<Notify>,
     flush_at: usize,
-    /// Events captured and not yet cut into a batch (or failed): those in the channel and
-    /// those the worker already took into its buffer. Counting only the channel would miss a
-    /// batch's worth split between the two, which then waited for the interval.
-    unbatched: Arc<AtomicUsize>,
+    /// What the capturing threads share with the worker.
+    shared: Arc<Shared>,
     /// The worker's shutdown request, sent once.
     stop: Mutex<Option<oneshot::Sender<StopRequest>>>,
 }
@@ -32,13 +52,13 @@ impl Queue {
         stop: oneshot::Sender<StopRequest>,
         wake: Arc<Notify>,
         flush_at: usize,
-        unbatched: Arc<AtomicUsize>,
+        shared: Arc<Shared>,
     ) -> Self {
         Self {
             tx: Some(tx),
             wake,
             flush_at: flush_at.max(1),
-            unbatched,
+            shared,
             stop: Mutex::new(Some(stop)),
         }
     }
@@ -66,10 +86,35 @@ impl Queue {
             return Err(TrySendError::Closed(msg));
         };
         let sent = tx.try_send(msg);
-        if sent.is_err() || self.unbatched.fetch_add(1, Ordering::Relaxed) + 1 >= self.flush_at {
+        if sent.is_err() {
             self.wake.notify_one();
+        } else {
+            self.counted();
         }
         sent
+    }
+
+    /// Whether captures must go to the overflow (it holds events), to keep their order.
+    #[inline]
+    pub(crate) fn overflowing(&self) -> bool {
+        self.shared.overflow.active()
+    }
+
+    /// Puts a serialised event in the overflow (the channel is full or the overflow in use).
+    pub(crate) fn overflow(&self, event: PendingEvent) -> Result<(), Refused> {
+        let pushed = self.shared.overflow.push(event);
+        if pushed.is_ok() {
+            self.counted();
+        }
+        pushed
+    }
+
+    /// One more event waits; wakes the worker once a batch's worth does.
+    #[inline]
+    fn counted(&self) {
+        if self.shared.unbatched.fetch_add(1, Ordering::Relaxed) + 1 >= self.flush_at {
+            self.wake.notify_one();
+        }
     }
 
     /// Queues a control message (flush, shutdown), waiting for room, and wakes the worker.

@@ -44,7 +44,7 @@ fn worker(rx: mpsc::Receiver<Msg>, wake: Arc<Notify>) -> Worker {
         Arc::new(Counters::default()),
         None,
         defaults,
-        Arc::default(),
+        Arc::new(super::Shared::new(128 << 20)),
     )
 }
 
