@@ -302,6 +302,10 @@ fn bench(extra: &[String]) -> Result {
     cargo(
         &["bench", "--locked", "-p", "posthog", "--bench", "pipeline"],
         &[],
+    )?;
+    cargo(
+        &["bench", "--locked", "-p", "posthog", "--bench", "faults"],
+        &[],
     )
 }
 

@@ -231,3 +231,43 @@ async fn a_stalled_server_holds_compressed_batches_and_loses_nothing() {
     assert_eq!(got.into_iter().collect::<HashSet<_>>(), sent);
     assert!(errors.all().is_empty());
 }
+
+#[path = "support/chaos.rs"]
+mod chaos;
+
+/// Issue 14's fault run, short form (the long one is `cargo bench --bench faults`): 100,000
+/// events from 8 producer threads at default settings, a third of requests failed (500, 502,
+/// 503, 429 with `Retry-After`, resets, answers cut off after storing, 413) and one 10 s
+/// outage. Nothing is lost or refused, a duplicate is only ever the same uuid stored twice,
+/// and the client's counters agree with the server (C-RETRY-QUEUE.1–.6, C-BATCHER.7).
+#[test]
+fn chaos_short_form_loses_nothing_at_defaults() {
+    let report = chaos::run(&chaos::ChaosRun {
+        producers: 8,
+        events: 100_000,
+        failures_per_mille: 333,
+        outage: (Duration::from_millis(300), Duration::from_secs(10)),
+        shutdown: Duration::from_secs(40),
+    });
+    eprintln!("chaos (short form): {report}");
+    assert!(report.failed_requests * 4 > report.requests, "{report}");
+    assert_eq!(report.refused, 0, "{report}");
+    assert_eq!(report.lost, 0, "{report}");
+    assert_eq!(report.reported, 0, "{report}");
+    assert_eq!(
+        report.stored_unique, report.sent,
+        "no event the client did not send"
+    );
+    let stats = report.stats;
+    assert_eq!(
+        (
+            stats.captured,
+            stats.sent,
+            stats.failed,
+            stats.dropped,
+            stats.pending
+        ),
+        (report.sent, report.stored_unique, 0, 0, 0),
+        "{stats:?}"
+    );
+}

@@ -16,14 +16,18 @@ impl Worker {
     /// Handles a finished send.
     pub(super) fn complete(&mut self, (mut batch, result): Sent) {
         let id = batch.id;
-        self.in_flight_ids.remove(&id);
+        let started = self
+            .in_flight_ids
+            .remove(&id)
+            .map_or_else(Instant::now, |sending| sending.since);
         self.last_answer = Instant::now();
         let n = batch.events.len();
         // The attempt is over: its bytes are held again only by what waits for another one.
         self.held_bytes = self.held_bytes.saturating_sub(batch.bytes());
         let (sent, failed) = match result {
-            Ok(Delivered::V1(delivery)) => return self.settle_v1(batch, delivery),
+            Ok(Delivered::V1(delivery)) => return self.settle_v1(batch, delivery, started),
             Ok(Delivered::Batch) => {
+                self.recovered();
                 if self.config.debug {
                     tracing::info!(target: "posthog", events = n, attempts = batch.attempts, "batch delivered");
                 }
@@ -57,12 +61,13 @@ impl Worker {
                         message,
                     );
                     (0, 1)
-                } else if let Some(mut retry) = self.retry_or_fail(batch, &err, status) {
+                } else if let Some(mut retry) = self.retry_or_fail(batch, &err, status, started) {
                     self.held_bytes += retry.bytes();
                     if self.held_bytes > self.pack_above() {
                         self.pack(&mut retry);
                     }
                     self.resolve(retry.id, 0, 0);
+                    // Oldest first: a retry goes out before batches cut after it.
                     self.retries.push_back(retry);
                     return;
                 } else {
@@ -76,7 +81,12 @@ impl Worker {
     /// Applies a v1 answer's per-event verdicts: accepted events are sent, dropped ones are
     /// reported and never resent, and those to retry go back on the retry queue as the same
     /// logical batch (same request id and `created_at`, next attempt).
-    pub(super) fn settle_v1(&mut self, mut batch: PendingBatch, delivery: V1Delivery) {
+    pub(super) fn settle_v1(
+        &mut self,
+        mut batch: PendingBatch,
+        delivery: V1Delivery,
+        started: Instant,
+    ) {
         let id = batch.id;
         let status = Some(delivery.status.as_u16());
         let mut retry = Vec::new();
@@ -95,6 +105,13 @@ impl Worker {
         }
         if self.config.debug {
             tracing::info!(target: "posthog", accepted, dropped = dropped.len(), retry = retry.len(), "v1 batch answered");
+        }
+        if retry.is_empty() {
+            self.recovered();
+        } else {
+            // Events the server could not take now: back off as for a failure, and never
+            // sooner than the answer's `Retry-After` (capped as for 429 and 503).
+            batch.not_before = Some(self.backed_off(delivery.retry_after, started));
         }
         Counters::add(&self.counters.sent, accepted as usize);
         Counters::add(&self.counters.batches, 1);
@@ -127,10 +144,6 @@ impl Worker {
                     message,
                 );
             } else {
-                // A 2xx answer's `Retry-After` is a floor for the events it asks to resend,
-                // capped as for 429 and 503.
-                batch.next_at =
-                    Instant::now() + self.retry_wait(batch.attempts, delivery.retry_after);
                 self.held_bytes += batch.bytes();
                 self.retries.push_back(batch);
             }
@@ -157,17 +170,30 @@ impl Worker {
         }
     }
 
-    /// How long a batch waits before attempt `attempts + 1`.
-    pub(super) fn retry_wait(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
+    /// An attempt started at `started` failed retryably: the server's health takes note (see [`super::health`]);
+    /// returns when the failed batch may be tried again. `retry_after` is a floor, capped at
+    /// the backoff's cap.
+    fn backed_off(&mut self, retry_after: Option<Duration>, started: Instant) -> Instant {
         let policy = self.config.retry;
-        backoff::delay(
-            policy.base,
-            policy.cap,
-            policy.jitter,
-            attempts,
-            retry_after,
-            jitter(),
+        let backoff =
+            |n: u32| backoff::delay(policy.base, policy.cap, policy.jitter, n, None, jitter());
+        self.health.failed(
+            Instant::now(),
+            started,
+            backoff,
+            retry_after.map(|wait| wait.min(policy.cap)),
         )
+    }
+
+    /// The server answered: its streak of failures is over, and batches backing off may go
+    /// at once.
+    fn recovered(&mut self) {
+        if self.health.streak() > 0 {
+            self.health.succeeded();
+            for batch in &mut self.retries {
+                batch.not_before = None;
+            }
+        }
     }
 
     /// Returns the batch to retry later, or reports it as failed (`None`).
@@ -176,6 +202,7 @@ impl Worker {
         mut batch: PendingBatch,
         err: &TransportError,
         status: Option<u16>,
+        started: Instant,
     ) -> Option<PendingBatch> {
         let n = batch.events.len();
         let retryable = err.is_no_response()
@@ -199,6 +226,7 @@ impl Worker {
             );
             return None;
         }
+        let not_before = self.backed_off(err.retry_after(), started);
         if self.exhausted(&mut batch) {
             let message = format!(
                 "batch of {n} events dropped after {} attempts{}: {err}",
@@ -213,9 +241,8 @@ impl Worker {
             );
             return None;
         }
-        let wait = self.retry_wait(batch.attempts, err.retry_after());
-        tracing::debug!(target: "posthog", events = n, attempt = batch.attempts, wait_ms = wait.as_millis() as u64, "batch will be retried: {err}");
-        batch.next_at = Instant::now() + wait;
+        tracing::debug!(target: "posthog", events = n, attempt = batch.attempts, streak = self.health.streak(), "batch will be retried: {err}");
+        batch.not_before = Some(not_before);
         Some(batch)
     }
 

@@ -42,7 +42,7 @@ impl Worker {
     /// frees ([`packed`]): an outage costs a tenth of the memory, and `max_pending_bytes` holds
     /// that many more events before captures are dropped.
     pub(super) fn pack_backlog(&mut self) {
-        let slots_taken = self.in_flight.len() >= self.config.max_in_flight;
+        let slots_taken = self.sending_blocked();
         let pressed = self.held_bytes > self.config.max_pending_bytes / 4;
         let backlog = self.buffer_bytes > self.pack_above();
         if !slots_taken || !backlog || !(pressed || self.server_struggling()) {

@@ -23,7 +23,9 @@ pub(crate) struct PendingBatch {
     pub(crate) events: Vec<PendingEvent>,
     /// Attempts made so far.
     pub(crate) attempts: u32,
-    pub(crate) next_at: Instant,
+    /// No attempt before this (its backoff after a failure; cleared when the server
+    /// recovers, see [`super::health`]).
+    pub(crate) not_before: Option<Instant>,
     /// When its first attempt failed (retrying is bounded by time from here, `retry_for`).
     pub(crate) failing_since: Option<Instant>,
     /// Capture v1: the request id and `created_at` of this logical batch, set on its first
@@ -40,7 +42,7 @@ impl PendingBatch {
             id,
             events,
             attempts: 0,
-            next_at: Instant::now(),
+            not_before: None,
             failing_since: None,
             v1: None,
             packed: None,

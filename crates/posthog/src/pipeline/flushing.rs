@@ -22,26 +22,17 @@ impl Worker {
         (self.buffer.len() + queued + in_flight) as u64
     }
 
-    /// C-FLUSH: every event buffered now, every batch waiting, and every due retry gets one
-    /// attempt; the flush answers when those attempts are over.
+    /// C-FLUSH: every event buffered now and every batch waiting (retries included) gets an
+    /// attempt; the flush answers when those attempts are over, or when sending pauses for a
+    /// failing server (what then waits stays queued for its retry, C-FLUSH.3).
     pub(super) fn begin_flush(&mut self, reply: oneshot::Sender<FlushReport>) {
         while let Some(batch) = self.cut_batch() {
             self.ready.push_back(batch);
         }
-        let now = Instant::now();
-        let mut i = 0;
-        while i < self.retries.len() {
-            if self.retries[i].next_at <= now {
-                if let Some(batch) = self.retries.remove(i) {
-                    self.ready.push_back(batch);
-                }
-            } else {
-                i += 1;
-            }
-        }
         let outstanding = self
             .ready
             .iter()
+            .chain(self.retries.iter())
             .map(|b| b.id)
             .chain(self.in_flight_ids.keys().copied())
             .collect();
@@ -53,6 +44,17 @@ impl Worker {
     }
 
     pub(super) fn answer_flushes(&mut self) {
+        if self.flushes.is_empty() {
+            return;
+        }
+        if self.health.resumes_at(Instant::now()).is_some() {
+            // Paused for a failing server: a flush does not wait out the backoff; batches
+            // not being sent now stay queued and count as pending.
+            let sending = &self.in_flight_ids;
+            for waiter in &mut self.flushes {
+                waiter.outstanding.retain(|id| sending.contains_key(id));
+            }
+        }
         if self.flushes.iter().all(|w| !w.outstanding.is_empty()) {
             return;
         }
@@ -98,7 +100,7 @@ impl Worker {
             if self.ready.is_empty() && self.retries.is_empty() && self.in_flight.is_empty() {
                 break;
             }
-            let retry_wait = until(self.retries.iter().map(|b| b.next_at).min());
+            let retry_wait = until(self.next_wake());
             tokio::select! {
                 biased;
                 () = &mut deadline_sleep => {

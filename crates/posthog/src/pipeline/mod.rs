@@ -14,6 +14,7 @@ mod arena;
 mod backlog;
 mod batch;
 mod flushing;
+mod health;
 mod overflow;
 mod pace;
 mod packed;
@@ -175,7 +176,10 @@ pub(crate) struct Worker {
     arena: Arena,
     /// Batches cut and waiting for a sending slot (flushes, 413 halves).
     ready: VecDeque<PendingBatch>,
+    /// Batches whose attempt failed, oldest first, waiting for the server ([`health`]).
     retries: VecDeque<PendingBatch>,
+    /// Paces attempts by the server's health.
+    health: health::Health,
     in_flight: JoinSet<Sent>,
     /// Batches being sent, by id.
     in_flight_ids: HashMap<u64, InFlight>,
@@ -243,6 +247,7 @@ impl Worker {
             arena: Arena::default(),
             ready: VecDeque::new(),
             retries: VecDeque::new(),
+            health: health::Health::default(),
             in_flight: JoinSet::new(),
             in_flight_ids: HashMap::new(),
             last_answer: Instant::now(),
@@ -270,7 +275,7 @@ impl Worker {
             self.dispatch();
             self.answer_flushes();
             self.shared.overflow.set_held(self.held_bytes);
-            let retry_wait = until(self.retries.iter().map(|b| b.next_at).min());
+            let retry_wait = until(self.next_wake());
             // While full (`max_pending_bytes`), wake-ups could not be acted on: leave them
             // pending until a send completes.
             let accepting = self.held_bytes < self.config.max_pending_bytes;
@@ -449,18 +454,16 @@ impl Worker {
         Some(batch)
     }
 
-    /// Starts sends while slots are free: ready batches, then due retries, then the buffer when
-    /// a full batch is there or the interval has passed (C-BATCHER.1).
+    /// Starts sends while the server's health allows ([`health`]): ready batches, then
+    /// retries, oldest first, then the buffer when a full batch is there or the interval has
+    /// passed (C-BATCHER.1).
     fn dispatch(&mut self) {
-        let now = Instant::now();
-        while self.in_flight.len() < self.config.max_in_flight {
+        let width = self.health.width(Instant::now(), self.config.max_in_flight);
+        while self.in_flight.len() < width {
             let batch = if let Some(batch) = self.ready.pop_front() {
                 batch
-            } else if let Some(i) = self.retries.iter().position(|b| b.next_at <= now) {
-                match self.retries.remove(i) {
-                    Some(batch) => batch,
-                    None => break,
-                }
+            } else if let Some(batch) = self.due_retry() {
+                batch
             } else if self.buffer.len() >= self.config.flush_at
                 || (self.interval_due && !self.buffer.is_empty())
             {
@@ -477,6 +480,30 @@ impl Worker {
             self.interval_due = false;
         }
         self.pack_backlog();
+    }
+
+    /// The oldest retry whose backoff is over.
+    fn due_retry(&mut self) -> Option<PendingBatch> {
+        let now = Instant::now();
+        let due = self
+            .retries
+            .iter()
+            .position(|b| b.not_before.is_none_or(|at| at <= now))?;
+        self.retries.remove(due)
+    }
+
+    /// When the worker must look again: the end of a pause, or of a retry's backoff.
+    fn next_wake(&self) -> Option<Instant> {
+        let now = Instant::now();
+        self.health
+            .resumes_at(now)
+            .or_else(|| self.retries.iter().filter_map(|b| b.not_before).min())
+    }
+
+    /// Whether no further attempt can start now (every slot the server's health allows is
+    /// taken, or sending is paused).
+    fn sending_blocked(&self) -> bool {
+        self.in_flight.len() >= self.health.width(Instant::now(), self.config.max_in_flight)
     }
 
     fn start(&mut self, mut batch: PendingBatch) {
