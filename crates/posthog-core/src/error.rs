@@ -19,6 +19,13 @@ pub enum EventError {
     /// Properties could not be serialised at all.
     #[error("properties could not be serialised: {0}")]
     Serialize(String),
+    /// A property value nests deeper than `limit` levels of arrays and objects
+    /// ([`crate::depth::MAX_PROPERTY_DEPTH`]): PostHog would reject the whole request.
+    #[error("a property value nests deeper than {limit} levels")]
+    TooDeep {
+        /// The deepest nesting allowed.
+        limit: usize,
+    },
     /// A timestamp text was not RFC 3339 with an offset.
     #[error(transparent)]
     Timestamp(#[from] crate::time::TimestampError),

@@ -167,7 +167,7 @@ impl Event {
         if self.distinct_id.trim().is_empty() {
             return Err(EventError::EmptyDistinctId);
         }
-        Ok(())
+        crate::depth::check(&self.properties)
     }
 }
 

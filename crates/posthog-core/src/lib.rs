@@ -25,6 +25,7 @@ pub mod batch;
 pub mod builders;
 pub mod capture_v1;
 pub mod definitions;
+pub mod depth;
 mod error;
 pub mod event;
 pub mod exception;

@@ -326,8 +326,11 @@ impl Client {
                 return None;
             }
         };
+        let event = self.refuse_deep(event)?;
         let uuid = event.get_uuid();
         match hooks::run(&self.inner.options.before_send, event) {
+            // A hook may have nested it deeper.
+            HookOutcome::Keep(event) if self.defaults_set_at_admission() => self.refuse_deep(event),
             HookOutcome::Keep(event) => Some(event),
             HookOutcome::Dropped => {
                 tracing::debug!(target: "posthog", "before_send dropped an event");
@@ -336,6 +339,21 @@ impl Client {
             }
             HookOutcome::Failed(message) => {
                 self.drop_event(DeliveryErrorKind::HookFailed, uuid, message);
+                None
+            }
+        }
+    }
+
+    /// Refuses an event with a property nested deeper than PostHog reads
+    /// ([`posthog_core::depth::MAX_PROPERTY_DEPTH`]), which would sink its whole batch:
+    /// counted, reported (`Invalid`) and torn down without recursion.
+    fn refuse_deep(&self, mut event: Event) -> Option<Event> {
+        match posthog_core::depth::check(event.properties()) {
+            Ok(()) => Some(event),
+            Err(err) => {
+                let message = format!("event {:?} dropped: {err}", event.name());
+                self.drop_event(DeliveryErrorKind::Invalid, event.get_uuid(), message);
+                posthog_core::depth::dismantle(std::mem::take(event.properties_mut()));
                 None
             }
         }

@@ -518,6 +518,19 @@ impl ClientBuilder {
                 "must be at least max_batch_bytes",
             ));
         }
+        if posthog_core::depth::nesting(
+            &o.super_properties,
+            posthog_core::depth::MAX_PROPERTY_DEPTH,
+        ) > posthog_core::depth::MAX_PROPERTY_DEPTH
+        {
+            return Err(invalid(
+                "super_property",
+                format!(
+                    "a value nests deeper than {} levels",
+                    posthog_core::depth::MAX_PROPERTY_DEPTH
+                ),
+            ));
+        }
         if o.max_retries.is_some_and(|r| r > 20) {
             return Err(invalid("max_retries", "at most 20"));
         }

@@ -421,3 +421,48 @@ fn a_burst_from_eight_threads_loses_nothing_at_defaults() {
         events.iter().map(|e| e["uuid"].as_str().unwrap()).collect();
     assert_eq!(unique.len(), THREADS * PER_THREAD);
 }
+
+/// A property value nested `depth` levels, built without recursion.
+fn nested(depth: usize) -> serde_json::Value {
+    let mut value = serde_json::json!(1);
+    for _ in 0..depth {
+        value = serde_json::Value::Array(vec![value]);
+    }
+    value
+}
+
+/// C-BATCHER.8 / C-CAPTURE.2: an event nested deeper than PostHog reads is refused at
+/// capture with a report, and the events around it are delivered; a 30,000-level property
+/// on a runtime thread neither overflows the stack nor sinks the batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_nested_too_deep_are_refused_alone() {
+    let server = FakePostHog::start().await;
+    let (b, errors) = builder(&server);
+    let client = b.build().unwrap();
+    let limit = posthog::core::depth::MAX_PROPERTY_DEPTH;
+    assert!(client.capture(Event::new("before", "u")).is_some());
+    assert!(
+        client
+            .capture(Event::new("deepest", "u").property("v", nested(limit)))
+            .is_some()
+    );
+    assert!(
+        client
+            .capture(Event::new("too-deep", "u").property("v", nested(limit + 1)))
+            .is_none()
+    );
+    let c = client.clone();
+    tokio::spawn(async move {
+        let event = Event::new("abyss", "u").property("v", nested(30_000));
+        assert!(c.capture(event).is_none());
+    })
+    .await
+    .unwrap();
+    assert!(client.capture(Event::new("after", "u")).is_some());
+    client.flush().await;
+    assert_eq!(support::names(&server), vec!["before", "deepest", "after"]);
+    let refused = errors.all();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused.iter().all(|e| e.kind == DeliveryErrorKind::Invalid
+        && e.message.contains(&format!("deeper than {limit} levels"))));
+}
