@@ -247,7 +247,7 @@ fn chaos_short_form_loses_nothing_at_defaults() {
         events: 100_000,
         failures_per_mille: 333,
         outage: (Duration::from_millis(300), Duration::from_secs(10)),
-        shutdown: Duration::from_secs(40),
+        shutdown: Duration::from_secs(55),
     });
     eprintln!("chaos (short form): {report}");
     assert!(report.failed_requests * 4 > report.requests, "{report}");

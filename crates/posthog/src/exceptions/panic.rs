@@ -68,9 +68,13 @@ impl Client {
 
     fn capture_panic(&self, info: &PanicHookInfo<'_>) {
         HOOK_CAPTURED.with(|c| c.set(false));
-        if !self.is_enabled() || self.is_opted_out() {
+        // A panic raised by user code the SDK runs (a `before_send` hook, `on_error`), or on
+        // the SDK's own panic path, is the SDK's to report: capturing it would run the same
+        // code again, and panic again.
+        if crate::hooks::in_sdk_callback() || !self.is_enabled() || self.is_opted_out() {
             return;
         }
+        let _marked = crate::hooks::CallbackGuard::enter();
         // The hook runs where the panic happened: this stack is the panic's own.
         let stack = Stack::here(&self.options().project_root, false);
         let list = panic_list(message(info.payload()), stack);
@@ -92,6 +96,7 @@ impl Client {
         let sender = std::thread::Builder::new()
             .name("posthog-panic".into())
             .spawn(move || {
+                let _marked = crate::hooks::CallbackGuard::enter();
                 let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()

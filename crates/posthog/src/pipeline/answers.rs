@@ -188,7 +188,7 @@ impl Worker {
     /// The server answered: its streak of failures is over, and batches backing off may go
     /// at once.
     fn recovered(&mut self) {
-        if self.health.streak() > 0 {
+        if self.health.streak() > 0 || self.health.resumes_at(Instant::now()).is_some() {
             self.health.succeeded();
             for batch in &mut self.retries {
                 batch.not_before = None;

@@ -61,10 +61,12 @@ impl Health {
         now + backoff(self.streak).max(retry_after.unwrap_or_default())
     }
 
-    /// The server answered: full width again.
+    /// The server answered: full width again, and any pause is over (an attempt of the same
+    /// round may have failed first and set one).
     pub(super) fn succeeded(&mut self) {
         self.streak = 0;
         self.counted_at = None;
+        self.paused_until = None;
     }
 
     /// No attempt before `at` (a pause already longer is kept).
@@ -124,7 +126,11 @@ mod tests {
             "then a round of attempts"
         );
         health.succeeded();
-        assert_eq!((health.streak(), health.width(t0 + 101 * MS, 4)), (0, 4));
+        assert_eq!(
+            (health.streak(), health.width(t0 + MS, 4)),
+            (0, 4),
+            "pause over"
+        );
     }
 
     #[test]

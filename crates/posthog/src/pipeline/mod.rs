@@ -29,7 +29,6 @@ pub(crate) use pace::back_to_back;
 pub(crate) use queue::{Queue, Shared};
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -211,7 +210,7 @@ pub(crate) fn report(
     Counters::add(counter, error.count);
     tracing::warn!(target: "posthog", kind = ?error.kind, count = error.count, status = ?error.status, "{}", error.message);
     if let Some(on_error) = on_error {
-        if catch_unwind(AssertUnwindSafe(|| on_error(&error))).is_err() {
+        if crate::hooks::contain(|| on_error(&error)).is_none() {
             tracing::warn!(target: "posthog", "the on_error callback panicked");
         }
     }
