@@ -54,11 +54,24 @@ pub type Groups = std::collections::BTreeMap<String, String>;
 /// Group properties by group type.
 pub type GroupProperties = std::collections::BTreeMap<String, Properties>;
 
-/// The SDK name sent as `$lib` and in the user agent.
-pub const LIB_NAME: &str = "posthog-rs";
+/// The one place the SDK's name is written (literal, so [`USER_AGENT`] can be built from it).
+macro_rules! lib_name {
+    () => {
+        "posthog-rust"
+    };
+}
 
-/// This crate's version, sent as `$lib_version`.
+/// The SDK's name, sent as `$lib` on every event and in the `User-Agent` and
+/// `PostHog-Sdk-Info` headers: `posthog-rust`, after PostHog's own `posthog-python`,
+/// `posthog-node` and so on, and distinct from the official Rust crate's `posthog-rs` (whose
+/// old releases our events would otherwise be counted as).
+pub const LIB_NAME: &str = lib_name!();
+
+/// The SDK's version (every crate of the workspace shares it), sent as `$lib_version`.
 pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `posthog-rust/<version>`: the `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!(lib_name!(), "/", env!("CARGO_PKG_VERSION"));
 
 pub(crate) fn to_value<T: serde::Serialize + ?Sized>(
     value: &T,

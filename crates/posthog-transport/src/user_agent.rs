@@ -6,9 +6,10 @@ use http::Request;
 use http::header::{HeaderValue, USER_AGENT};
 use tower::{Layer, Service};
 
-/// `posthog-rs/<version>`, the user agent PostHog attributes usage to.
+/// [`posthog_core::USER_AGENT`] (`posthog-rust/<version>`), the user agent PostHog
+/// attributes usage to.
 pub fn default_user_agent() -> HeaderValue {
-    HeaderValue::from_static(concat!("posthog-rs/", env!("CARGO_PKG_VERSION")))
+    HeaderValue::from_static(posthog_core::USER_AGENT)
 }
 
 /// Adds [`UserAgent`] to a service.

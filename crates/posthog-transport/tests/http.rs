@@ -42,7 +42,8 @@ async fn gzip_bodies_decode_to_the_same_json() {
     assert_eq!(req.query.as_deref(), Some("compression=gzip"));
     assert_eq!(req.header("content-encoding"), Some("gzip"));
     assert_eq!(req.header("content-type"), Some("application/json"));
-    assert!(req.header("user-agent").unwrap().starts_with("posthog-rs/"));
+    assert_eq!(req.header("user-agent"), Some(posthog_core::USER_AGENT));
+    assert!(posthog_core::USER_AGENT.starts_with("posthog-rust/"));
     assert_eq!(&req.raw_body[..2], &[0x1f, 0x8b], "gzip magic");
     assert!(req.raw_body.len() < json.len());
     let sent: serde_json::Value = serde_json::from_slice(&json).unwrap();

@@ -184,9 +184,11 @@ impl ClientBuilder {
         self
     }
 
-    /// The personal API key, for local flag evaluation and the private API.
+    /// The personal API key, for local flag evaluation and the private API (surrounding
+    /// white space is trimmed). It is only ever sent as `Authorization: Bearer` to the flag
+    /// definitions endpoint, never in event bodies or logs.
     pub fn personal_api_key(mut self, key: impl Into<String>) -> Self {
-        self.options.personal_api_key = Some(key.into());
+        self.options.personal_api_key = Some(key.into().trim().to_owned());
         self
     }
 
@@ -442,8 +444,17 @@ impl ClientBuilder {
     }
 
     /// Validates the options and starts the client (inside a tokio runtime).
+    ///
+    /// Refused with [`Error::InvalidOption`] naming the option: a personal API key (`phx_…`)
+    /// given as the project token (it would go into every event body), a token or key with
+    /// white space or control characters inside it (they cannot go into a header), and the
+    /// out-of-range options listed on [`ClientBuilder`]. A personal key that would travel
+    /// over plain `http://` to a host other than this machine gets one warning.
     pub fn build(self) -> Result<crate::Client, Error> {
         self.validate()?;
+        if self.options.personal_api_key.is_some() && plain_http_to_remote(&self.options.host) {
+            tracing::warn!(target: "posthog", host = %self.options.host, "the personal API key will be sent over plain http:// to a host that is not this machine; use https://");
+        }
         crate::client::Client::start(self.options)
     }
 
@@ -453,6 +464,7 @@ impl ClientBuilder {
 
     fn validate(&self) -> Result<(), Error> {
         let o = &self.options;
+        check_keys(&o.api_key, o.personal_api_key.as_deref())?;
         if o.max_queue_size == 0 {
             return Err(invalid("max_queue_size", "must be at least 1"));
         }
@@ -537,5 +549,67 @@ impl ClientBuilder {
         posthog_transport::host::normalize_host(&o.host)
             .map_err(|e| invalid("host", e.to_string()))?;
         Ok(())
+    }
+}
+
+/// The project token must be one (not a personal key) and both must fit in a header.
+fn check_keys(api_key: &str, personal_api_key: Option<&str>) -> Result<(), Error> {
+    let unprintable = |key: &str| key.chars().any(|c| c.is_whitespace() || c.is_control());
+    if api_key.starts_with("phx_") {
+        return Err(invalid(
+            "api_key",
+            "this is a personal API key (phx_…), a secret that would go into every event body: \
+             pass the project token (phc_…) here and the personal key to personal_api_key",
+        ));
+    }
+    if unprintable(api_key) {
+        return Err(invalid(
+            "api_key",
+            "the project token has white space or control characters inside it",
+        ));
+    }
+    if personal_api_key.is_some_and(|key| key.is_empty() || unprintable(key)) {
+        return Err(invalid(
+            "personal_api_key",
+            "the personal API key is empty or has white space or control characters inside it",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `host` is plain `http://` to a host other than this machine.
+fn plain_http_to_remote(host: &str) -> bool {
+    let Ok(uri) = host.trim().parse::<http::Uri>() else {
+        return false;
+    };
+    if uri.scheme_str() != Some("http") {
+        return false;
+    }
+    let name = uri.host().unwrap_or_default();
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_remote_unless_loopback() {
+        assert!(plain_http_to_remote("http://posthog.internal:8000"));
+        assert!(plain_http_to_remote("http://10.0.0.5"));
+        for local in [
+            "http://localhost:8000",
+            "http://127.0.0.1:9",
+            "http://127.8.0.1",
+            "http://[::1]:80",
+            "https://eu.i.posthog.com",
+        ] {
+            assert!(!plain_http_to_remote(local), "{local}");
+        }
     }
 }

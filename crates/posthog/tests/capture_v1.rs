@@ -52,7 +52,7 @@ async fn headers_and_body_follow_the_protocol() {
     assert!(
         r.header("posthog-sdk-info")
             .unwrap()
-            .starts_with("posthog-rs/")
+            .starts_with("posthog-rust/")
     );
     assert_eq!(r.header("posthog-attempt"), Some("1"));
     assert!(

@@ -87,7 +87,7 @@ async fn c_capture_1_4_event_envelope() {
     assert_eq!(e["distinct_id"], "user-123");
     assert_eq!(e["uuid"], uuid.to_string());
     assert_eq!(e["properties"]["source"], "api");
-    assert_eq!(e["properties"]["$lib"], "posthog-rs");
+    assert_eq!(e["properties"]["$lib"], "posthog-rust");
     assert_eq!(e["properties"]["$is_server"], true);
     assert_eq!(e["properties"]["$geoip_disable"], true);
     assert!(e["timestamp"].as_str().unwrap().ends_with('Z'));
@@ -150,7 +150,7 @@ async fn c_capture_5_events_arrive_the_same_whichever_thread_serialises_them() {
         assert_eq!(p["i"], i, "capture order");
         let mine = i % 2 == 1;
         assert_eq!(p["env"], if mine { "dev" } else { "prod" });
-        assert_eq!(p["$lib"], if mine { "custom" } else { "posthog-rs" });
+        assert_eq!(p["$lib"], if mine { "custom" } else { "posthog-rust" });
         assert_eq!(p["$lib_version"], posthog::core::LIB_VERSION);
         assert_eq!(p["$is_server"], true);
         assert_eq!(p["$geoip_disable"], true);

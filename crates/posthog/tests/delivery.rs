@@ -466,3 +466,76 @@ async fn events_nested_too_deep_are_refused_alone() {
     assert!(refused.iter().all(|e| e.kind == DeliveryErrorKind::Invalid
         && e.message.contains(&format!("deeper than {limit} levels"))));
 }
+
+/// C-SETUP.2 / C-HTTP.2: a personal key given as the project token is refused (it would go
+/// into every batch body), as is a token or key with white space inside; a personal key
+/// bound for plain http:// on another host gets one warning. Surrounding white space is
+/// trimmed (C-SETUP.1).
+#[tokio::test(flavor = "current_thread")]
+async fn c_setup_2_keys_are_checked_at_build() {
+    let refused = |builder: posthog::ClientBuilder| match builder.build() {
+        Err(posthog::Error::InvalidOption { option, .. }) => option,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(
+        refused(posthog::Client::builder("phx_personal_secret")),
+        "api_key"
+    );
+    assert_eq!(
+        refused(posthog::Client::builder("phc_two words")),
+        "api_key"
+    );
+    assert_eq!(
+        refused(posthog::Client::builder("phc_line\nbreak")),
+        "api_key"
+    );
+    assert_eq!(
+        refused(posthog::Client::builder("phc_ok").personal_api_key("phx_a b")),
+        "personal_api_key"
+    );
+    assert!(posthog::Client::builder("  phc_padded\n").build().is_ok());
+
+    let log = support::log::Log::default();
+    let _guard = log.on_this_thread();
+    let remote = posthog::Client::builder("phc_ok")
+        .host("http://posthog.example.internal")
+        .personal_api_key("phx_secret_value")
+        .local_evaluation(false)
+        .build()
+        .unwrap();
+    let local = posthog::Client::builder("phc_ok")
+        .host("http://127.0.0.1:9")
+        .personal_api_key("phx_secret_value")
+        .local_evaluation(false)
+        .build()
+        .unwrap();
+    let text = log.text();
+    assert_eq!(text.matches("plain http://").count(), 1, "{text}");
+    assert!(!text.contains("phx_secret_value"), "{text}");
+    drop((remote, local));
+}
+
+/// `$lib`, `$lib_version` and the `User-Agent` name this SDK the same way, and not as the
+/// official crate (`posthog-rs`).
+#[tokio::test]
+async fn lib_and_user_agent_name_this_sdk() {
+    let server = FakePostHog::start().await;
+    let (b, _) = builder(&server);
+    let client = b.build().unwrap();
+    client.capture(Event::new("named", "u"));
+    client.flush().await;
+    let event = &server.events()[0];
+    let lib = event["properties"]["$lib"].as_str().unwrap().to_owned();
+    let version = event["properties"]["$lib_version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(lib, "posthog-rust");
+    assert_ne!(lib, "posthog-rs");
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    let agent = server.ingestion_requests()[0]
+        .header("user-agent")
+        .unwrap()
+        .to_owned();
+    assert_eq!(agent, format!("{lib}/{version}"));
+}

@@ -71,7 +71,7 @@ async fn c_flag_called_7_gate_on_and_no_experiment_is_minimal() {
     assert_eq!(p["$feature_flag_has_experiment"], false);
     assert_eq!(p["$feature_flag_id"], 1);
     assert_eq!(p["locally_evaluated"], true);
-    assert_eq!(p["$lib"], "posthog-rs");
+    assert_eq!(p["$lib"], "posthog-rust");
     // Super properties, hook and context additions, `$feature/<key>` and the payload: gone.
     for stripped in [
         "deployment",

@@ -5,12 +5,13 @@
 //! failed since the last success, of any batch (attempts that were already out when a
 //! failure was counted add nothing: they are the same round):
 //! - a batch whose attempt failed waits `200 ms × 2^(streak − 1)` (with jitter, capped at
-//!   30 s, never shorter than a `Retry-After`) before its next attempt;
-//! - from the second failure in a row the whole worker pauses for the backoff of the streak
-//!   before it, so an outage costs one round of attempts (`max_in_flight`) per backoff step,
-//!   not one per batch; a single failure pauses nothing (at random, failures rarely come in
-//!   a row, and pausing every other batch for each of them cut throughput by three quarters
-//!   in the fault run);
+//!   30 s) before its next attempt;
+//! - from the second failed round in a row the whole worker pauses for as long, so an outage
+//!   costs one round of attempts (`max_in_flight`) per backoff step, not one per batch, and
+//!   when the pause ends the batches of that round are due together: a full round probes the
+//!   server. A single failure pauses nothing (at random, failures rarely come in a row, and
+//!   pausing every other batch for each of them cut throughput by three quarters in the
+//!   fault run);
 //! - a `Retry-After` is a floor for the failed batch's next attempt (C-RETRY-QUEUE.2), not
 //!   a pause of the others: a rate limit answered for one request says nothing the next
 //!   attempt will not learn for itself;
@@ -55,7 +56,7 @@ impl Health {
             self.streak = self.streak.saturating_add(1);
             self.counted_at = Some(now);
             if self.streak >= 2 {
-                self.pause_until(now + backoff(self.streak - 1));
+                self.pause_until(now + backoff(self.streak));
             }
         }
         now + backoff(self.streak).max(retry_after.unwrap_or_default())
@@ -118,13 +119,13 @@ mod tests {
         health.failed(t0, t0, backoff, None);
         let again = health.failed(t0 + MS, t0 + MS, backoff, None);
         assert_eq!(again, t0 + MS + 200 * MS);
-        assert_eq!(health.resumes_at(t0), Some(t0 + MS + 100 * MS));
-        assert_eq!(health.width(t0 + MS, 4), 0, "paused");
         assert_eq!(
-            health.width(t0 + 101 * MS, 4),
-            4,
-            "then a round of attempts"
+            health.resumes_at(t0),
+            Some(again),
+            "due when the pause ends"
         );
+        assert_eq!(health.width(t0 + MS, 4), 0, "paused");
+        assert_eq!(health.width(again, 4), 4, "then a round of attempts");
         health.succeeded();
         assert_eq!(
             (health.streak(), health.width(t0 + MS, 4)),

@@ -7,6 +7,8 @@ use std::time::Duration;
 use posthog::test_util::FakePostHog;
 use posthog::{ClientBuilder, DeliveryError};
 
+pub(crate) mod log;
+
 /// Collects what `on_error` reports.
 #[derive(Clone, Default, Debug)]
 pub(crate) struct Errors(pub(crate) Arc<Mutex<Vec<DeliveryError>>>);
