@@ -129,14 +129,7 @@ impl HttpClient {
 }
 
 fn has_tls_cause(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(err);
-    while let Some(e) = current {
-        if e.is::<rustls::Error>() {
-            return true;
-        }
-        current = e.source();
-    }
-    false
+    crate::error::causes(err).any(|e| e.is::<rustls::Error>())
 }
 
 fn map_client_error(err: hyper_util::client::legacy::Error) -> TransportError {

@@ -182,7 +182,16 @@ impl fmt::Display for TransportError {
             write!(f, ": {body}")?;
         }
         if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
+            // Every cause, outermost first (hyper's own messages, like "client error
+            // (Connect)", hide the one that says what happened).
+            let mut last = String::new();
+            for cause in causes(source.as_ref()) {
+                let text = cause.to_string();
+                if !text.is_empty() && !last.contains(&text) {
+                    write!(f, ": {text}")?;
+                }
+                last = text;
+            }
         }
         Ok(())
     }
@@ -200,6 +209,20 @@ impl fmt::Debug for TransportError {
             .field("source", &self.source.as_ref().map(|s| s.to_string()))
             .finish()
     }
+}
+
+/// `err` and its causes, outermost first. Unlike `source()` alone, this looks inside an
+/// `io::Error` at the error it wraps (its `source()` skips that one: a TLS failure inside a
+/// connect error is a rustls error wrapped in an `io::Error`).
+pub(crate) fn causes<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| match e.downcast_ref::<std::io::Error>() {
+        Some(io) => io
+            .get_ref()
+            .map(|inner| inner as &(dyn std::error::Error + 'static)),
+        None => e.source(),
+    })
 }
 
 impl std::error::Error for TransportError {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use posthog_core::{BatchRequest, Event, FlagsRequest};
 use posthog_transport::test_util::{Reply, TestServer};
-use posthog_transport::{Definitions, ErrorKind, Transport, TransportBuilder};
+use posthog_transport::{Definitions, ErrorKind, HttpClient, Transport, TransportBuilder};
 
 const KEY: &str = "phx_personal_secret_key_123";
 
@@ -484,4 +484,34 @@ async fn oversized_responses_are_refused() {
         .unwrap();
     let err = transport.local_evaluation(None).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BodyTooLarge, "{err}");
+}
+
+/// A TLS handshake that fails (here: https to a server that speaks plain HTTP) is reported
+/// as `Tls`, not as "could not connect", with rustls's error in the source chain.
+#[tokio::test]
+async fn tls_failures_have_their_own_kind_and_cause() {
+    let server = TestServer::start().await.unwrap();
+    let https = server.url().replace("http://", "https://");
+    let client = HttpClient::builder().build().unwrap();
+    let request = http::Request::post(format!("{https}/batch/"))
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let err = tower::ServiceExt::oneshot(client, request)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    assert!(err.is_no_response());
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
+    let mut chain = Vec::new();
+    while let Some(e) = cause {
+        chain.push(e.to_string());
+        cause = e.source();
+    }
+    assert!(!chain.is_empty(), "the cause is kept");
+    let text = err.to_string();
+    assert!(text.starts_with("TLS failure"), "{text}");
+    assert!(
+        text.contains("corrupt message"),
+        "rustls's own words are in the message: {text}"
+    );
 }
