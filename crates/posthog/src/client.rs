@@ -94,6 +94,8 @@ struct Inner {
     counters: Arc<Counters>,
     opted_out: AtomicBool,
     shut_down: AtomicBool,
+    /// The runtime the worker runs on (for [`Client::shutdown_blocking`]).
+    runtime: Option<tokio::runtime::Handle>,
     shutdown_report: AsyncMutex<Option<ShutdownReport>>,
 }
 
@@ -127,8 +129,10 @@ impl Client {
             options.definitions_cache.clone(),
             options.flag_result_cache,
         ));
+        let mut worker_runtime = None;
         let (transport, tx) = if enabled {
             let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+            worker_runtime = Some(runtime.clone());
             let mut transport = Transport::builder(&options.api_key)
                 .host(&options.host)
                 .gzip(options.gzip)
@@ -212,6 +216,7 @@ impl Client {
                 counters,
                 opted_out: AtomicBool::new(false),
                 shut_down: AtomicBool::new(false),
+                runtime: worker_runtime,
                 shutdown_report: AsyncMutex::new(None),
             }),
         })
@@ -722,6 +727,41 @@ impl Client {
         let (outcome, _) = tokio::join!(drained, flags);
         *report = Some(outcome);
         outcome
+    }
+
+    /// [`Client::shutdown`] from synchronous code, blocking this thread: what the global
+    /// client's guard does on drop. `None` when it cannot wait here: on a current-thread
+    /// runtime (blocking its only thread would stop the worker it waits for; await
+    /// [`Client::shutdown`] there instead), when the client was shut down already, or when
+    /// its worker is gone.
+    pub fn shutdown_blocking(&self, timeout: Duration) -> Option<ShutdownReport> {
+        if self.inner.shut_down.load(Ordering::Acquire)
+            || self.inner.tx.as_ref().is_none_or(|tx| tx.worker_gone())
+        {
+            return None;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(current) => {
+                if matches!(
+                    current.runtime_flavor(),
+                    tokio::runtime::RuntimeFlavor::CurrentThread
+                ) {
+                    tracing::warn!(target: "posthog", "shutdown_blocking cannot wait on a current-thread runtime: events not yet sent may be lost; await Client::shutdown before exit");
+                    return None;
+                }
+                Some(tokio::task::block_in_place(|| {
+                    current.block_on(self.shutdown(timeout))
+                }))
+            }
+            // Outside any runtime: drive the shutdown on the worker's.
+            Err(_) => {
+                let runtime = self.inner.runtime.as_ref()?;
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(self.shutdown(timeout))
+                }))
+                .ok()
+            }
+        }
     }
 
     /// [`Client::shutdown`] with the configured `shutdown_timeout` (30 s by default).

@@ -71,7 +71,7 @@ pub use error::Error;
 pub use exceptions::{ERROR_SCOPE_SOURCE, ExceptionOptions};
 pub use feature_flags::{FeatureFlagEvaluations, FeatureFlagResult, FlagOptions};
 #[doc(inline)]
-pub use global::{capture, global, init_global};
+pub use global::{GlobalGuard, capture, global, init_global};
 #[doc(inline)]
 pub use hooks::{BeforeSend, HookError};
 #[doc(inline)]

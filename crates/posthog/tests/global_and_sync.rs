@@ -14,7 +14,8 @@ async fn c_setup_3_second_global_init_is_refused() {
     let second = FakePostHog::start().await;
     assert!(posthog::global().is_none());
     assert!(posthog::capture(Event::new("before_init", "u")).is_none());
-    posthog::init_global(Client::builder("phc").host(first.url()).build().unwrap()).unwrap();
+    let guard =
+        posthog::init_global(Client::builder("phc").host(first.url()).build().unwrap()).unwrap();
     let other = Client::builder("phc").host(second.url()).build().unwrap();
     assert!(matches!(
         posthog::init_global(other.clone()),
@@ -26,6 +27,11 @@ async fn c_setup_3_second_global_init_is_refused() {
     other.flush().await;
     assert_eq!(first.events()[0]["event"], "via_global");
     assert_eq!(second.events()[0]["event"], "separate");
+    // The guard's async shutdown (this is a current-thread runtime, where a drop cannot wait).
+    assert!(posthog::capture(Event::new("at_exit", "u")).is_some());
+    let report = guard.shutdown().await;
+    assert_eq!((report.sent, report.undelivered), (1, 0));
+    assert!(posthog::capture(Event::new("after_shutdown", "u")).is_none());
 }
 
 /// Each event goes out on its own at once, without waiting for `flush_at` or the interval.

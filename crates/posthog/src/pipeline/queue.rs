@@ -94,6 +94,11 @@ impl Queue {
         sent
     }
 
+    /// Whether the worker is gone (its task ended, or its runtime shut down).
+    pub(crate) fn worker_gone(&self) -> bool {
+        self.tx.as_ref().is_none_or(mpsc::Sender::is_closed)
+    }
+
     /// Whether captures must go to the overflow (it holds events), to keep their order.
     #[inline]
     pub(crate) fn overflowing(&self) -> bool {
