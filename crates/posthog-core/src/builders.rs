@@ -1,10 +1,9 @@
 //! Constructors for PostHog's special events: `$identify`, `$create_alias`, `$groupidentify`,
 //! `$set` / `$set_once`, `$pageview`, `$screen` and `$exception`.
 
-use serde_json::Value;
-
 use crate::error::{EventError, non_blank};
 use crate::exception::ExceptionList;
+use crate::value::PropertyValue;
 use crate::{Event, Properties};
 
 /// Person properties for `$identify` and `$set` events: `$set` overwrites, `$set_once` only
@@ -24,14 +23,14 @@ impl PersonProperties {
     }
 
     /// Adds a `$set` property.
-    pub fn set(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.set.insert(key.into(), value.into());
+    pub fn set(mut self, key: impl Into<String>, value: impl PropertyValue) -> Self {
+        self.set.insert(key.into(), value.into_value());
         self
     }
 
     /// Adds a `$set_once` property.
-    pub fn set_once(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.set_once.insert(key.into(), value.into());
+    pub fn set_once(mut self, key: impl Into<String>, value: impl PropertyValue) -> Self {
+        self.set_once.insert(key.into(), value.into_value());
         self
     }
 }

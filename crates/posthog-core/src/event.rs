@@ -6,6 +6,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::EventError;
+use crate::value::PropertyValue;
 use crate::{Properties, time};
 
 /// One analytics event as it travels in a `/batch/` body.
@@ -59,8 +60,8 @@ impl Event {
     }
 
     /// Sets one property (replacing an earlier value of the same key).
-    pub fn property(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.properties.insert(key.into(), value.into());
+    pub fn property(mut self, key: impl Into<String>, value: impl PropertyValue) -> Self {
+        self.properties.insert(key.into(), value.into_value());
         self
     }
 
@@ -144,9 +145,9 @@ impl Event {
     }
 
     /// Inserts `key` only when the caller left it unset (how SDK-owned keys are added).
-    pub fn set_default(&mut self, key: &str, value: impl Into<Value>) {
+    pub fn set_default(&mut self, key: &str, value: impl PropertyValue) {
         if !self.properties.contains_key(key) {
-            self.properties.insert(key.to_owned(), value.into());
+            self.properties.insert(key.to_owned(), value.into_value());
         }
     }
 

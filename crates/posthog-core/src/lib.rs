@@ -33,6 +33,7 @@ pub mod flags_api;
 pub mod hash;
 pub mod ids;
 pub mod time;
+pub mod value;
 pub mod with_defaults;
 pub mod words;
 
@@ -43,6 +44,7 @@ pub use error::EventError;
 pub use event::Event;
 pub use exception::{Exception, ExceptionList};
 pub use flags_api::{FlagDetail, FlagValue, FlagsRequest, FlagsResponse};
+pub use value::PropertyValue;
 pub use with_defaults::WithDefaults;
 
 /// A JSON object of properties.

@@ -11,8 +11,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use posthog_core::{GroupProperties, Properties};
-use serde_json::Value;
+use posthog_core::{GroupProperties, Properties, PropertyValue};
 
 /// The longest header value a context keeps (C-TRACING-HEADERS.2).
 pub const MAX_HEADER_VALUE_CHARS: usize = 1000;
@@ -85,8 +84,8 @@ impl Context {
 
     /// Adds a tag: a property on every event captured inside the scope (the call's own
     /// properties win).
-    pub fn tag(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.tags.insert(key.into(), value.into());
+    pub fn tag(mut self, key: impl Into<String>, value: impl PropertyValue) -> Self {
+        self.tags.insert(key.into(), value.into_value());
         self
     }
 
@@ -231,8 +230,8 @@ pub fn set_context_session(session_id: impl Into<String>) -> bool {
 
 /// Adds a tag to the active context: a property on every event captured in the rest of the
 /// scope (the event's own properties win). `false` outside any scope.
-pub fn tag(key: impl Into<String>, value: impl Into<Value>) -> bool {
-    let (key, value) = (key.into(), value.into());
+pub fn tag(key: impl Into<String>, value: impl PropertyValue) -> bool {
+    let (key, value) = (key.into(), value.into_value());
     change_current(|ctx| {
         ctx.tags.insert(key, value);
     })

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use posthog_core::{Event, Properties};
 use posthog_transport::HttpService;
-use serde_json::Value;
 
 use crate::error::{Error, invalid};
 use crate::hooks::{BeforeSend, HookError};
@@ -401,10 +400,14 @@ impl ClientBuilder {
     }
 
     /// A property added to every event that does not set it itself.
-    pub fn super_property(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn super_property(
+        mut self,
+        key: impl Into<String>,
+        value: impl posthog_core::PropertyValue,
+    ) -> Self {
         self.options
             .super_properties
-            .insert(key.into(), value.into());
+            .insert(key.into(), value.into_value());
         self
     }
 

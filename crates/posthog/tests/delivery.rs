@@ -539,3 +539,31 @@ async fn lib_and_user_agent_name_this_sdk() {
         .to_owned();
     assert_eq!(agent, format!("{lib}/{version}"));
 }
+
+/// NaN and ±Inf reach PostHog as the strings "NaN", "Infinity" and "-Infinity" (the logs
+/// pipeline's rule, for the whole SDK), not as a silent `null`: event, person and super
+/// properties alike.
+#[tokio::test]
+async fn non_finite_floats_are_sent_as_strings() {
+    let server = FakePostHog::start().await;
+    let (b, _) = builder(&server);
+    let client = b.super_property("budget", f64::INFINITY).build().unwrap();
+    client.capture(
+        Event::new("measured", "u")
+            .property("ratio", f64::NAN)
+            .property("floor", f32::NEG_INFINITY)
+            .property("series", vec![0.5, f64::NAN]),
+    );
+    client.identify(
+        "u",
+        posthog::PersonProperties::new().set("score", f64::INFINITY),
+    );
+    client.flush().await;
+    let events = server.events();
+    let p = &events[0]["properties"];
+    assert_eq!(p["ratio"], "NaN");
+    assert_eq!(p["floor"], "-Infinity");
+    assert_eq!(p["series"], serde_json::json!([0.5, "NaN"]));
+    assert_eq!(p["budget"], "Infinity");
+    assert_eq!(events[1]["properties"]["$set"]["score"], "Infinity");
+}

@@ -55,8 +55,12 @@ impl ExceptionOptions {
     }
 
     /// Adds a property.
-    pub fn property(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
-        self.properties.insert(key.into(), value.into());
+    pub fn property(
+        mut self,
+        key: impl Into<String>,
+        value: impl posthog_core::PropertyValue,
+    ) -> Self {
+        self.properties.insert(key.into(), value.into_value());
         self
     }
 }

@@ -45,9 +45,10 @@ impl FlagOptions {
     pub fn person_property(
         mut self,
         key: impl Into<String>,
-        value: impl Into<serde_json::Value>,
+        value: impl posthog_core::PropertyValue,
     ) -> Self {
-        self.person_properties.insert(key.into(), value.into());
+        self.person_properties
+            .insert(key.into(), value.into_value());
         self
     }
 
@@ -56,12 +57,12 @@ impl FlagOptions {
         mut self,
         group_type: impl Into<String>,
         key: impl Into<String>,
-        value: impl Into<serde_json::Value>,
+        value: impl posthog_core::PropertyValue,
     ) -> Self {
         self.group_properties
             .entry(group_type.into())
             .or_default()
-            .insert(key.into(), value.into());
+            .insert(key.into(), value.into_value());
         self
     }
 
