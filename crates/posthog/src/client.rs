@@ -195,6 +195,8 @@ impl Client {
             if options.local_evaluation && options.personal_api_key.is_some() {
                 let _entered = runtime.enter();
                 flags.start_poller(transport.clone(), options.poll_interval);
+            } else if options.local_evaluation_asked {
+                tracing::warn!(target: "posthog", "local flag evaluation needs a personal API key (personal_api_key); flags will be evaluated remotely");
             }
             (
                 Some(transport),

@@ -21,6 +21,8 @@ pub(crate) struct Options {
     pub(crate) host: String,
     pub(crate) personal_api_key: Option<String>,
     pub(crate) local_evaluation: bool,
+    /// Whether `local_evaluation(true)` was called (for C-SETUP.4's warning).
+    pub(crate) local_evaluation_asked: bool,
     pub(crate) poll_interval: Duration,
     pub(crate) feature_flags_request_timeout: Duration,
     pub(crate) flag_retries: u32,
@@ -118,6 +120,7 @@ impl ClientBuilder {
                 host: DEFAULT_HOST.to_owned(),
                 personal_api_key: None,
                 local_evaluation: true,
+                local_evaluation_asked: false,
                 poll_interval: Duration::from_secs(30),
                 feature_flags_request_timeout: Duration::from_secs(3),
                 flag_retries: 1,
@@ -191,9 +194,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Evaluate flags locally when a personal API key is given (default on).
+    /// Evaluate flags locally when a personal API key is given (default on). Asking for it
+    /// explicitly without a personal key logs one warning at build (C-SETUP.4): flags are
+    /// then evaluated remotely.
     pub fn local_evaluation(mut self, on: bool) -> Self {
         self.options.local_evaluation = on;
+        self.options.local_evaluation_asked = on;
         self
     }
 

@@ -435,7 +435,7 @@ fn nested(depth: usize) -> serde_json::Value {
 /// capture with a report, and the events around it are delivered; a 30,000-level property
 /// on a runtime thread neither overflows the stack nor sinks the batch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_nested_too_deep_are_refused_alone() {
+async fn c_batcher_8_events_nested_too_deep_are_refused_alone() {
     let server = FakePostHog::start().await;
     let (b, errors) = builder(&server);
     let client = b.build().unwrap();

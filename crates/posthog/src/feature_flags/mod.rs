@@ -424,3 +424,24 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// C-SHUTDOWN.6 / C-FLAG-CALLED.5: shutdown forgets which `$feature_flag_called` events
+    /// were reported.
+    #[tokio::test]
+    async fn c_shutdown_6_shutdown_clears_the_flag_called_dedupe() {
+        let runtime = FlagsRuntime::new(None, None);
+        assert!(runtime.tracker.first_time(42));
+        assert!(!runtime.tracker.first_time(42));
+        assert_eq!(runtime.tracker.len(), 1);
+        runtime.shutdown().await;
+        assert_eq!(runtime.tracker.len(), 0);
+        assert!(
+            runtime.tracker.first_time(42),
+            "reported again after a restart"
+        );
+    }
+}
