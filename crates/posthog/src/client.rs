@@ -523,21 +523,10 @@ impl Client {
     /// An event message serialised on this thread, as the worker would have: for the
     /// overflow, when the channel is full.
     fn message_json(&self, msg: Msg) -> Result<crate::pipeline::PendingEvent, String> {
-        let (mut event, add_defaults) = match msg {
-            Msg::Json { uuid, json } => return Ok(crate::pipeline::PendingEvent { uuid, json }),
-            Msg::Event(event) => (*event, true),
-            Msg::Complete(event) => (*event, false),
-            Msg::Exception {
-                event,
-                trace,
-                add_defaults,
-            } => {
-                let mut event = *event;
-                let root = &self.inner.options.project_root;
-                crate::exceptions::attach_frames(&mut event, &trace, root);
-                (event, add_defaults)
-            }
-            Msg::Flush(_) => return Err("not an event".into()),
+        let (mut event, add_defaults) = match msg.into_payload(&self.inner.options.project_root) {
+            Ok(crate::pipeline::Payload::Json(event)) => return Ok(event),
+            Ok(crate::pipeline::Payload::Event(event, add_defaults)) => (event, add_defaults),
+            Err(_) => return Err("not an event".into()),
         };
         let uuid = event.get_uuid().unwrap_or_default();
         let v1 = self.inner.options.capture_mode == crate::CaptureMode::V1;

@@ -47,6 +47,12 @@ use crate::report::{Counters, DeliveryError, DeliveryErrorKind, OnError};
 use arena::Arena;
 use batch::{Envelope, PendingBatch, cut};
 
+/// How soon a worker holding part of a batch, with no send in flight, looks at the channel
+/// again: a batch's worth split between its buffer and the channel (captures right after
+/// `build()`, say) goes out within this, not at the next `flush_interval`. A quiet service
+/// with a few events buffered wakes this often until its interval sends them.
+pub(crate) const PEEK: Duration = Duration::from_millis(20);
+
 /// Messages the worker takes from the channel per turn of its loop (see [`Worker::drain`]).
 const DRAIN_STEP: usize = 4096;
 
@@ -69,6 +75,39 @@ pub(crate) enum Msg {
         add_defaults: bool,
     },
     Flush(oneshot::Sender<FlushReport>),
+}
+
+/// The event an event message carries, unpacked.
+pub(crate) enum Payload {
+    /// Serialised already.
+    Json(PendingEvent),
+    /// To serialise, with the SDK-owned properties merged in or not.
+    Event(Event, bool),
+}
+
+impl Msg {
+    /// The event this message carries (an `$exception`'s stack resolved and attached, with
+    /// in-app frames under `project_root`), or a flush's reply.
+    pub(crate) fn into_payload(
+        self,
+        project_root: &str,
+    ) -> Result<Payload, oneshot::Sender<FlushReport>> {
+        Ok(match self {
+            Msg::Json { uuid, json } => Payload::Json(PendingEvent { uuid, json }),
+            Msg::Event(event) => Payload::Event(*event, true),
+            Msg::Complete(event) => Payload::Event(*event, false),
+            Msg::Exception {
+                event,
+                trace,
+                add_defaults,
+            } => {
+                let mut event = *event;
+                crate::exceptions::attach_frames(&mut event, &trace, project_root);
+                Payload::Event(event, add_defaults)
+            }
+            Msg::Flush(reply) => return Err(reply),
+        })
+    }
 }
 
 /// A shutdown request: drain until `deadline`, then answer. It travels beside the channel
@@ -191,7 +230,7 @@ pub(crate) struct Worker {
     interval_due: bool,
     flushes: Vec<FlushWaiter>,
     auth_warned: bool,
-    /// Shared with the [`Queue`]: the unbatched count and the overflow.
+    /// Shared with the [`Queue`]: the overflow.
     shared: Arc<Shared>,
 }
 
@@ -275,6 +314,11 @@ impl Worker {
             self.answer_flushes();
             self.shared.overflow.set_held(self.held_bytes);
             let retry_wait = until(self.next_wake());
+            // A partial batch with nothing in flight: no finished send will wake the worker,
+            // and the rest of a batch's worth may be arriving in the channel below the
+            // capturing threads' wake-up threshold.
+            let peek = (self.in_flight.is_empty() && !self.buffer.is_empty())
+                .then(|| Instant::now() + PEEK);
             // While full (`max_pending_bytes`), wake-ups could not be acted on: leave them
             // pending until a send completes.
             let accepting = self.held_bytes < self.config.max_pending_bytes;
@@ -297,6 +341,7 @@ impl Worker {
                 () = self.wake.notified(), if accepting => {}
                 _ = tick.tick() => self.interval_due = true,
                 () = retry_wait => {}
+                () = until(peek), if accepting => {}
             }
         }
         // Every client handle is gone without a shutdown: deliver what we can within the
@@ -343,20 +388,10 @@ impl Worker {
 
     /// Handles one message.
     fn take(&mut self, msg: Msg) {
-        match msg {
-            Msg::Json { uuid, json } => self.hold(uuid, json),
-            Msg::Event(event) => self.accept(*event, true),
-            Msg::Complete(event) => self.accept(*event, false),
-            Msg::Exception {
-                event,
-                trace,
-                add_defaults,
-            } => {
-                let mut event = *event;
-                crate::exceptions::attach_frames(&mut event, &trace, &self.config.project_root);
-                self.accept(event, add_defaults)
-            }
-            Msg::Flush(reply) => self.begin_flush(reply),
+        match msg.into_payload(&self.config.project_root) {
+            Ok(Payload::Json(event)) => self.hold(event.uuid, event.json),
+            Ok(Payload::Event(event, add_defaults)) => self.accept(event, add_defaults),
+            Err(reply) => self.begin_flush(reply),
         }
     }
 
@@ -378,7 +413,6 @@ impl Worker {
         ) {
             Ok(json) => self.hold(uuid, json),
             Err(err) => {
-                self.batched(1);
                 self.fail(
                     DeliveryErrorKind::Invalid,
                     vec![uuid],
@@ -389,20 +423,10 @@ impl Worker {
         }
     }
 
-    /// `n` captured events left the unbatched count (cut into a batch, or failed alone).
-    fn batched(&self, n: usize) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let _ = self
-            .shared
-            .unbatched
-            .fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_sub(n)));
-    }
-
     /// Queues a serialised event for a batch; one over the per-event limit fails alone
     /// (C-BATCHER.4).
     fn hold(&mut self, uuid: Uuid, json: bytes::Bytes) {
         if json.len() > self.config.max_event_bytes {
-            self.batched(1);
             self.fail(
                 DeliveryErrorKind::EventTooLarge,
                 vec![uuid],
@@ -446,7 +470,6 @@ impl Worker {
         if events.is_empty() {
             return None;
         }
-        self.batched(events.len());
         let id = self.next_id();
         let batch = PendingBatch::new(id, events);
         self.buffer_bytes = self.buffer_bytes.saturating_sub(batch.bytes());

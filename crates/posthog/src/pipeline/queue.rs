@@ -1,9 +1,9 @@
 //! [`Queue`]: the client's end of the event channel. It wakes the worker only when there is
-//! work worth waking for — `flush_at` events not yet in a batch, a flush or a shutdown, or the
-//! last handle gone — so a capture in a quiet service is a push, not a cross-thread wake-up
-//! (the worker also wakes on its own every `flush_interval`).
+//! work worth waking for — `flush_at` events waiting in the channel, a flush, or the last
+//! handle gone — so a capture in a quiet service is a push, not a cross-thread wake-up (the
+//! worker also wakes on its own every `flush_interval`, and within `PEEK` while it holds a
+//! partial batch with nothing in flight).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -17,10 +17,6 @@ use super::{Msg, ShutdownReport, StopRequest};
 /// State the capturing threads share with the worker.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// Events captured and not yet cut into a batch (or failed): those in the channel, in
-    /// the overflow and in the worker's buffer. Counting only the channel would miss a
-    /// batch's worth split between them, which then waited for the interval.
-    pub(crate) unbatched: AtomicUsize,
     /// Serialised events waiting while the channel is full.
     pub(crate) overflow: Overflow,
 }
@@ -28,7 +24,6 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(max_pending_bytes: usize) -> Self {
         Self {
-            unbatched: AtomicUsize::new(0),
             overflow: Overflow::new(max_pending_bytes),
         }
     }
@@ -89,7 +84,7 @@ impl Queue {
         if sent.is_err() {
             self.wake.notify_one();
         } else {
-            self.counted();
+            self.counted(tx);
         }
         sent
     }
@@ -108,16 +103,20 @@ impl Queue {
     /// Puts a serialised event in the overflow (the channel is full or the overflow in use).
     pub(crate) fn overflow(&self, event: PendingEvent) -> Result<(), Refused> {
         let pushed = self.shared.overflow.push(event);
-        if pushed.is_ok() {
-            self.counted();
+        if let (Ok(()), Some(tx)) = (&pushed, &self.tx) {
+            self.counted(tx);
         }
         pushed
     }
 
-    /// One more event waits; wakes the worker once a batch's worth does.
+    /// One more event waits: wakes the worker when a batch's worth waits in the channel (it
+    /// is behind). A batch's worth split between the channel and the worker's buffer is the
+    /// worker's to notice (it looks again within [`super::PEEK`] while it holds a partial
+    /// batch with no send in flight): counting it here cost a shared atomic on every capture
+    /// and a cross-thread wake-up once a batch (capture p99 ~9 µs instead of ~4 µs).
     #[inline]
-    fn counted(&self) {
-        if self.shared.unbatched.fetch_add(1, Ordering::Relaxed) + 1 >= self.flush_at {
+    fn counted(&self, tx: &mpsc::Sender<Msg>) {
+        if waiting(tx) >= self.flush_at {
             self.wake.notify_one();
         }
     }
