@@ -651,7 +651,7 @@ async fn c_retry_queue_5_a_full_channel_overflows_within_the_byte_budget() {
 }
 
 #[tokio::test]
-async fn c_shutdown_delivers_then_stops() {
+async fn c_shutdown_1_3_delivers_then_stops() {
     let server = FakePostHog::start().await;
     let client = Client::builder("phc").host(server.url()).build().unwrap();
     client.capture(Event::new("Save", "u"));
@@ -671,7 +671,7 @@ async fn c_shutdown_delivers_then_stops() {
 
 /// C-SHUTDOWN.5/.7: a server that keeps failing; shutdown returns at its deadline and reports.
 #[tokio::test]
-async fn c_shutdown_7_deadline_is_honoured_and_reported() {
+async fn c_shutdown_5_7_deadline_is_honoured_and_reported() {
     let server = FakePostHog::start().await;
     server
         .server()

@@ -311,3 +311,32 @@ async fn c_setup_4_construction_starts_the_pipeline_and_the_poller() {
     );
     drop(quiet);
 }
+
+/// C-SETUP.6: a failing sub-component degrades with a warning instead of failing the client:
+/// flag definitions that cannot be loaded (here the server answers 404) leave the client
+/// working, with flags evaluated remotely.
+#[tokio::test(flavor = "current_thread")]
+async fn c_setup_6_a_failing_poller_degrades_to_remote_flags_with_a_warning() {
+    let server = FakePostHog::start().await; // no definitions: the endpoint answers 404
+    let log = support::log::Log::default();
+    let guard = log.on_this_thread();
+    let client = Client::builder("phc")
+        .host(server.url())
+        .personal_api_key(posthog::test_util::FAKE_PERSONAL_API_KEY)
+        .build()
+        .unwrap();
+    assert!(!client.wait_for_flags(Duration::from_millis(300)).await);
+    client
+        .get_feature_flag("beta", "u", &posthog::FlagOptions::new())
+        .await;
+    assert!(client.capture(Event::new("still_capturing", "u")).is_some());
+    client.flush().await;
+    drop(guard);
+    assert!(
+        log.text().contains("flag definitions not refreshed"),
+        "{}",
+        log.text()
+    );
+    assert_eq!(server.requests_to("/flags/").len(), 1, "evaluated remotely");
+    assert!(names(&server).contains(&"still_capturing".to_owned()));
+}

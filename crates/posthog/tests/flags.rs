@@ -513,7 +513,7 @@ async fn c_get_flags_device_bucketing_decides_locally() {
 
 /// C-SHUTDOWN.2/.6 and C-FLAG-DEFS.14: shutdown stops the poller and flag reads.
 #[tokio::test]
-async fn c_shutdown_stops_the_poller() {
+async fn c_shutdown_2_6_stops_the_poller() {
     let server = FakePostHog::start().await;
     server.set_definitions(definitions());
     let client = Client::builder("phc")
