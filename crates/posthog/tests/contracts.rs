@@ -673,9 +673,7 @@ async fn c_shutdown_1_3_delivers_then_stops() {
 #[tokio::test]
 async fn c_shutdown_5_7_deadline_is_honoured_and_reported() {
     let server = FakePostHog::start().await;
-    server
-        .server()
-        .set_handler(Arc::new(|_| Some(Reply::status(503))));
+    support::answer_always(&server, Reply::status(503));
     let (b, errors) = builder(&server);
     let client = b.build().unwrap();
     for i in 0..5 {

@@ -147,9 +147,7 @@ async fn c_retry_queue_1_failures_are_classified() {
 #[tokio::test]
 async fn c_retry_queue_3_8_a_failed_flush_leaves_events_queued() {
     let server = FakePostHog::start().await;
-    server
-        .server()
-        .set_handler(Arc::new(|_| Some(Reply::status(503))));
+    support::answer_always(&server, Reply::status(503));
     let (b, errors) = builder(&server);
     let client = b.build().unwrap();
     assert!(client.capture(Event::new("Retry Me", "u")).is_some());
@@ -158,7 +156,7 @@ async fn c_retry_queue_3_8_a_failed_flush_leaves_events_queued() {
     assert_eq!(server.ingestion_requests().len(), 1, "no tight loop");
     assert!(client.capture(Event::new("still fine", "u")).is_some());
     assert!(errors.all().is_empty());
-    server.server().set_handler(Arc::new(|_| Some(Reply::ok())));
+    support::answer_always(&server, Reply::ok());
     let report = client.shutdown(Duration::from_secs(10)).await;
     assert_eq!(report.undelivered, 0);
     assert_eq!(names(&server).len(), 2);

@@ -340,9 +340,7 @@ async fn c_retry_queue_6_defaults_retry_through_a_short_outage() {
 #[tokio::test]
 async fn c_retry_queue_6_exhausted_retries_drop_and_report_the_batch() {
     let server = FakePostHog::start().await;
-    server
-        .server()
-        .set_handler(Arc::new(|_| Some(posthog::test_util::Reply::status(503))));
+    support::answer_always(&server, posthog::test_util::Reply::status(503));
     let (b, errors) = builder(&server);
     let client = b.retry_for(Duration::from_secs(1)).build().unwrap();
     let id = client.capture(Event::new("doomed", "u")).unwrap();

@@ -99,9 +99,7 @@ async fn slow_server_times_out_and_retries() {
 #[tokio::test]
 async fn unauthorized_is_reported_once_and_not_retried() {
     let server = FakePostHog::start().await;
-    server
-        .server()
-        .set_handler(Arc::new(|_| Some(Reply::status(401).body("invalid token"))));
+    support::answer_always(&server, Reply::status(401).body("invalid token"));
     let (b, errors) = builder(&server);
     let client = b.build().unwrap();
     for i in 0..3 {

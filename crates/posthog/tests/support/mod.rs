@@ -30,6 +30,14 @@ pub(crate) fn builder(server: &FakePostHog) -> (ClientBuilder, Errors) {
     (builder, errors)
 }
 
+/// Answers every request to `server` with `reply` from now on (FakePostHog's own answers
+/// included).
+pub(crate) fn answer_always(server: &FakePostHog, reply: posthog::test_util::Reply) {
+    server
+        .server()
+        .set_handler(Arc::new(move |_| Some(reply.clone())));
+}
+
 /// One second.
 pub(crate) const SECOND: Duration = Duration::from_secs(1);
 
