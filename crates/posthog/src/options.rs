@@ -209,7 +209,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Timeout of each `/flags` request (default 3 s).
+    /// How long a flag read may wait for `/flags`, retries included (default 3 s): a total
+    /// deadline, so a hanging server costs a read this long whatever `flag_retries` says.
     pub fn feature_flags_request_timeout(mut self, timeout: Duration) -> Self {
         self.options.feature_flags_request_timeout = timeout;
         self

@@ -90,14 +90,20 @@ impl Client {
         if undecided && !opts.only_evaluate_locally {
             if let Some(transport) = self.transport() {
                 let request = self.flags_request(&distinct_id, opts, opts.flag_keys.clone());
-                match Box::pin(transport.flags(&request)).await {
+                match Box::pin(self.ask_flags(transport, &request)).await {
                     Ok(answer) if !answer.quota_limited => {
                         out.request_id = answer.request_id.clone();
                         if answer.errors_while_computing_flags {
                             out.error = Some("errors_while_computing_flags".into());
                         }
                         for (key, detail) in &answer.flags {
-                            if detail.failed || out.flags.get(key).is_some_and(|r| r.locally) {
+                            // Only what was asked for (C-EVALUATE-FLAGS.4): a server may
+                            // answer more keys than `flag_keys_to_evaluate` named.
+                            let unwanted = wanted.is_some_and(|w| !w.iter().any(|k| k == key));
+                            if unwanted
+                                || detail.failed
+                                || out.flags.get(key).is_some_and(|r| r.locally)
+                            {
                                 continue;
                             }
                             out.flags

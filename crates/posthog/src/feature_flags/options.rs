@@ -27,6 +27,10 @@ pub struct FlagOptions {
     /// For `get_feature_flag_payload`: the payload of this value, without evaluating the flag
     /// (C-GET-FLAG-PAYLOAD.2).
     pub match_value: Option<posthog_core::FlagValue>,
+    /// GeoIP for this call's `/flags` request, overriding the client's `disable_geoip` in
+    /// either direction: `Some(true)` asks PostHog not to geolocate, `Some(false)` lets it
+    /// (C-EVALUATE-FLAGS.1, C-GET-FLAG.1).
+    pub disable_geoip: Option<bool>,
 }
 
 impl FlagOptions {
@@ -94,6 +98,13 @@ impl FlagOptions {
     /// Evaluate only these flags (`evaluate_flags` and the all-flags reads).
     pub fn flag_keys<I: IntoIterator<Item = S>, S: Into<String>>(mut self, keys: I) -> Self {
         self.flag_keys = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether PostHog may geolocate this call's `/flags` request (`true`: it may not),
+    /// whatever the client's `disable_geoip` says; local evaluation does not use GeoIP.
+    pub fn disable_geoip(mut self, disable: bool) -> Self {
+        self.disable_geoip = Some(disable);
         self
     }
 

@@ -52,7 +52,7 @@ impl Client {
             groups,
             person_properties: opts.person_properties.clone(),
             group_properties,
-            geoip_disable: self.options().disable_geoip,
+            geoip_disable: opts.disable_geoip.unwrap_or(self.options().disable_geoip),
             flag_keys_to_evaluate: keys,
             device_id: opts.device_id.clone(),
         }
@@ -87,6 +87,20 @@ impl Client {
         })
     }
 
+    /// One `/flags` request, its retries included, within `feature_flags_request_timeout` as
+    /// a total deadline (C-HTTP.4): a hanging server costs a read that long, not
+    /// `(1 + flag_retries)` times it.
+    pub(super) async fn ask_flags(
+        &self,
+        transport: &posthog_transport::Transport,
+        request: &FlagsRequest,
+    ) -> Result<posthog_core::FlagsResponse, posthog_transport::TransportError> {
+        let total = self.options().feature_flags_request_timeout;
+        tokio::time::timeout(total, transport.flags(request))
+            .await
+            .unwrap_or_else(|_| Err(posthog_transport::TransportError::timeout()))
+    }
+
     /// One `/flags` request for `key`: `Ok(None)` when the server knows no such flag (or
     /// failed to compute it), `Err` when it gave no answer.
     pub(super) async fn resolve_remotely(
@@ -96,10 +110,8 @@ impl Client {
         opts: &FlagOptions,
     ) -> Result<Option<Resolved>, RemoteFailed> {
         let transport = self.transport().ok_or(RemoteFailed)?;
-        match transport
-            .flags(&self.flags_request(distinct_id, opts, Some(vec![key.to_owned()])))
-            .await
-        {
+        let request = self.flags_request(distinct_id, opts, Some(vec![key.to_owned()]));
+        match self.ask_flags(transport, &request).await {
             Ok(answer) if answer.quota_limited => {
                 tracing::warn!(target: "posthog", "feature flags are over quota; no value for {key:?}");
                 Err(RemoteFailed)

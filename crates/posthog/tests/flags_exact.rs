@@ -1,0 +1,90 @@
+//! Issue 15 (flags, exact): the parts done so far, against FakePostHog over real HTTP.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use posthog::test_util::{FakePostHog, Reply};
+use posthog::{Client, FlagOptions};
+use serde_json::json;
+
+/// The `/flags` body of the last request.
+fn last_flags_body(server: &FakePostHog) -> serde_json::Value {
+    server.requests_to("/flags/").last().unwrap().json()
+}
+
+/// C-EVALUATE-FLAGS.1 / C-GET-FLAG.1: a per-call GeoIP option overrides the client's
+/// `disable_geoip` in both directions, on single reads, all-flags reads and `evaluate_flags`.
+/// Without it the client's setting is sent (default: disabled, protocol.md §7 item 11).
+#[tokio::test]
+async fn c_evaluate_flags_1_per_call_geoip_overrides_the_client_both_ways() {
+    let server = FakePostHog::start().await;
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let lets = FlagOptions::new().disable_geoip(false);
+    client.get_feature_flag("f", "u", &FlagOptions::new()).await;
+    assert_eq!(last_flags_body(&server)["geoip_disable"], true);
+    client.get_feature_flag("f", "u", &lets).await;
+    assert_eq!(last_flags_body(&server)["geoip_disable"], false);
+    client.get_all_flags("u", &lets).await;
+    assert_eq!(last_flags_body(&server)["geoip_disable"], false);
+    client.evaluate_flags("u", &lets).await;
+    assert_eq!(last_flags_body(&server)["geoip_disable"], false);
+
+    let geo = Client::builder("phc")
+        .host(server.url())
+        .disable_geoip(false)
+        .build()
+        .unwrap();
+    geo.get_feature_flag("f", "u", &FlagOptions::new()).await;
+    assert_eq!(last_flags_body(&server)["geoip_disable"], false);
+    geo.get_feature_flag("f", "u", &FlagOptions::new().disable_geoip(true))
+        .await;
+    assert_eq!(last_flags_body(&server)["geoip_disable"], true);
+}
+
+/// C-HTTP.4 / issue 15 item 6: the flag timeout is a total deadline for a read, retries
+/// included: a `/flags` that never answers costs `get_feature_flag` about 1 s with a 1 s
+/// timeout and 3 retries (it took (1 + retries) × timeout, plus backoff).
+#[tokio::test]
+async fn c_http_4_the_flag_timeout_bounds_the_whole_read() {
+    let server = FakePostHog::start().await;
+    support::answer_always(&server, Reply::ok().delay(Duration::from_secs(3600)));
+    let client = Client::builder("phc")
+        .host(server.url())
+        .feature_flags_request_timeout(Duration::from_secs(1))
+        .flag_retries(3)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let value = client.get_feature_flag("f", "u", &FlagOptions::new()).await;
+    let took = started.elapsed();
+    assert_eq!(value, None);
+    assert!(took < Duration::from_millis(1_300), "took {took:?}");
+    let started = Instant::now();
+    let all = client.get_all_flags("u", &FlagOptions::new()).await;
+    assert!(all.is_empty());
+    assert!(started.elapsed() < Duration::from_millis(1_300));
+}
+
+/// C-EVALUATE-FLAGS.4: with `flag_keys`, the snapshot and the all-flags reads hold only the
+/// requested keys, even when the server answers more.
+#[tokio::test]
+async fn c_evaluate_flags_4_flag_keys_keep_only_the_requested_flags() {
+    let server = FakePostHog::start().await;
+    server.set_flags(json!({"flags": {
+        "wanted": {"key": "wanted", "enabled": true, "variant": null},
+        "extra": {"key": "extra", "enabled": true, "variant": null}
+    }}));
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let opts = FlagOptions::new().flag_keys(["wanted"]);
+    let all = client.get_all_flags("u", &opts).await;
+    assert_eq!(all.keys().collect::<Vec<_>>(), ["wanted"], "{all:?}");
+    let snapshot = client.evaluate_flags("u", &opts).await;
+    assert_eq!(snapshot.keys().collect::<Vec<_>>(), ["wanted"]);
+    assert_eq!(
+        last_flags_body(&server)["flag_keys_to_evaluate"],
+        json!(["wanted"])
+    );
+    let everything = client.get_all_flags("u", &FlagOptions::new()).await;
+    assert_eq!(everything.len(), 2);
+}
