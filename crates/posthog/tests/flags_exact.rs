@@ -88,3 +88,114 @@ async fn c_evaluate_flags_4_flag_keys_keep_only_the_requested_flags() {
     let everything = client.get_all_flags("u", &FlagOptions::new()).await;
     assert_eq!(everything.len(), 2);
 }
+
+/// The `$feature_flag_error` of the one `$feature_flag_called` event `read` causes.
+async fn error_reported(server: &FakePostHog, client: &Client) -> Option<String> {
+    client.flush().await;
+    let events = server.events();
+    let called: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "$feature_flag_called")
+        .collect();
+    assert_eq!(called.len(), 1, "{events:#?}");
+    called[0]["properties"]["$feature_flag_error"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn remote_client(server: &FakePostHog) -> Client {
+    Client::builder("phc")
+        .host(server.url())
+        .feature_flags_request_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap()
+}
+
+/// C-FLAG-CALLED.1 / C-FLAG-CACHE.4: `$feature_flag_error` carries PostHog's codes on the
+/// getter path: `api_error_<status>`, `timeout`, `connection_error`, `quota_limited`,
+/// `errors_while_computing_flags`, and `flag_missing` after the answer's own errors.
+#[tokio::test]
+async fn c_flag_called_1_errors_use_posthogs_codes() {
+    let cases: Vec<(Vec<Reply>, Option<&str>)> = vec![
+        (vec![Reply::status(500)], Some("api_error_500,flag_missing")),
+        (
+            vec![Reply::ok().delay(Duration::from_secs(5))],
+            Some("timeout,flag_missing"),
+        ),
+        (
+            vec![Reply::Close, Reply::Close],
+            Some("connection_error,flag_missing"),
+        ),
+        (
+            vec![Reply::json(
+                200,
+                &json!({"flags": {}, "quotaLimited": ["feature_flags"]}),
+            )],
+            Some("quota_limited,flag_missing"),
+        ),
+        (
+            vec![Reply::json(
+                200,
+                &json!({"flags": {}, "errorsWhileComputingFlags": true}),
+            )],
+            Some("errors_while_computing_flags,flag_missing"),
+        ),
+        (
+            vec![Reply::json(
+                200,
+                &json!({"errorsWhileComputingFlags": true, "flags": {
+                    "f": {"key": "f", "enabled": true, "variant": null}}}),
+            )],
+            Some("errors_while_computing_flags"),
+        ),
+        (
+            vec![Reply::json(200, &json!({"flags": {}}))],
+            Some("flag_missing"),
+        ),
+    ];
+    for (replies, expected) in cases {
+        let server = FakePostHog::start().await;
+        server.script(replies.clone());
+        let client = remote_client(&server);
+        client.get_feature_flag("f", "u", &FlagOptions::new()).await;
+        assert_eq!(
+            error_reported(&server, &client).await.as_deref(),
+            expected,
+            "{replies:?}"
+        );
+    }
+}
+
+/// C-FLAG-CALLED.1: `$feature_flag_evaluated_at` is sent when the answer carries
+/// `evaluatedAt`; the snapshot path reports the same codes as the getter (a failed request
+/// then `flag_missing`).
+#[tokio::test]
+async fn c_flag_called_1_evaluated_at_and_snapshot_codes() {
+    let server = FakePostHog::start().await;
+    server.set_flags(
+        json!({"evaluatedAt": 1_764_800_000_000_i64, "requestId": "r-1", "flags": {
+        "f": {"key": "f", "enabled": true, "variant": null}}}),
+    );
+    let client = remote_client(&server);
+    assert!(
+        client
+            .is_feature_enabled("f", "u", &FlagOptions::new())
+            .await
+    );
+    client.flush().await;
+    let called = server.events();
+    assert_eq!(
+        called[0]["properties"]["$feature_flag_evaluated_at"],
+        1_764_800_000_000_i64
+    );
+
+    let server = FakePostHog::start().await;
+    server.script([Reply::status(503)]);
+    let client = remote_client(&server);
+    let snapshot = client.evaluate_flags("u", &FlagOptions::new()).await;
+    assert_eq!(snapshot.get_flag("f"), None);
+    assert_eq!(
+        error_reported(&server, &client).await.as_deref(),
+        Some("api_error_503,flag_missing")
+    );
+}

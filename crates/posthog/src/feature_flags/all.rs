@@ -116,11 +116,7 @@ impl Client {
                     }
                     Err(err) => {
                         tracing::warn!(target: "posthog", "flags could not be evaluated remotely: {err}");
-                        out.error = Some(if err.is_timeout() {
-                            "timeout".into()
-                        } else {
-                            format!("api_error: {err}")
-                        });
+                        out.error = Some(super::error_code(&err).into_owned());
                     }
                 }
             }

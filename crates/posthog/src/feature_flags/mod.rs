@@ -129,6 +129,8 @@ pub(crate) struct Resolved {
     id: Option<i64>,
     version: Option<i64>,
     request_id: Option<String>,
+    /// When the server evaluated it (ms since the epoch; remote answers only).
+    evaluated_at: Option<i64>,
     /// The flag backs an experiment (`None`: the server did not say).
     has_experiment: Option<bool>,
     /// The server's minimal-`$feature_flag_called` gate, as it was for this evaluation
@@ -166,6 +168,7 @@ impl Resolved {
             id: detail.metadata.id,
             version: detail.metadata.version,
             request_id: answer.request_id.clone(),
+            evaluated_at: answer.evaluated_at,
             has_experiment: detail.metadata.has_experiment,
             minimal_gate: answer.minimal_flag_called_events,
         }
@@ -199,6 +202,7 @@ impl LocalAnswer {
             id: info.id,
             version: info.version,
             request_id: None,
+            evaluated_at: None,
             has_experiment: info.has_experiment,
             minimal_gate: set.minimal_flag_called_events(),
         })
@@ -222,8 +226,35 @@ struct NeedsRemote<'a> {
     slot: Option<u64>,
 }
 
-/// `/flags` gave no answer (no response, an error status, over quota).
-struct RemoteFailed;
+/// `/flags` gave no answer (no response, an error status, over quota); the code is what
+/// `$feature_flag_error` reports ([`error_code`]).
+struct RemoteFailed(Cow<'static, str>);
+
+/// PostHog's `$feature_flag_error` code for a `/flags` request that failed: `timeout`,
+/// `api_error_<status>`, `connection_error` (no response otherwise) or `unknown_error`.
+fn error_code(err: &posthog_transport::TransportError) -> Cow<'static, str> {
+    if err.is_timeout() {
+        Cow::Borrowed("timeout")
+    } else if let Some(status) = err.status_code() {
+        Cow::Owned(format!("api_error_{}", status.as_u16()))
+    } else if err.is_no_response() {
+        Cow::Borrowed("connection_error")
+    } else {
+        Cow::Borrowed("unknown_error")
+    }
+}
+
+/// `$feature_flag_error` for a read: the answer's own errors (`errors_while_computing_flags`,
+/// `quota_limited`, or a failed request's code), then `flag_missing` when there is no value,
+/// comma-joined as PostHog's SDKs do.
+fn read_error(answer_errors: Option<&str>, missing: bool) -> Option<String> {
+    match (answer_errors, missing) {
+        (Some(errors), true) => Some(format!("{errors},flag_missing")),
+        (Some(errors), false) => Some(errors.to_owned()),
+        (None, true) => Some("flag_missing".to_owned()),
+        (None, false) => None,
+    }
+}
 
 /// The call's options with the active scope's flag property overrides merged in (the call's
 /// own properties win); `None` when the scope has none.

@@ -8,8 +8,8 @@ use posthog_flags::Evaluation;
 use serde_json::Value;
 
 use super::{
-    FlagOptions, LocalAnswer, NeedsRemote, RemoteFailed, Resolved, called, called_key,
-    result_cache, value_json, with_scope_overrides,
+    FlagOptions, LocalAnswer, NeedsRemote, RemoteFailed, Resolved, called, called_key, error_code,
+    read_error, result_cache, value_json, with_scope_overrides,
 };
 use crate::Client;
 
@@ -101,30 +101,38 @@ impl Client {
             .unwrap_or_else(|_| Err(posthog_transport::TransportError::timeout()))
     }
 
-    /// One `/flags` request for `key`: `Ok(None)` when the server knows no such flag (or
-    /// failed to compute it), `Err` when it gave no answer.
+    /// One `/flags` request for `key`: the flag (`None` when the server knows no such flag or
+    /// failed to compute it) and the answer's own errors (`errors_while_computing_flags`), or
+    /// `Err` with the code of a request that gave no usable answer.
     pub(super) async fn resolve_remotely(
         &self,
         key: &str,
         distinct_id: &str,
         opts: &FlagOptions,
-    ) -> Result<Option<Resolved>, RemoteFailed> {
-        let transport = self.transport().ok_or(RemoteFailed)?;
+    ) -> Result<(Option<Resolved>, Option<&'static str>), RemoteFailed> {
+        let transport = self
+            .transport()
+            .ok_or(RemoteFailed(Cow::Borrowed("unknown_error")))?;
         let request = self.flags_request(distinct_id, opts, Some(vec![key.to_owned()]));
         match self.ask_flags(transport, &request).await {
             Ok(answer) if answer.quota_limited => {
                 tracing::warn!(target: "posthog", "feature flags are over quota; no value for {key:?}");
-                Err(RemoteFailed)
+                Err(RemoteFailed(Cow::Borrowed("quota_limited")))
             }
             Ok(answer) => {
-                let Some(detail) = answer.flags.get(key).filter(|d| !d.failed) else {
-                    return Ok(None);
-                };
-                Ok(Some(Resolved::remote(detail, &answer)))
+                let errors = answer
+                    .errors_while_computing_flags
+                    .then_some("errors_while_computing_flags");
+                let resolved = answer
+                    .flags
+                    .get(key)
+                    .filter(|d| !d.failed)
+                    .map(|detail| Resolved::remote(detail, &answer));
+                Ok((resolved, errors))
             }
             Err(err) => {
                 tracing::warn!(target: "posthog", "feature flag {key:?} could not be evaluated remotely: {err}");
-                Err(RemoteFailed)
+                Err(RemoteFailed(error_code(&err)))
             }
         }
     }
@@ -166,6 +174,9 @@ impl Client {
             }
             if let Some(request_id) = &r.request_id {
                 event = event.property("$feature_flag_request_id", request_id.as_str());
+            }
+            if let Some(evaluated_at) = r.evaluated_at {
+                event = event.property("$feature_flag_evaluated_at", evaluated_at);
             }
             if let Some(has_experiment) = r.has_experiment {
                 event = event.property("$feature_flag_has_experiment", has_experiment);
@@ -283,12 +294,14 @@ impl Client {
                 resolved
             }
         };
+        let error = read_error(None, resolved.is_none());
         self.after_read(
             key,
             &distinct_id,
             effective,
             resolved.as_ref(),
             events_default,
+            error,
         );
         Ok(resolved)
     }
@@ -309,23 +322,31 @@ impl Client {
         let distinct_id = need.subject;
         let opts = need.merged.as_deref().unwrap_or(opts);
         let results = self.result_cache().zip(need.slot);
-        let resolved = match self.resolve_remotely(key, &distinct_id, opts).await {
-            Ok(resolved) => {
+        let (resolved, errors) = match self.resolve_remotely(key, &distinct_id, opts).await {
+            Ok((resolved, errors)) => {
                 if let Some((cache, slot)) = results {
                     cache.put(slot, result_cache::Cached::One(resolved.clone()));
                 }
-                resolved
+                (resolved, errors.map(Cow::Borrowed))
             }
             // The server could not answer: an expired cached answer is better than none.
-            Err(RemoteFailed) => match results.map(|(cache, slot)| cache.get(slot)) {
+            Err(RemoteFailed(code)) => match results.map(|(cache, slot)| cache.get(slot)) {
                 Some(
                     result_cache::Lookup::Stale(result_cache::Cached::One(resolved))
                     | result_cache::Lookup::Fresh(result_cache::Cached::One(resolved)),
-                ) => resolved,
-                _ => None,
+                ) => (resolved, Some(code)),
+                _ => (None, Some(code)),
             },
         };
-        self.after_read(key, &distinct_id, opts, resolved.as_ref(), events_default);
+        let error = read_error(errors.as_deref(), resolved.is_none());
+        self.after_read(
+            key,
+            &distinct_id,
+            opts,
+            resolved.as_ref(),
+            events_default,
+            error,
+        );
         resolved
     }
 
@@ -337,10 +358,10 @@ impl Client {
         opts: &FlagOptions,
         resolved: Option<&Resolved>,
         events_default: bool,
+        error: Option<String>,
     ) {
         if opts.send_feature_flag_events.unwrap_or(events_default) {
-            let error = resolved.is_none().then_some("flag_missing");
-            self.report_called(key, distinct_id, &opts.groups, resolved, error);
+            self.report_called(key, distinct_id, &opts.groups, resolved, error.as_deref());
         }
     }
 }

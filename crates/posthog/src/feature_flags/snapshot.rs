@@ -105,12 +105,7 @@ impl FeatureFlagEvaluations {
         if resolved.is_none() && !self.original {
             return;
         }
-        let error = match (resolved, &self.data.error) {
-            (None, Some(e)) => Some(format!("flag_missing,{e}")),
-            (None, None) => Some("flag_missing".to_owned()),
-            (Some(_), Some(e)) => Some(e.clone()),
-            (Some(_), None) => None,
-        };
+        let error = super::read_error(self.data.error.as_deref(), resolved.is_none());
         client.report_called(
             key,
             &self.data.distinct_id,
