@@ -79,7 +79,26 @@ fn bench(c: &mut Criterion) {
             enabled
         })
     });
+    // Issue 15 item 7: 2,000 flags whose regexes are costly to build (`\w{40}…`, ~10 ms
+    // each): compiling the document only checks their syntax [target: < 1 s].
+    let costly = costly_regex_document(2_000);
+    g.sample_size(10);
+    g.bench_function("compile_2000_costly_regexes", |b| {
+        b.iter(|| FlagSet::from_slice(black_box(&costly)).expect("compiles"))
+    });
     g.finish();
+}
+
+/// `n` flags, each with an `\w{40}<i>` regex filter on `email`.
+fn costly_regex_document(n: usize) -> Vec<u8> {
+    let flags: Vec<Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({"id": i, "key": format!("f{i}"), "active": true, "filters": {"groups": [
+                {"properties": [{"key": "email", "operator": "regex", "value": format!("\\w{{40}}{i}"), "type": "person"}],
+                 "rollout_percentage": 100}]}})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({"flags": flags})).expect("json")
 }
 
 criterion_group!(benches, bench);

@@ -48,6 +48,7 @@ mod value;
 
 pub use compile::{CompileProblem, DefinitionsError, FlagSet};
 pub use context::EvalContext;
+pub use operators::REGEX_SIZE_LIMIT;
 pub use outcome::{Cause, Evaluation, FlagValueRef, Inconclusive, Match, MatchReason, Reason};
 pub use posthog_core::{FlagValue, GroupProperties, Groups, Properties};
 

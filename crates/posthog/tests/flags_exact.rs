@@ -199,3 +199,46 @@ async fn c_flag_called_1_evaluated_at_and_snapshot_codes() {
         Some("api_error_503,flag_missing")
     );
 }
+
+/// Issue 15 item 8: definitions compile off the async threads. On a current-thread runtime a
+/// ticker keeps ticking while a large document loads: its longest gap stays well under the
+/// time the document takes to compile (measured here first, so the bound follows the machine).
+#[tokio::test(flavor = "current_thread")]
+async fn definitions_compile_without_stalling_the_runtime() {
+    let flags: Vec<serde_json::Value> = (0..20_000)
+        .map(|i| {
+            json!({"id": i, "key": format!("flag-{i}"), "active": true, "filters": {"groups": [
+                {"properties": [{"key": "plan", "operator": "exact", "value": ["pro", format!("p{i}")], "type": "person"}],
+                 "rollout_percentage": 50}]}})
+        })
+        .collect();
+    let document = json!({"flags": flags});
+    let started = Instant::now();
+    posthog::flags::FlagSet::compile(&document).unwrap();
+    let compile = started.elapsed();
+    assert!(
+        compile >= Duration::from_millis(50),
+        "a document worth measuring: {compile:?}"
+    );
+
+    let server = FakePostHog::start().await;
+    server.set_definitions(document);
+    let client = Client::builder("phc")
+        .host(server.url())
+        .personal_api_key(posthog::test_util::FAKE_PERSONAL_API_KEY)
+        .build()
+        .unwrap();
+    let mut longest = Duration::ZERO;
+    let mut last = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client.wait_for_flags(Duration::from_millis(1)).await {
+        assert!(Instant::now() < deadline, "definitions never loaded");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        longest = longest.max(last.elapsed());
+        last = Instant::now();
+    }
+    assert!(
+        longest < compile / 2,
+        "the runtime stalled {longest:?} (compiling takes {compile:?})"
+    );
+}

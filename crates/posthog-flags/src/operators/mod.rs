@@ -82,13 +82,28 @@ pub(crate) enum RegexMatcher {
     Compiled(Box<CompiledRegex>),
 }
 
+/// A regex filter whose syntax was checked when the definitions were compiled, built on its
+/// first use: a document of many costly patterns (2,000 `\w{40}…`, ~10 ms each to build)
+/// then compiles in milliseconds, and only the flags actually evaluated pay for theirs.
 #[derive(Debug)]
 pub(crate) struct CompiledRegex {
-    regex: Regex,
+    /// The pattern in Rust's dialect.
+    rust: String,
+    /// Built on first use; `None` when it is over [`REGEX_SIZE_LIMIT`].
+    regex: std::sync::OnceLock<Option<Regex>>,
     dollar_with_repetition: bool,
     uses_word_class: bool,
     uses_space_class: bool,
 }
+
+/// The most memory one filter's compiled regex may take; a pattern past it (Unicode classes
+/// repeated many times, say) leaves its condition inconclusive (the server decides), with a
+/// warning. Building one that large takes milliseconds; ordinary patterns are far below it.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// The most memory one regex's lazy DFA cache may grow to while matching (it falls back to
+/// slower engines, not to failure).
+const REGEX_DFA_LIMIT: usize = 256 << 10;
 
 /// Non-ASCII characters Python's `\w` and Rust's `\w` may disagree on.
 static NON_WORD_UNICODE: LazyLock<Option<Regex>> =
@@ -317,16 +332,33 @@ fn compile_regex(value: &Value) -> RegexMatcher {
     let Some(gated) = regex_gate::gate(&pattern) else {
         return RegexMatcher::Unportable;
     };
-    match Regex::new(&gated.rust) {
-        Ok(regex) => RegexMatcher::Compiled(Box::new(CompiledRegex {
-            regex,
+    // Only the syntax now (the same parser `regex` uses, and cheap); building waits for the
+    // first use.
+    match regex_syntax::Parser::new().parse(&gated.rust) {
+        Ok(_) => RegexMatcher::Compiled(Box::new(CompiledRegex {
+            rust: gated.rust,
+            regex: std::sync::OnceLock::new(),
             dollar_with_repetition: gated.dollar_with_repetition,
             uses_word_class: gated.uses_word_class,
             uses_space_class: gated.uses_space_class,
         })),
-        Err(regex::Error::Syntax(msg)) if msg.contains("nest limit") => RegexMatcher::Unportable,
-        Err(regex::Error::Syntax(_)) => RegexMatcher::Invalid,
-        Err(_) => RegexMatcher::Unportable,
+        Err(err) if err.to_string().contains("nest limit") => RegexMatcher::Unportable,
+        Err(_) => RegexMatcher::Invalid,
+    }
+}
+
+impl CompiledRegex {
+    /// The regex, built on first use within the size limits; `None` when it is over them.
+    fn regex(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| {
+                regex::RegexBuilder::new(&self.rust)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .dfa_size_limit(REGEX_DFA_LIMIT)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
     }
 }
 
@@ -357,5 +389,9 @@ fn check_regex(regex: &RegexMatcher, negate: bool, prop: &Value) -> Tri {
     if compiled.uses_space_class && text.chars().any(|c| ('\u{1c}'..='\u{1f}').contains(&c)) {
         return Tri::Soft(Reason::UnsupportedDefinition);
     }
-    Tri::from(compiled.regex.is_match(text) != negate)
+    match compiled.regex() {
+        Some(regex) => Tri::from(regex.is_match(text) != negate),
+        // Over the size limit: the server decides (C-LOCAL-EVAL: inconclusive, not false).
+        None => Tri::Soft(Reason::UnsupportedDefinition),
+    }
 }

@@ -93,8 +93,16 @@ impl DefinitionsStore {
     }
 
     /// Compiles and installs a definitions document; `false` when it does not parse.
-    pub(crate) fn install(&self, body: &[u8], etag: Option<String>) -> bool {
-        match FlagSet::from_slice(body) {
+    /// Compiling runs on tokio's blocking pool, never on an async thread: a 25 MB document
+    /// stalled a current-thread runtime for ~1 s.
+    pub(crate) async fn install(&self, body: &bytes::Bytes, etag: Option<String>) -> bool {
+        let document = body.clone();
+        let compiled = tokio::task::spawn_blocking(move || FlagSet::from_slice(&document)).await;
+        let Ok(compiled) = compiled else {
+            tracing::warn!(target: "posthog", "compiling flag definitions failed (the task panicked or was cancelled)");
+            return false;
+        };
+        match compiled {
             Ok(set) => {
                 for problem in set.problems() {
                     tracing::warn!(target: "posthog", "flag definition not usable locally: {problem}");
@@ -116,10 +124,10 @@ impl DefinitionsStore {
     }
 
     /// Installs shared definitions unless they are the ones already loaded (same ETag).
-    pub(crate) fn install_shared(&self, shared: &CachedDefinitions) {
+    pub(crate) async fn install_shared(&self, shared: &CachedDefinitions) {
         let same = self.current().is_some() && shared.etag.is_some() && shared.etag == self.etag();
         if !same {
-            self.install(&shared.body, shared.etag.clone());
+            self.install(&shared.body, shared.etag.clone()).await;
         }
     }
 
@@ -131,6 +139,7 @@ impl DefinitionsStore {
         match transport.local_evaluation(etag.as_deref()).await {
             Ok(Definitions::Modified { body, etag }) => self
                 .install(&body, etag.clone())
+                .await
                 .then_some(CachedDefinitions { body, etag }),
             Ok(Definitions::NotModified { etag: new_etag }) => {
                 // 304: the definitions stay; a new ETag on the 304 replaces the old one.
@@ -198,7 +207,7 @@ impl DefinitionsStore {
         for attempt in 0..10 {
             match tokio::time::timeout(CACHE_TIMEOUT, cache.get()).await {
                 Ok(Ok(Some(shared))) => {
-                    self.install_shared(&shared);
+                    self.install_shared(&shared).await;
                     return;
                 }
                 Ok(Ok(None)) if self.current().is_none() && attempt < 9 => {
