@@ -6,8 +6,9 @@
 //! properties), so a property value may nest at most [`MAX_PROPERTY_DEPTH`] = 123 levels of
 //! arrays and objects. Deeper events are refused at capture with
 //! [`EventError::TooDeep`](crate::EventError::TooDeep), so one event cannot sink a batch, and
-//! nothing here recurses on user data: a 30,000-level value neither overflows the stack when
-//! it is measured nor when it is dropped ([`dismantle`]).
+//! nothing here recurses deeper than the limit: a 30,000-level value neither overflows the
+//! stack when it is checked (the check stops at the limit, allocating nothing) nor when it is
+//! measured ([`nesting`]) or dropped ([`dismantle`]), which use a heap stack.
 
 use serde_json::Value;
 
@@ -56,14 +57,27 @@ pub fn nesting(properties: &Properties, limit: usize) -> usize {
 }
 
 /// [`EventError::TooDeep`](crate::EventError::TooDeep) when a value of `properties` nests
-/// deeper than [`MAX_PROPERTY_DEPTH`].
+/// deeper than [`MAX_PROPERTY_DEPTH`]. Runs on every capture, so it allocates nothing: it
+/// recurses, but never deeper than the limit (a few kilobytes of stack at most).
 pub fn check(properties: &Properties) -> Result<(), crate::EventError> {
-    if nesting(properties, MAX_PROPERTY_DEPTH) > MAX_PROPERTY_DEPTH {
+    if properties
+        .values()
+        .any(|value| deeper_than(value, MAX_PROPERTY_DEPTH))
+    {
         Err(crate::EventError::TooDeep {
             limit: MAX_PROPERTY_DEPTH,
         })
     } else {
         Ok(())
+    }
+}
+
+/// Whether `value` nests more than `levels` levels; recurses at most `levels + 1` deep.
+fn deeper_than(value: &Value, levels: usize) -> bool {
+    match value {
+        Value::Array(items) => levels == 0 || items.iter().any(|v| deeper_than(v, levels - 1)),
+        Value::Object(map) => levels == 0 || map.values().any(|v| deeper_than(v, levels - 1)),
+        _ => false,
     }
 }
 
@@ -134,13 +148,14 @@ mod tests {
     }
 
     #[test]
-    fn a_very_deep_value_is_measured_and_dropped_without_recursion() {
+    fn a_very_deep_value_is_checked_measured_and_dropped_on_a_small_stack() {
         // Run on a small stack (256 KiB): recursion over 100,000 levels would overflow it.
         std::thread::Builder::new()
             .stack_size(256 * 1024)
             .spawn(|| {
                 let properties = props(nested(100_000));
                 assert!(check(&properties).is_err());
+                assert!(check(&props(nested(MAX_PROPERTY_DEPTH))).is_ok());
                 assert_eq!(nesting(&properties, usize::MAX), 100_000);
                 dismantle(properties);
             })
