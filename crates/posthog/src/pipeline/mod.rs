@@ -49,8 +49,9 @@ use batch::{Envelope, PendingBatch, cut};
 
 /// How soon a worker holding part of a batch, with no send in flight, looks at the channel
 /// again: a batch's worth split between its buffer and the channel (captures right after
-/// `build()`, say) goes out within this, not at the next `flush_interval`. A quiet service
-/// with a few events buffered wakes this often until its interval sends them.
+/// `build()`, say) goes out within this, not at the next `flush_interval`. Each look that
+/// finds no full batch doubles the wait (up to `flush_interval`), so a quiet service holding a
+/// few events wakes about eight times per interval, not every 20 ms.
 pub(crate) const PEEK: Duration = Duration::from_millis(20);
 
 /// Messages the worker takes from the channel per turn of its loop (see [`Worker::drain`]).
@@ -232,6 +233,8 @@ pub(crate) struct Worker {
     auth_warned: bool,
     /// Shared with the [`Queue`]: the overflow.
     shared: Arc<Shared>,
+    /// The current wait of a look at the channel while a partial batch waits ([`PEEK`]).
+    peek_wait: Duration,
 }
 
 /// Reports lost events: counts them, logs, and calls `on_error` (whose panics are contained).
@@ -296,6 +299,7 @@ impl Worker {
             flushes: Vec::new(),
             auth_warned: false,
             shared,
+            peek_wait: PEEK,
         }
     }
 
@@ -318,7 +322,7 @@ impl Worker {
             // and the rest of a batch's worth may be arriving in the channel below the
             // capturing threads' wake-up threshold.
             let peek = (self.in_flight.is_empty() && !self.buffer.is_empty())
-                .then(|| Instant::now() + PEEK);
+                .then(|| Instant::now() + self.peek_wait);
             // While full (`max_pending_bytes`), wake-ups could not be acted on: leave them
             // pending until a send completes.
             let accepting = self.held_bytes < self.config.max_pending_bytes;
@@ -341,7 +345,9 @@ impl Worker {
                 () = self.wake.notified(), if accepting => {}
                 _ = tick.tick() => self.interval_due = true,
                 () = retry_wait => {}
-                () = until(peek), if accepting => {}
+                () = until(peek), if accepting => {
+                    self.peek_wait = (self.peek_wait * 2).min(self.config.flush_interval);
+                }
             }
         }
         // Every client handle is gone without a shutdown: deliver what we can within the
@@ -470,6 +476,7 @@ impl Worker {
         if events.is_empty() {
             return None;
         }
+        self.peek_wait = PEEK;
         let id = self.next_id();
         let batch = PendingBatch::new(id, events);
         self.buffer_bytes = self.buffer_bytes.saturating_sub(batch.bytes());

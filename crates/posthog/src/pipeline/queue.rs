@@ -1,8 +1,8 @@
 //! [`Queue`]: the client's end of the event channel. It wakes the worker only when there is
 //! work worth waking for — `flush_at` events waiting in the channel, a flush, or the last
 //! handle gone — so a capture in a quiet service is a push, not a cross-thread wake-up (the
-//! worker also wakes on its own every `flush_interval`, and within `PEEK` while it holds a
-//! partial batch with nothing in flight).
+//! worker also wakes on its own every `flush_interval`, and after `PEEK`, doubling, while it
+//! holds a partial batch with nothing in flight).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -111,9 +111,9 @@ impl Queue {
 
     /// One more event waits: wakes the worker when a batch's worth waits in the channel (it
     /// is behind). A batch's worth split between the channel and the worker's buffer is the
-    /// worker's to notice (it looks again within [`super::PEEK`] while it holds a partial
-    /// batch with no send in flight): counting it here cost a shared atomic on every capture
-    /// and a cross-thread wake-up once a batch (capture p99 ~9 µs instead of ~4 µs).
+    /// worker's to notice (it looks again after [`super::PEEK`], doubling, while it holds a
+    /// partial batch with no send in flight): counting it here cost a shared atomic on every
+    /// capture and a cross-thread wake-up once a batch (capture p99 ~9 µs instead of ~4 µs).
     #[inline]
     fn counted(&self, tx: &mpsc::Sender<Msg>) {
         if waiting(tx) >= self.flush_at {
