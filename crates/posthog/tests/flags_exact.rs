@@ -242,3 +242,45 @@ async fn definitions_compile_without_stalling_the_runtime() {
         "the runtime stalled {longest:?} (compiling takes {compile:?})"
     );
 }
+
+/// C-GET-FLAG-RESULT.5 / C-EVALUATE-FLAGS.7: the snapshot offers the structured read (value,
+/// variant, payload, reason), counted as a read of the value (one `$feature_flag_called`),
+/// and keeps when it was evaluated, which filtered copies share.
+#[tokio::test]
+async fn c_get_flag_result_5_the_snapshot_reads_a_structured_result() {
+    let server = FakePostHog::start().await;
+    server.set_flags(json!({"flags": {
+        "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+                     "reason": {"code": "condition_match", "condition_index": 0},
+                     "metadata": {"id": 7, "version": 2, "payload": "{\"copy\":\"new\"}"}}}}));
+    let client = Client::builder("phc").host(server.url()).build().unwrap();
+    let before = std::time::SystemTime::now();
+    let snapshot = client.evaluate_flags("u", &FlagOptions::new()).await;
+    let after = std::time::SystemTime::now();
+    assert!(snapshot.evaluated_at() >= before && snapshot.evaluated_at() <= after);
+    assert_eq!(
+        snapshot.only(["checkout"]).evaluated_at(),
+        snapshot.evaluated_at()
+    );
+    let result = snapshot.get_flag_result("checkout").unwrap();
+    assert_eq!(
+        (
+            result.key.as_str(),
+            result.enabled,
+            result.variant.as_deref()
+        ),
+        ("checkout", true, Some("blue"))
+    );
+    assert_eq!(result.payload, Some(json!({"copy": "new"})));
+    assert_eq!(result.reason.as_deref(), Some("condition_match"));
+    assert!(!result.locally_evaluated);
+    assert!(snapshot.get_flag_result("missing").is_none());
+    client.flush().await;
+    let called: Vec<_> = server
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "$feature_flag_called")
+        .map(|e| e["properties"]["$feature_flag"].clone())
+        .collect();
+    assert_eq!(called, [json!("checkout"), json!("missing")]);
+}

@@ -158,6 +158,22 @@ enum LocalAnswer {
 }
 
 impl Resolved {
+    /// This flag's value, payload and reason as a [`FeatureFlagResult`] for `key`.
+    fn to_result(&self, key: &str) -> FeatureFlagResult {
+        let (enabled, variant) = match &self.value {
+            FlagValue::Bool(b) => (*b, None),
+            FlagValue::Variant(v) => (true, Some(v.clone())),
+        };
+        FeatureFlagResult {
+            key: key.to_owned(),
+            enabled,
+            variant,
+            payload: self.payload.clone(),
+            reason: self.reason.as_deref().map(str::to_owned),
+            locally_evaluated: self.locally,
+        }
+    }
+
     /// A flag's answer in a `/flags` response.
     fn remote(detail: &posthog_core::FlagDetail, answer: &posthog_core::FlagsResponse) -> Self {
         Resolved {
@@ -379,19 +395,8 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> Option<FeatureFlagResult> {
-        let r = self.read_flag(key, distinct_id, opts, true).await?;
-        let (enabled, variant) = match &r.value {
-            FlagValue::Bool(b) => (*b, None),
-            FlagValue::Variant(v) => (true, Some(v.clone())),
-        };
-        Some(FeatureFlagResult {
-            key: key.to_owned(),
-            enabled,
-            variant,
-            payload: r.payload,
-            reason: r.reason.map(Cow::into_owned),
-            locally_evaluated: r.locally,
-        })
+        let resolved = self.read_flag(key, distinct_id, opts, true).await?;
+        Some(resolved.to_result(key))
     }
 
     /// Every flag's value for `distinct_id` (C-GET-FLAGS): all evaluated locally, and at most

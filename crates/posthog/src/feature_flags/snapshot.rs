@@ -27,13 +27,15 @@ pub struct FeatureFlagEvaluations {
     client: Option<Client>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Data {
     distinct_id: String,
     groups: Groups,
     flags: BTreeMap<String, Resolved>,
     request_id: Option<String>,
     error: Option<String>,
+    /// When the snapshot was evaluated.
+    evaluated_at: std::time::SystemTime,
 }
 
 impl FeatureFlagEvaluations {
@@ -45,6 +47,7 @@ impl FeatureFlagEvaluations {
             flags: all.flags,
             request_id: all.request_id,
             error: all.error,
+            evaluated_at: std::time::SystemTime::now(),
         };
         Self {
             data: Arc::new(data),
@@ -113,6 +116,19 @@ impl FeatureFlagEvaluations {
             resolved,
             error.as_deref(),
         );
+    }
+
+    /// When the snapshot was evaluated (C-EVALUATE-FLAGS.7); filtered copies keep their
+    /// original's.
+    pub fn evaluated_at(&self) -> std::time::SystemTime {
+        self.data.evaluated_at
+    }
+
+    /// Value, payload and reason of `key` in one read (C-GET-FLAG-RESULT.5), counted as a
+    /// read of its value: `$feature_flag_called` once per value, as `get_flag`.
+    pub fn get_flag_result(&self, key: &str) -> Option<super::FeatureFlagResult> {
+        self.expose(key);
+        self.resolved(key).map(|r| r.to_result(key))
     }
 
     /// The value of `key` (`None` when the snapshot has no such flag); sends
