@@ -284,3 +284,27 @@ async fn c_get_flag_result_5_the_snapshot_reads_a_structured_result() {
         .collect();
     assert_eq!(called, [json!("checkout"), json!("missing")]);
 }
+
+/// C-FLAG-DEFS (single flight): `load_feature_flags()` while the poller's load is under way
+/// joins it: one definitions request, and the caller returns once that load is done.
+#[tokio::test]
+async fn c_flag_defs_a_load_during_a_load_sends_no_second_request() {
+    let server = FakePostHog::start().await;
+    let document = json!({"flags": [{"id": 1, "key": "on", "active": true,
+        "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]});
+    server.set_definitions(document.clone());
+    // The poller's first load waits 400 ms for its answer.
+    server.script([Reply::json(200, &document).delay(Duration::from_millis(400))]);
+    let client = Client::builder("phc")
+        .host(server.url())
+        .personal_api_key(posthog::test_util::FAKE_PERSONAL_API_KEY)
+        .build()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await; // the poller's load is out
+    client.load_feature_flags().await;
+    assert!(
+        client.wait_for_flags(Duration::ZERO).await,
+        "loaded when the join returns"
+    );
+    assert_eq!(server.requests_to("/flags/definitions").len(), 1);
+}

@@ -33,6 +33,8 @@ pub(crate) struct DefinitionsStore {
     /// The ETag of the current set, sent back as `If-None-Match`.
     etag: Mutex<Option<String>>,
     ready: watch::Sender<bool>,
+    /// Held while a refresh runs: a refresh asked for meanwhile joins it (single flight).
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl DefinitionsStore {
@@ -43,6 +45,7 @@ impl DefinitionsStore {
             id: thread_copy::next_store_id(),
             etag: Mutex::new(None),
             ready: watch::channel(false).0,
+            refreshing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -169,11 +172,21 @@ impl DefinitionsStore {
     /// One refresh with a shared cache (C-FLAG-DEFS.11–.13): ask whether to fetch; fetch and
     /// share, or read the shared copy. A failing or slow cache never stops local evaluation:
     /// a failed decision means fetching directly, a failed read keeps the current set.
+    ///
+    /// Single flight: a refresh asked for while another runs (`load_feature_flags` during a
+    /// poll, say) waits for that one to finish and sends no request of its own.
     pub(crate) async fn refresh(
         &self,
         transport: &Transport,
         cache: Option<&dyn DefinitionsCache>,
     ) {
+        let _running = match self.refreshing.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                let _joined = self.refreshing.lock().await;
+                return;
+            }
+        };
         let Some(cache) = cache else {
             self.load(transport).await;
             return;
