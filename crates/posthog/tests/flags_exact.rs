@@ -308,3 +308,41 @@ async fn c_flag_defs_a_load_during_a_load_sends_no_second_request() {
     );
     assert_eq!(server.requests_to("/flags/definitions").len(), 1);
 }
+
+/// Issue 15 item 10 / C-LOCAL-EVAL.3: a group flag read without its group. The evaluator's
+/// plain answer is inconclusive (a client asks the server); `Evaluation::local_only_value()`
+/// is the one call that answers as the client does with `only_evaluate_locally` (and as
+/// PostHog's Python SDK does locally): `false`.
+#[tokio::test]
+async fn a_group_flag_without_its_group_answers_alike_in_the_evaluator_and_the_client() {
+    let document = json!({
+        "flags": [{"id": 1, "key": "big-companies", "active": true, "filters": {
+            "aggregation_group_type_index": 0,
+            "groups": [{"properties": [], "rollout_percentage": 100}]}}],
+        "group_type_mapping": {"0": "company"}
+    });
+    let set = posthog::flags::FlagSet::compile(&document).unwrap();
+    let ctx = posthog::flags::EvalContext::new("user-1");
+    let evaluation = set.evaluate("big-companies", &ctx).unwrap();
+    assert!(evaluation.is_inconclusive());
+    let local_only = evaluation.local_only_value().map(|value| value.to_owned());
+
+    let server = FakePostHog::start().await;
+    server.set_definitions(document);
+    let client = Client::builder("phc")
+        .host(server.url())
+        .personal_api_key(posthog::test_util::FAKE_PERSONAL_API_KEY)
+        .build()
+        .unwrap();
+    assert!(client.wait_for_flags(Duration::from_secs(5)).await);
+    let from_client = client
+        .get_feature_flag(
+            "big-companies",
+            "user-1",
+            &FlagOptions::new().only_evaluate_locally(true),
+        )
+        .await;
+    assert_eq!(local_only, Some(posthog::FlagValue::Bool(false)));
+    assert_eq!(from_client, local_only);
+    assert!(server.requests_to("/flags/").is_empty());
+}
