@@ -477,14 +477,7 @@ impl Client {
                     return uuid;
                 }
                 Err(mpsc::error::TrySendError::Full(msg)) => msg,
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    self.drop_event(
-                        DeliveryErrorKind::Abandoned,
-                        uuid,
-                        "event captured while the client shut down; dropped".into(),
-                    );
-                    return None;
-                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return self.shut_out(uuid),
             }
         };
         // The channel is full (or the overflow in use, whose events must not be overtaken):
@@ -509,15 +502,16 @@ impl Client {
                 self.drop_event(DeliveryErrorKind::QueueFull, uuid, message);
                 None
             }
-            Err(crate::pipeline::Refused::Closed) => {
-                self.drop_event(
-                    DeliveryErrorKind::Abandoned,
-                    uuid,
-                    "event captured while the client shut down; dropped".into(),
-                );
-                None
-            }
+            Err(crate::pipeline::Refused::Closed) => self.shut_out(uuid),
         }
+    }
+
+    /// Reports an event that arrived after the worker stopped taking events (the client is
+    /// shutting down); always `None`.
+    fn shut_out(&self, uuid: Option<Uuid>) -> Option<Uuid> {
+        let message = "event captured while the client shut down; dropped".to_owned();
+        self.drop_event(DeliveryErrorKind::Abandoned, uuid, message);
+        None
     }
 
     /// An event message serialised on this thread, as the worker would have: for the

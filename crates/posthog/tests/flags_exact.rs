@@ -103,6 +103,15 @@ async fn error_reported(server: &FakePostHog, client: &Client) -> Option<String>
         .map(str::to_owned)
 }
 
+/// A client with a personal key: it loads `server`'s definitions and evaluates locally.
+fn local_client(server: &FakePostHog) -> Client {
+    Client::builder("phc")
+        .host(server.url())
+        .personal_api_key(posthog::test_util::FAKE_PERSONAL_API_KEY)
+        .build()
+        .unwrap()
+}
+
 fn remote_client(server: &FakePostHog) -> Client {
     Client::builder("phc")
         .host(server.url())
@@ -223,11 +232,7 @@ async fn definitions_compile_without_stalling_the_runtime() {
 
     let server = FakePostHog::start().await;
     server.set_definitions(document);
-    let client = Client::builder("phc")
-        .host(server.url())
-        .personal_api_key(posthog::test_util::FAKE_PERSONAL_API_KEY)
-        .build()
-        .unwrap();
+    let client = local_client(&server);
     let mut longest = Duration::ZERO;
     let mut last = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -295,11 +300,7 @@ async fn c_flag_defs_a_load_during_a_load_sends_no_second_request() {
     server.set_definitions(document.clone());
     // The poller's first load waits 400 ms for its answer.
     server.script([Reply::json(200, &document).delay(Duration::from_millis(400))]);
-    let client = Client::builder("phc")
-        .host(server.url())
-        .personal_api_key(posthog::test_util::FAKE_PERSONAL_API_KEY)
-        .build()
-        .unwrap();
+    let client = local_client(&server);
     tokio::time::sleep(Duration::from_millis(50)).await; // the poller's load is out
     client.load_feature_flags().await;
     assert!(
@@ -329,11 +330,7 @@ async fn a_group_flag_without_its_group_answers_alike_in_the_evaluator_and_the_c
 
     let server = FakePostHog::start().await;
     server.set_definitions(document);
-    let client = Client::builder("phc")
-        .host(server.url())
-        .personal_api_key(posthog::test_util::FAKE_PERSONAL_API_KEY)
-        .build()
-        .unwrap();
+    let client = local_client(&server);
     assert!(client.wait_for_flags(Duration::from_secs(5)).await);
     let from_client = client
         .get_feature_flag(
