@@ -115,6 +115,7 @@ impl FlagSet {
                 .map(|((id, _), slot)| (id.as_str().into(), slot))
                 .collect(),
             flag_index: flag_positions(flags),
+            missing_keys: RefCell::new(FxMap::default()),
         };
         let cohorts = raw_cohorts
             .into_iter()
@@ -241,7 +242,9 @@ fn filter_unsupported(
         Filter::Property { matcher, .. } => matcher.unusable(),
         Filter::Flag(FlagDependency::Malformed) => false,
         Filter::Flag(FlagDependency::BadChain) => true,
-        Filter::Flag(FlagDependency::Chain { chain, .. }) => chain.is_none(),
+        Filter::Flag(FlagDependency::Chain { chain, missing, .. }) => {
+            chain.is_none() || !missing.is_empty()
+        }
         Filter::Cohort { slot, op, .. } => {
             if *op == CohortOp::Unsupported {
                 return true;
@@ -302,6 +305,8 @@ struct Ctx<'m> {
     cohort_slots: FxMap<Box<str>, u32>,
     /// Flag key → position in [`FlagSet::flags`].
     flag_index: FxMap<Box<str>, usize>,
+    /// Keys that dependency chains name but no flag has → an id of their own.
+    missing_keys: RefCell<FxMap<Box<str>, u32>>,
 }
 
 impl Ctx<'_> {
@@ -507,7 +512,7 @@ impl Ctx<'_> {
                     op,
                 }
             }
-            Some("flag") => Filter::Flag(dependency(obj, operator, value, &self.flag_index)),
+            Some("flag") => Filter::Flag(self.dependency(obj, operator, value)),
             _ => {
                 let key = match obj.get("key") {
                     Some(Value::String(k)) => k.as_str(),
@@ -588,28 +593,44 @@ impl Ctx<'_> {
     }
 }
 
-fn dependency(
-    obj: &Map<String, Value>,
-    operator: Option<&str>,
-    value: &Value,
-    flag_index: &FxMap<Box<str>, usize>,
-) -> FlagDependency {
-    let key = obj.get("key").and_then(Value::as_str).unwrap_or_default();
-    if operator != Some("flag_evaluates_to") || key.is_empty() || value.is_null() {
-        return FlagDependency::Malformed;
-    }
-    let chain = match obj.get("dependency_chain") {
-        Some(Value::Array(chain)) if !chain.is_empty() => chain,
-        _ => return FlagDependency::BadChain,
-    };
-    let chain = chain
-        .iter()
-        .map(|k| flag_index.get(&*python_str(k)?).copied())
-        .collect();
-    FlagDependency::Chain {
-        chain,
-        key: flag_index.get(key).copied(),
-        expected: value.clone(),
+impl Ctx<'_> {
+    /// flags.md §10: a `type: "flag"` filter.
+    fn dependency(
+        &self,
+        obj: &Map<String, Value>,
+        operator: Option<&str>,
+        value: &Value,
+    ) -> FlagDependency {
+        let key = obj.get("key").and_then(Value::as_str).unwrap_or_default();
+        if operator != Some("flag_evaluates_to") || key.is_empty() || value.is_null() {
+            return FlagDependency::Malformed;
+        }
+        let members = match obj.get("dependency_chain") {
+            Some(Value::Array(chain)) if !chain.is_empty() => chain,
+            _ => return FlagDependency::BadChain,
+        };
+        let mut chain = Some(Vec::with_capacity(members.len()));
+        let mut missing = Vec::new();
+        let mut missing_keys = self.missing_keys.borrow_mut();
+        for member in members {
+            let Some(name) = python_str(member) else {
+                chain = None;
+                continue;
+            };
+            match self.flag_index.get(&*name) {
+                Some(&index) => chain.iter_mut().for_each(|c| c.push(index)),
+                None => {
+                    let next = u32::try_from(missing_keys.len()).unwrap_or(u32::MAX);
+                    missing.push(*missing_keys.entry(name.into()).or_insert(next));
+                }
+            }
+        }
+        FlagDependency::Chain {
+            chain: chain.map(Vec::into_boxed_slice),
+            missing: missing.into_boxed_slice(),
+            key: self.flag_index.get(key).copied(),
+            expected: value.clone(),
+        }
     }
 }
 

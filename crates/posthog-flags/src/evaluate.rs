@@ -68,6 +68,8 @@ pub(crate) struct Engine<'d, 'c> {
     set: &'d FlagSet,
     ctx: &'c EvalContext<'c>,
     deps: Vec<(usize, DepState<'d>)>,
+    /// Dependency-chain members with no definition met in this pass (by missing-key id).
+    missing_seen: Vec<u32>,
     cohort_stack: Vec<u32>,
     depth: u32,
     /// Person-property lookups by key slot (`None`: not looked up yet). Empty: no caching.
@@ -83,6 +85,7 @@ impl<'d, 'c> Engine<'d, 'c> {
             set,
             ctx,
             deps: Vec::new(),
+            missing_seen: Vec::new(),
             cohort_stack: Vec::new(),
             depth: 0,
             slots: Vec::new(),
@@ -102,6 +105,7 @@ impl<'d, 'c> Engine<'d, 'c> {
     #[inline]
     pub(crate) fn reset(&mut self) {
         self.deps.clear();
+        self.missing_seen.clear();
         self.cohort_stack.clear();
         self.depth = 0;
     }
@@ -456,19 +460,27 @@ impl<'d, 'c> Engine<'d, 'c> {
 
     /// flags.md §10: a dependency on another flag's value.
     fn dependency(&mut self, dependency: &'d FlagDependency, subject: &Subject<'c>) -> Tri {
-        let (chain, key, expected) = match dependency {
+        let (chain, missing, key, expected) = match dependency {
             FlagDependency::Malformed => return Tri::No,
             FlagDependency::BadChain => return Tri::Soft(Reason::UnsupportedDefinition),
             FlagDependency::Chain {
                 chain,
+                missing,
                 key,
                 expected,
-            } => (chain, key, expected),
+            } => (chain, missing, key, expected),
         };
         let set = self.set;
         let Some(chain) = chain else {
             return Tri::Soft(Reason::UnsupportedDefinition);
         };
+        // A member with no definition is inconclusive the first time this pass meets it;
+        // after that it counts as evaluated (unresolved), as in PostHog's Python SDK, so a
+        // second chain naming it goes on with its other members.
+        if let Some(&first) = missing.iter().find(|id| !self.missing_seen.contains(id)) {
+            self.missing_seen.push(first);
+            return Tri::Soft(Reason::UnsupportedDefinition);
+        }
         if self.depth >= MAX_DEPTH {
             return Tri::Error;
         }

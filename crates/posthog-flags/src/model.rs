@@ -113,8 +113,12 @@ pub(crate) enum FlagDependency {
     BadChain,
     /// Flags by position in `FlagSet::flags`, resolved when the set is compiled.
     Chain {
-        /// `None`: a member names no flag of the document.
+        /// The members that name a flag of the document, in order. `None`: a member is
+        /// not text (an array or an object).
         chain: Option<Box<[usize]>>,
+        /// The members that name no flag of the document, in order, as ids unique within
+        /// the document (the same key always gets the same id).
+        missing: Box<[u32]>,
         /// `None`: the key names no flag of the document.
         key: Option<usize>,
         expected: Value,

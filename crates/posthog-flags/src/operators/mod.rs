@@ -332,6 +332,9 @@ fn compile_regex(value: &Value) -> RegexMatcher {
     let Some(gated) = regex_gate::gate(&pattern) else {
         return RegexMatcher::Unportable;
     };
+    if gated.python_rejects {
+        return RegexMatcher::Invalid;
+    }
     // Only the syntax now (the same parser `regex` uses, and cheap); building waits for the
     // first use.
     match regex_syntax::Parser::new().parse(&gated.rust) {
