@@ -69,7 +69,10 @@ pub use client::{Client, SHUTDOWN_SLACK};
 pub use error::Error;
 #[doc(inline)]
 pub use exceptions::{ERROR_SCOPE_SOURCE, ExceptionOptions};
-pub use feature_flags::{FeatureFlagEvaluations, FeatureFlagResult, FlagOptions};
+pub use feature_flags::{
+    FeatureFlagEvaluations, FeatureFlagResult, FlagOptions, FlagPayloads, FlagValues, FlagsError,
+    IncompleteFlags,
+};
 #[doc(inline)]
 pub use global::{GlobalGuard, capture, global, init_global};
 #[doc(inline)]

@@ -298,7 +298,8 @@ async fn c_get_flags_merges_local_and_remote() {
     let client = local_client(&server).await;
     let (values, payloads) = client
         .get_all_flags_and_payloads("u", &FlagOptions::new())
-        .await;
+        .await
+        .expect("complete");
     assert_eq!(server.requests_to("/flags/").len(), 1);
     assert_eq!(values["beta-ui"], FlagValue::Bool(true));
     assert_eq!(values["needs-email"], FlagValue::Bool(true));
@@ -307,7 +308,8 @@ async fn c_get_flags_merges_local_and_remote() {
     assert_eq!(payloads["server-only"], json!([1]));
     let local = client
         .get_all_flags("u", &FlagOptions::new().only_evaluate_locally(true))
-        .await;
+        .await
+        .expect("local-only is complete");
     assert_eq!(
         server.requests_to("/flags/").len(),
         1,
@@ -394,6 +396,7 @@ async fn c_tracing_headers_6_no_identity_no_flags() {
         client
             .get_all_flags("", &FlagOptions::new())
             .await
+            .expect("no subject: empty, not an error")
             .is_empty()
     );
     let from_context = posthog::context::Context::new()
@@ -494,7 +497,7 @@ async fn c_get_flags_device_bucketing_decides_locally() {
     let opts = FlagOptions::new()
         .device_id("device-1")
         .only_evaluate_locally(true);
-    let all = client.get_all_flags("u1", &opts).await;
+    let all = client.get_all_flags("u1", &opts).await.expect("complete");
     assert_eq!(all.get("by-device"), Some(&FlagValue::Bool(true)));
     assert_eq!(
         client.get_feature_flag("by-device", "u1", &opts).await,
@@ -505,6 +508,7 @@ async fn c_get_flags_device_bucketing_decides_locally() {
         !client
             .get_all_flags("u1", &without)
             .await
+            .expect("complete")
             .contains_key("by-device"),
         "no device id: undecided locally"
     );

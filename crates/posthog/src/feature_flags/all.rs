@@ -1,17 +1,67 @@
 //! Every flag of one subject through the client: local evaluation of the whole set, then at
 //! most one `/flags` request, with the result cache in front.
 
-use super::{AllFlags, FlagOptions, LocalAnswer, Resolved, result_cache, with_scope_overrides};
+use super::{
+    AllFlags, FlagOptions, FlagPayloads, FlagValues, FlagsError, IncompleteFlags, LocalAnswer,
+    Resolved, result_cache, with_scope_overrides,
+};
 use crate::Client;
 
 impl Client {
+    /// Every flag's value for `distinct_id` (C-GET-FLAGS): all evaluated locally, and at most
+    /// one `/flags` request when some cannot be decided; the server's answers replace the
+    /// undecided ones. No `$feature_flag_called`. No known flags is `Ok` with an empty map.
+    ///
+    /// # Errors
+    ///
+    /// [`IncompleteFlags`] when some flags could not be decided (C-GET-FLAGS.4): the client
+    /// is disabled, the request failed, or PostHog reported errors or its quota. It carries
+    /// what was decided anyway: the values decided locally, and those PostHog computed unless
+    /// it answered over quota.
+    pub async fn get_all_flags(
+        &self,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> Result<FlagValues, IncompleteFlags<FlagValues>> {
+        let all = self.all_flags(distinct_id, opts).await;
+        let values = all.flags.into_iter().map(|(k, r)| (k, r.value)).collect();
+        match all.error {
+            None => Ok(values),
+            Some(error) => Err(IncompleteFlags::new(error, values)),
+        }
+    }
+
+    /// Every flag's value and the payloads of those that have one, from one evaluation
+    /// (C-GET-FLAGS-PAYLOADS). No known flags is `Ok` with two empty maps.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::get_all_flags`], with both maps of what was decided (C-GET-FLAGS-PAYLOADS.5).
+    pub async fn get_all_flags_and_payloads(
+        &self,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> Result<(FlagValues, FlagPayloads), IncompleteFlags<(FlagValues, FlagPayloads)>> {
+        let all = self.all_flags(distinct_id, opts).await;
+        let payloads = all
+            .flags
+            .iter()
+            .filter_map(|(k, r)| r.payload.clone().map(|p| (k.clone(), p)))
+            .collect();
+        let values = all.flags.into_iter().map(|(k, r)| (k, r.value)).collect();
+        match all.error {
+            None => Ok((values, payloads)),
+            Some(error) => Err(IncompleteFlags::new(error, (values, payloads))),
+        }
+    }
+
     /// Every flag (or the `flag_keys` of the options) for one subject: local first, then at
     /// most one `/flags` request for what local evaluation could not decide (C-GET-FLAGS.2,
     /// C-EVALUATE-FLAGS.3/.4/.16).
     pub(crate) async fn all_flags(&self, distinct_id: &str, opts: &FlagOptions) -> AllFlags {
         let mut out = AllFlags::default();
         if !self.is_enabled() {
-            out.error = Some("client disabled".into());
+            out.error = Some(FlagsError::Disabled);
             return out;
         }
         let Some(subject) = self.flag_subject(distinct_id) else {
@@ -94,7 +144,7 @@ impl Client {
                     Ok(answer) if !answer.quota_limited => {
                         out.request_id = answer.request_id.clone();
                         if answer.errors_while_computing_flags {
-                            out.error = Some("errors_while_computing_flags".into());
+                            out.error = Some(FlagsError::ErrorsWhileComputing);
                         }
                         for (key, detail) in &answer.flags {
                             // Only what was asked for (C-EVALUATE-FLAGS.4): a server may
@@ -112,11 +162,11 @@ impl Client {
                     }
                     Ok(_) => {
                         tracing::warn!(target: "posthog", "feature flags are over quota");
-                        out.error = Some("quota_limited".into());
+                        out.error = Some(FlagsError::QuotaLimited);
                     }
                     Err(err) => {
                         tracing::warn!(target: "posthog", "flags could not be evaluated remotely: {err}");
-                        out.error = Some(super::error_code(&err).into_owned());
+                        out.error = Some(FlagsError::of_request(&err));
                     }
                 }
             }

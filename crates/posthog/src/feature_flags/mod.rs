@@ -6,6 +6,7 @@ mod all;
 pub mod cache;
 mod called;
 mod called_key;
+mod incomplete;
 mod options;
 pub(crate) mod poller;
 mod read;
@@ -25,6 +26,7 @@ use posthog_flags::{Evaluation, FlagInfo, FlagSet};
 use serde_json::Value;
 use tokio::sync::watch;
 
+pub use incomplete::{FlagPayloads, FlagValues, FlagsError, IncompleteFlags};
 pub use options::FlagOptions;
 #[cfg(feature = "redis")]
 pub use redis_cache::RedisDefinitionsCache;
@@ -145,7 +147,7 @@ pub(crate) struct AllFlags {
     pub(crate) groups: posthog_core::Groups,
     pub(crate) flags: BTreeMap<String, Resolved>,
     pub(crate) request_id: Option<String>,
-    pub(crate) error: Option<String>,
+    pub(crate) error: Option<FlagsError>,
 }
 
 /// What local evaluation concluded.
@@ -243,22 +245,8 @@ struct NeedsRemote<'a> {
 }
 
 /// `/flags` gave no answer (no response, an error status, over quota); the code is what
-/// `$feature_flag_error` reports ([`error_code`]).
+/// `$feature_flag_error` reports ([`FlagsError::code`]).
 struct RemoteFailed(Cow<'static, str>);
-
-/// PostHog's `$feature_flag_error` code for a `/flags` request that failed: `timeout`,
-/// `api_error_<status>`, `connection_error` (no response otherwise) or `unknown_error`.
-fn error_code(err: &posthog_transport::TransportError) -> Cow<'static, str> {
-    if err.is_timeout() {
-        Cow::Borrowed("timeout")
-    } else if let Some(status) = err.status_code() {
-        Cow::Owned(format!("api_error_{}", status.as_u16()))
-    } else if err.is_no_response() {
-        Cow::Borrowed("connection_error")
-    } else {
-        Cow::Borrowed("unknown_error")
-    }
-}
 
 /// `$feature_flag_error` for a read: the answer's own errors (`errors_while_computing_flags`,
 /// `quota_limited`, or a failed request's code), then `flag_missing` when there is no value,
@@ -397,39 +385,6 @@ impl Client {
     ) -> Option<FeatureFlagResult> {
         let resolved = self.read_flag(key, distinct_id, opts, true).await?;
         Some(resolved.to_result(key))
-    }
-
-    /// Every flag's value for `distinct_id` (C-GET-FLAGS): all evaluated locally, and at most
-    /// one `/flags` request when some cannot be decided; the server's answers replace the
-    /// undecided ones. No `$feature_flag_called`.
-    pub async fn get_all_flags(
-        &self,
-        distinct_id: &str,
-        opts: &FlagOptions,
-    ) -> BTreeMap<String, FlagValue> {
-        self.all_flags(distinct_id, opts)
-            .await
-            .flags
-            .into_iter()
-            .map(|(k, r)| (k, r.value))
-            .collect()
-    }
-
-    /// Every flag's value and the payloads of those that have one (C-GET-FLAGS-PAYLOADS).
-    pub async fn get_all_flags_and_payloads(
-        &self,
-        distinct_id: &str,
-        opts: &FlagOptions,
-    ) -> (BTreeMap<String, FlagValue>, BTreeMap<String, Value>) {
-        let all = self.all_flags(distinct_id, opts).await.flags;
-        let payloads = all
-            .iter()
-            .filter_map(|(k, r)| r.payload.clone().map(|p| (k.clone(), p)))
-            .collect();
-        (
-            all.into_iter().map(|(k, r)| (k, r.value)).collect(),
-            payloads,
-        )
     }
 
     /// Waits until local-evaluation definitions are loaded, at most `timeout`; `false` when they

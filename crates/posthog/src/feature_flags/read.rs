@@ -8,8 +8,8 @@ use posthog_flags::Evaluation;
 use serde_json::Value;
 
 use super::{
-    FlagOptions, LocalAnswer, NeedsRemote, RemoteFailed, Resolved, called, called_key, error_code,
-    read_error, result_cache, value_json, with_scope_overrides,
+    FlagOptions, LocalAnswer, NeedsRemote, RemoteFailed, Resolved, called, called_key, read_error,
+    result_cache, value_json, with_scope_overrides,
 };
 use crate::Client;
 
@@ -132,7 +132,7 @@ impl Client {
             }
             Err(err) => {
                 tracing::warn!(target: "posthog", "feature flag {key:?} could not be evaluated remotely: {err}");
-                Err(RemoteFailed(error_code(&err)))
+                Err(RemoteFailed(super::FlagsError::of_request(&err).code()))
             }
         }
     }

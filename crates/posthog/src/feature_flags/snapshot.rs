@@ -46,7 +46,7 @@ impl FeatureFlagEvaluations {
             groups: all.groups,
             flags: all.flags,
             request_id: all.request_id,
-            error: all.error,
+            error: all.error.map(|e| e.code().into_owned()),
             evaluated_at: std::time::SystemTime::now(),
         };
         Self {
