@@ -128,6 +128,7 @@ impl Client {
         let flags = Arc::new(crate::feature_flags::FlagsRuntime::new(
             options.definitions_cache.clone(),
             options.flag_result_cache,
+            options.on_error.clone(),
         ));
         let mut worker_runtime = None;
         let (transport, tx) = if enabled {

@@ -27,6 +27,11 @@ pub enum DeliveryErrorKind {
     /// The worker was stopped before the events were sent: its tokio runtime shut down (or
     /// its task was cancelled) without a completed [`Client::shutdown`](crate::Client::shutdown).
     Abandoned,
+    /// Not about events (`count` is 0): local-evaluation flag definitions could not be
+    /// loaded: PostHog refused the key (`status` 401, 402 or 403), the request failed, or
+    /// the document did not parse. The last good definitions stay in use, except after
+    /// 401/402, when flags are evaluated remotely until a load succeeds (C-FLAG-DEFS.6/.7).
+    FlagDefinitions,
 }
 
 /// A report of events that will not be delivered, handed to `on_error` and logged.

@@ -145,3 +145,47 @@ async fn client_with_failing_read(server: &FakePostHog) -> Client {
     client.load_feature_flags().await;
     client
 }
+
+/// A cache whose calls never finish.
+#[derive(Debug, Default)]
+struct Hanging;
+
+impl DefinitionsCache for Hanging {
+    fn should_fetch(&self) -> BoxFuture<'_, Result<bool, CacheError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn get(&self) -> BoxFuture<'_, Result<Option<CachedDefinitions>, CacheError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn put<'a>(&'a self, _: &'a CachedDefinitions) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// C-FLAG-DEFS.13: a cache call is awaited for a bounded time (3 s): a decision that never
+/// comes means fetching directly, and a store that never finishes does not hold the load up.
+#[tokio::test]
+async fn c_flag_defs_13_a_hanging_cache_call_times_out() {
+    let server = FakePostHog::start().await;
+    server.set_definitions(definitions());
+    let started = std::time::Instant::now();
+    let client = client(&server, Arc::new(Hanging));
+    assert!(
+        client.wait_for_flags(Duration::from_secs(10)).await,
+        "loaded directly after the decision timed out"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(3),
+        "the decision was awaited: {took:?}"
+    );
+    assert!(took < Duration::from_secs(6), "bounded: {took:?}");
+    assert_eq!(server.requests_to("/flags/definitions").len(), 1);
+    let local = FlagOptions::new().only_evaluate_locally(true);
+    assert_eq!(
+        client.get_feature_flag("beta-ui", "u", &local).await,
+        Some(FlagValue::Bool(true))
+    );
+}

@@ -79,9 +79,10 @@ impl FlagsRuntime {
     pub(crate) fn new(
         cache: Option<Arc<dyn cache::DefinitionsCache>>,
         results: Option<(usize, Duration)>,
+        on_error: Option<crate::report::OnError>,
     ) -> Self {
         Self {
-            store: Arc::new(DefinitionsStore::new()),
+            store: Arc::new(DefinitionsStore::new(on_error)),
             tracker: CalledTracker::new(called::CAPACITY),
             stop: watch::channel(false).0,
             cache,
@@ -424,7 +425,7 @@ mod tests {
     /// were reported.
     #[tokio::test]
     async fn c_shutdown_6_shutdown_clears_the_flag_called_dedupe() {
-        let runtime = FlagsRuntime::new(None, None);
+        let runtime = FlagsRuntime::new(None, None, None);
         assert!(runtime.tracker.first_time(42));
         assert!(!runtime.tracker.first_time(42));
         assert_eq!(runtime.tracker.len(), 1);

@@ -23,7 +23,6 @@ pub(crate) struct Loaded {
 /// (flag reads keep a per-thread copy, re-read only when `version` moves); a load compiles the
 /// new set first and then swaps the pointer, so readers always see a whole set and never wait
 /// for a compile (C-FLAG-DEFS.4, C-LOCAL-EVAL.10).
-#[derive(Debug)]
 pub(crate) struct DefinitionsStore {
     current: RwLock<Option<Arc<Loaded>>>,
     /// Bumped, under `current`'s write lock, on every replace.
@@ -35,11 +34,23 @@ pub(crate) struct DefinitionsStore {
     ready: watch::Sender<bool>,
     /// Held while a refresh runs: a refresh asked for meanwhile joins it (single flight).
     refreshing: tokio::sync::Mutex<()>,
+    /// The client's `on_error`, told of every failed load.
+    on_error: Option<crate::report::OnError>,
+}
+
+impl std::fmt::Debug for DefinitionsStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefinitionsStore")
+            .field("loaded", &self.current().is_some())
+            .field("version", &self.version.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
 }
 
 impl DefinitionsStore {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(on_error: Option<crate::report::OnError>) -> Self {
         Self {
+            on_error,
             current: RwLock::new(None),
             version: AtomicU64::new(0),
             id: thread_copy::next_store_id(),
@@ -120,9 +131,32 @@ impl DefinitionsStore {
                 true
             }
             Err(err) => {
-                tracing::warn!(target: "posthog", "flag definitions ignored: {err}");
+                self.report_failure(None, format!("flag definitions ignored: {err}"));
                 false
             }
+        }
+    }
+
+    /// A failed load: logged, and handed to `on_error` as
+    /// [`DeliveryErrorKind::FlagDefinitions`](crate::DeliveryErrorKind::FlagDefinitions).
+    fn report_failure(&self, status: Option<u16>, message: String) {
+        if matches!(status, Some(401..=403)) {
+            tracing::error!(target: "posthog", "{message}");
+        } else {
+            tracing::warn!(target: "posthog", "{message}");
+        }
+        let Some(on_error) = &self.on_error else {
+            return;
+        };
+        let error = crate::DeliveryError {
+            kind: crate::DeliveryErrorKind::FlagDefinitions,
+            count: 0,
+            uuids: Vec::new(),
+            status,
+            message,
+        };
+        if crate::hooks::contain(|| on_error(&error)).is_none() {
+            tracing::warn!(target: "posthog", "the on_error callback panicked");
         }
     }
 
@@ -152,18 +186,20 @@ impl DefinitionsStore {
                 None
             }
             Err(err) => {
-                match err.status_code().map(|s| s.as_u16()) {
+                let status = err.status_code().map(|s| s.as_u16());
+                let message = match status {
                     Some(401 | 402) => {
-                        tracing::error!(target: "posthog", "flag definitions refused ({err}); local evaluation is off until a load succeeds");
                         self.replace(None, None);
+                        format!(
+                            "flag definitions refused ({err}); local evaluation is off until a load succeeds"
+                        )
                     }
-                    Some(403) => {
-                        tracing::error!(target: "posthog", "flag definitions refused ({err}); check the key's feature_flag:read scope")
-                    }
-                    _ => {
-                        tracing::warn!(target: "posthog", "flag definitions not refreshed, keeping the last ones: {err}")
-                    }
-                }
+                    Some(403) => format!(
+                        "flag definitions refused ({err}); check the key's feature_flag:read scope"
+                    ),
+                    _ => format!("flag definitions not refreshed, keeping the last ones: {err}"),
+                };
+                self.report_failure(status, message);
                 None
             }
         }
