@@ -7,6 +7,7 @@ pub mod cache;
 mod called;
 mod called_key;
 mod incomplete;
+mod local;
 mod options;
 pub(crate) mod poller;
 mod read;

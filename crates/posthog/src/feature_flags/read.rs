@@ -202,7 +202,7 @@ impl Client {
     /// merge, and `$feature_flag_called` not wanted or already reported for this (subject,
     /// flag, value, groups). Records nothing, so a `None` leaves the full path its decisions.
     #[inline]
-    pub(super) fn read_value_fast(
+    pub(crate) fn read_value_fast(
         &self,
         key: &str,
         distinct_id: &str,

@@ -39,6 +39,11 @@ struct Data {
 }
 
 impl FeatureFlagEvaluations {
+    /// A snapshot with no flags, tied to no client (reading it emits nothing).
+    pub(crate) fn empty() -> Self {
+        Self::new(AllFlags::default(), None)
+    }
+
     pub(crate) fn new(all: AllFlags, client: Option<Client>) -> Self {
         let keys = all.flags.keys().cloned().collect();
         let data = Data {

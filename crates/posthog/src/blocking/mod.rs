@@ -1,8 +1,13 @@
 //! [`Client`] for programs without an async runtime: the same queue and worker, run on a
-//! runtime thread the client owns. `capture` and the identity calls are the async client's
-//! (they never block); `flush` and `shutdown` block the calling thread; dropping the last
-//! handle shuts the client down within its `shutdown_timeout` (30 s by default; only an
-//! unreachable or failing PostHog makes it wait that long).
+//! runtime thread the client owns. `capture`, the identity calls and exception capture are the
+//! async client's (they never block); flag reads block only when the server must be asked
+//! (a locally decided flag is read on the calling thread); `flush` and `shutdown` block the
+//! calling thread; dropping the last handle shuts the client down within its
+//! `shutdown_timeout` (30 s by default; only an unreachable or failing PostHog makes it wait
+//! that long).
+
+mod exceptions;
+mod flags;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +51,16 @@ impl Inner {
     {
         let runtime = self.runtime.as_ref()?;
         if tokio::runtime::Handle::try_current().is_ok() {
-            std::thread::scope(|s| s.spawn(|| runtime.block_on(future)).join().ok())
+            // The helper thread gets the caller's context (its flag property overrides too).
+            let context = crate::context::current();
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let _entered = context.map(crate::context::Context::enter);
+                    runtime.block_on(future)
+                })
+                .join()
+                .ok()
+            })
         } else {
             Some(runtime.block_on(future))
         }
