@@ -87,6 +87,8 @@ pub struct Client {
 struct Inner {
     options: Options,
     exceptions: crate::exceptions::RecentErrors,
+    /// Token buckets for autocaptured exceptions, when a rate limit is set.
+    autocapture_limiter: Option<crate::exceptions::rate_limit::Limiter>,
     flags: Arc<crate::feature_flags::FlagsRuntime>,
     defaults: Arc<Defaults>,
     transport: Option<Transport>,
@@ -168,7 +170,7 @@ impl Client {
                 max_in_flight: options.max_in_flight,
                 retry: RetryPolicy::ingestion(options.max_retries.unwrap_or(0)),
                 debug: options.debug,
-                project_root: options.project_root.clone(),
+                in_app: options.in_app.clone(),
                 drop_timeout: options.shutdown_timeout,
                 v1: (options.capture_mode == crate::CaptureMode::V1).then(|| {
                     options.content_encoding.unwrap_or(if options.gzip {
@@ -211,6 +213,9 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 exceptions: crate::exceptions::RecentErrors::default(),
+                autocapture_limiter: options
+                    .autocapture_rate_limit
+                    .map(crate::exceptions::rate_limit::Limiter::new),
                 flags,
                 defaults,
                 options,
@@ -227,6 +232,10 @@ impl Client {
 
     pub(crate) fn exceptions(&self) -> &crate::exceptions::RecentErrors {
         &self.inner.exceptions
+    }
+
+    pub(crate) fn autocapture_limiter(&self) -> Option<&crate::exceptions::rate_limit::Limiter> {
+        self.inner.autocapture_limiter.as_ref()
     }
 
     pub(crate) fn options(&self) -> &Options {
@@ -518,7 +527,7 @@ impl Client {
     /// An event message serialised on this thread, as the worker would have: for the
     /// overflow, when the channel is full.
     fn message_json(&self, msg: Msg) -> Result<crate::pipeline::PendingEvent, String> {
-        let (mut event, add_defaults) = match msg.into_payload(&self.inner.options.project_root) {
+        let (mut event, add_defaults) = match msg.into_payload(&self.inner.options.in_app) {
             Ok(crate::pipeline::Payload::Json(event)) => return Ok(event),
             Ok(crate::pipeline::Payload::Event(event, add_defaults)) => (event, add_defaults),
             Err(_) => return Err("not an event".into()),

@@ -32,12 +32,15 @@ pub struct Context {
 pub(crate) struct FlagProperties {
     pub(crate) person: Properties,
     pub(crate) groups: GroupProperties,
+    /// The device id flag reads use when the call passes none (Python's
+    /// `set_context_device_id`).
+    pub(crate) device_id: Option<String>,
 }
 
 impl FlagProperties {
-    /// No person and no group overrides.
+    /// No person or group overrides and no device id.
     fn is_empty(&self) -> bool {
-        self.person.is_empty() && self.groups.is_empty()
+        self.person.is_empty() && self.groups.is_empty() && self.device_id.is_none()
     }
 }
 
@@ -87,6 +90,22 @@ impl Context {
     pub fn tag(mut self, key: impl Into<String>, value: impl PropertyValue) -> Self {
         self.tags.insert(key.into(), value.into_value());
         self
+    }
+
+    /// Sets the device id flag reads in the scope use when the call passes none (flags
+    /// bucketed by device, `device_id` on `/flags`). Shared with nested scopes made with
+    /// [`Context::inherit`].
+    pub fn device_id(self, id: impl Into<String>) -> Self {
+        if let Ok(mut props) = self.flag_properties.lock() {
+            props.device_id = Some(id.into());
+            FLAG_OVERRIDES_USED.store(true, Ordering::Relaxed);
+        }
+        self
+    }
+
+    /// The context's device id.
+    pub fn get_device_id(&self) -> Option<String> {
+        self.flag_properties.lock().ok()?.device_id.clone()
     }
 
     /// The context's distinct id.
@@ -242,6 +261,18 @@ pub fn tag(key: impl Into<String>, value: impl PropertyValue) -> bool {
 /// (a server keeps no process-wide person), and it never sends an event.
 pub fn set_person_properties_for_flags(properties: Properties) {
     with_flag_properties(|p| p.person.extend(properties.clone()));
+}
+
+/// Sets the device id flag reads in the active scope use when the call passes none (Python's
+/// `set_context_device_id`). Outside any scope it does nothing.
+pub fn set_context_device_id(device_id: impl Into<String>) {
+    let device_id = device_id.into();
+    with_flag_properties(|p| p.device_id = Some(device_id.clone()));
+}
+
+/// The active scope's device id, if any.
+pub fn current_device_id() -> Option<String> {
+    with_current(|ctx| ctx?.flag_properties.lock().ok()?.device_id.clone())
 }
 
 /// Clears the person-property overrides of the active scope (C-RESET-PERSON-PROPS).

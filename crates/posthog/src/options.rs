@@ -26,8 +26,9 @@ pub(crate) struct Options {
     pub(crate) poll_interval: Duration,
     pub(crate) feature_flags_request_timeout: Duration,
     pub(crate) flag_retries: u32,
-    pub(crate) project_root: String,
+    pub(crate) in_app: crate::exceptions::InApp,
     pub(crate) log_captured_exceptions: bool,
+    pub(crate) autocapture_rate_limit: Option<crate::exceptions::rate_limit::RateLimit>,
     pub(crate) definitions_cache: Option<Arc<dyn crate::feature_flags::cache::DefinitionsCache>>,
     pub(crate) flag_result_cache: Option<(usize, Duration)>,
     pub(crate) max_queue_size: usize,
@@ -124,10 +125,14 @@ impl ClientBuilder {
                 poll_interval: Duration::from_secs(30),
                 feature_flags_request_timeout: Duration::from_secs(3),
                 flag_retries: 1,
-                project_root: std::env::current_dir()
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_default(),
+                in_app: crate::exceptions::InApp {
+                    root: std::env::current_dir()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default(),
+                    modules: Vec::new(),
+                },
                 log_captured_exceptions: false,
+                autocapture_rate_limit: None,
                 definitions_cache: None,
                 flag_result_cache: None,
                 max_queue_size: 10_000,
@@ -246,7 +251,40 @@ impl ClientBuilder {
     /// Frames in files under this directory are the application's own (`in_app`); default:
     /// the working directory at start.
     pub fn project_root(mut self, root: impl Into<String>) -> Self {
-        self.options.project_root = root.into();
+        self.options.in_app.root = root.into();
+        self
+    }
+
+    /// Module-path prefixes whose frames are the application's own wherever their files are
+    /// (Python's `in_app_modules`): `["myapp", "shared_lib"]` marks `myapp::…` and
+    /// `shared_lib::…` frames in-app, a vendored crate's included. Added to the
+    /// [`project_root`](Self::project_root) rule.
+    pub fn in_app_modules<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        modules: I,
+    ) -> Self {
+        self.options.in_app.modules = modules.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Rate-limits autocaptured exceptions (panics, error scopes, the error-capturing
+    /// middleware; never `capture_exception`), as Python's
+    /// `enable_exception_autocapture_rate_limiting` with `exception_autocapture_bucket_size`,
+    /// `_refill_rate` and `_refill_interval_seconds` (PostHog's defaults: 50, 10, 10 s). Each
+    /// exception type has a bucket of `bucket_size` tokens (at most 100); a capture takes one,
+    /// the one that takes the last is skipped too, and `refill_rate` tokens (at most
+    /// `bucket_size`) come back per whole `refill_interval` (at most a day). Off by default.
+    pub fn exception_autocapture_rate_limit(
+        mut self,
+        bucket_size: u32,
+        refill_rate: u32,
+        refill_interval: Duration,
+    ) -> Self {
+        self.options.autocapture_rate_limit = Some(crate::exceptions::rate_limit::RateLimit::new(
+            bucket_size,
+            refill_rate,
+            refill_interval,
+        ));
         self
     }
 

@@ -9,10 +9,16 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::Client;
+use crate::feature_flags::FlagDefinitions;
 use crate::{
-    FeatureFlagEvaluations, FeatureFlagResult, FlagOptions, FlagPayloads, FlagValues,
+    FeatureFlagEvaluations, FeatureFlagResult, FlagOptions, FlagPayloads, FlagValues, FlagsError,
     IncompleteFlags,
 };
+
+/// What a read answers when the client's runtime is gone (the client was shut down).
+fn disabled<T: Default>() -> IncompleteFlags<T> {
+    IncompleteFlags::new(FlagsError::Disabled, T::default())
+}
 
 impl Client {
     /// See [`crate::Client::get_feature_flag`].
@@ -168,6 +174,75 @@ impl Client {
     /// See [`crate::Client::feature_flag_definitions_loaded_at`].
     pub fn feature_flag_definitions_loaded_at(&self) -> Option<SystemTime> {
         self.as_async().feature_flag_definitions_loaded_at()
+    }
+
+    /// See [`crate::Client::get_flags_decision`].
+    ///
+    /// # Errors
+    ///
+    /// As the async call.
+    pub fn get_flags_decision(
+        &self,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> Result<posthog_core::FlagsResponse, FlagsError> {
+        let client = self.as_async();
+        self.inner
+            .block_on(client.get_flags_decision(distinct_id, opts))
+            .unwrap_or(Err(FlagsError::Disabled))
+    }
+
+    /// See [`crate::Client::get_feature_variants`].
+    ///
+    /// # Errors
+    ///
+    /// As the async call.
+    pub fn get_feature_variants(
+        &self,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> Result<FlagValues, IncompleteFlags<FlagValues>> {
+        let client = self.as_async();
+        self.inner
+            .block_on(client.get_feature_variants(distinct_id, opts))
+            .unwrap_or_else(|| Err(disabled()))
+    }
+
+    /// See [`crate::Client::get_feature_payloads`].
+    ///
+    /// # Errors
+    ///
+    /// As the async call.
+    pub fn get_feature_payloads(
+        &self,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> Result<FlagPayloads, IncompleteFlags<FlagPayloads>> {
+        let client = self.as_async();
+        self.inner
+            .block_on(client.get_feature_payloads(distinct_id, opts))
+            .unwrap_or_else(|| Err(disabled()))
+    }
+
+    /// See [`crate::Client::get_feature_flags_and_payloads`].
+    ///
+    /// # Errors
+    ///
+    /// As the async call.
+    pub fn get_feature_flags_and_payloads(
+        &self,
+        distinct_id: &str,
+        opts: &FlagOptions,
+    ) -> Result<(FlagValues, FlagPayloads), IncompleteFlags<(FlagValues, FlagPayloads)>> {
+        let client = self.as_async();
+        self.inner
+            .block_on(client.get_feature_flags_and_payloads(distinct_id, opts))
+            .unwrap_or_else(|| Err(disabled()))
+    }
+
+    /// See [`crate::Client::feature_flag_definitions`].
+    pub fn feature_flag_definitions(&self) -> Option<FlagDefinitions> {
+        self.as_async().feature_flag_definitions()
     }
 
     /// See [`crate::Client::clear_flag_result_cache`].

@@ -19,13 +19,36 @@ const MACHINERY: &[&str] = &[
     "__rustc::",
 ];
 
+/// Which frames are the application's own (`in_app`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct InApp {
+    /// Files under this directory (`ClientBuilder::project_root`).
+    pub(crate) root: String,
+    /// Module-path prefixes (`ClientBuilder::in_app_modules`, Python's `in_app_modules`):
+    /// a frame whose function path starts with one is in-app wherever its file is.
+    pub(crate) modules: Vec<String>,
+}
+
+impl InApp {
+    /// Whether the frame of `function` in `file` is the application's own.
+    fn is_in_app(&self, file: &str, function: Option<&str>) -> bool {
+        let listed = function.is_some_and(|f| {
+            self.modules.iter().any(|m| {
+                f.strip_prefix(m.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+            })
+        });
+        listed || in_app(file, &self.root)
+    }
+}
+
 /// Captures the current stack as frames, outermost first, without the SDK's own frames.
-pub(crate) fn capture(project_root: &str) -> Vec<Frame> {
-    parse(&Backtrace::force_capture().to_string(), project_root)
+pub(crate) fn capture(in_app: &InApp) -> Vec<Frame> {
+    parse(&Backtrace::force_capture().to_string(), in_app)
 }
 
 /// Parses `Backtrace`'s text (`  N: function` then `at file:line:col`).
-pub(crate) fn parse(text: &str, project_root: &str) -> Vec<Frame> {
+pub(crate) fn parse(text: &str, rules: &InApp) -> Vec<Frame> {
     let mut frames: Vec<Frame> = Vec::new();
     for line in text.lines() {
         let trimmed = line.trim();
@@ -38,7 +61,7 @@ pub(crate) fn parse(text: &str, project_root: &str) -> Vec<Frame> {
                 frame.filename = Some(file.to_owned());
                 frame.lineno = line_no;
                 frame.colno = col;
-                frame.in_app = Some(in_app(file, project_root));
+                frame.in_app = Some(rules.is_in_app(file, frame.function.as_deref()));
             }
         } else if let Some((index, function)) = trimmed.split_once(": ") {
             if index.chars().all(|c| c.is_ascii_digit()) && !index.is_empty() {
@@ -101,6 +124,41 @@ fn in_app(file: &str, project_root: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn root(dir: &str) -> InApp {
+        InApp {
+            root: dir.into(),
+            modules: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn listed_modules_are_in_app_wherever_they_live() {
+        let rules = InApp {
+            root: "/home/me/myapp".into(),
+            modules: vec!["serde_json".into(), "my".into()],
+        };
+        let frames = parse(TEXT, &rules);
+        assert_eq!(
+            frames[1].function.as_deref(),
+            Some("serde_json::de::from_str")
+        );
+        assert_eq!(
+            frames[1].in_app,
+            Some(true),
+            "listed, though in the registry"
+        );
+        assert_eq!(frames[2].in_app, Some(true), "under the root");
+        let rules = InApp {
+            root: "/elsewhere".into(),
+            modules: vec!["my".into()],
+        };
+        assert_eq!(
+            parse(TEXT, &rules)[2].in_app,
+            Some(false),
+            "`my` is not a prefix of the module `myapp`"
+        );
+    }
+
     const TEXT: &str = "   0: std::backtrace::Backtrace::force_capture
              at /rustc/abc/library/std/src/backtrace.rs:312:13
    1: posthog::exceptions::frames::capture
@@ -114,7 +172,7 @@ mod tests {
 
     #[test]
     fn parses_strips_machinery_and_orders_outermost_first() {
-        let frames = parse(TEXT, "/home/me/myapp");
+        let frames = parse(TEXT, &root("/home/me/myapp"));
         let names: Vec<_> = frames
             .iter()
             .map(|f| f.function.as_deref().unwrap())
@@ -151,7 +209,7 @@ mod tests {
         let text: String = (0..100)
             .map(|i| format!("  {i}: app::f{i}\n             at src/lib.rs:{i}:1\n"))
             .collect();
-        let frames = parse(&text, "");
+        let frames = parse(&text, &InApp::default());
         assert_eq!(frames.len(), MAX_FRAMES);
         assert_eq!(
             frames.last().and_then(|f| f.function.as_deref()),

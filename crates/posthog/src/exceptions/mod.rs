@@ -3,8 +3,10 @@
 
 mod frames;
 mod panic;
+pub(crate) mod rate_limit;
 mod scope;
 
+pub(crate) use frames::InApp;
 pub use panic::PANIC_FLUSH_DEADLINE;
 pub use scope::ERROR_SCOPE_SOURCE;
 pub(crate) use scope::catching;
@@ -79,10 +81,10 @@ impl Stack {
     /// The error's own stack when it carries a captured one (resolved now: it is borrowed);
     /// otherwise the current stack, captured unresolved and marked synthetic
     /// (C-CAPTURE-EXCEPTION.6).
-    pub(crate) fn of(own: Option<&Backtrace>, project_root: &str) -> Self {
+    pub(crate) fn of(own: Option<&Backtrace>, in_app: &frames::InApp) -> Self {
         match own {
             Some(trace) if trace.status() == BacktraceStatus::Captured => Self {
-                frames: frames::parse(&trace.to_string(), project_root),
+                frames: frames::parse(&trace.to_string(), in_app),
                 synthetic: false,
                 pending: None,
             },
@@ -92,9 +94,9 @@ impl Stack {
 
     /// The current stack, resolved now; `synthetic` says whether it stands in for a missing
     /// one.
-    pub(crate) fn here(project_root: &str, synthetic: bool) -> Self {
+    pub(crate) fn here(in_app: &frames::InApp, synthetic: bool) -> Self {
         Self {
-            frames: frames::capture(project_root),
+            frames: frames::capture(in_app),
             synthetic,
             pending: None,
         }
@@ -413,6 +415,19 @@ impl Client {
         self.capture_error_at(error, type_name, distinct_id, opts, MANUAL, None)
     }
 
+    /// Whether an autocaptured exception of `kind` is over the rate limit (and is logged so);
+    /// `false` when no limit is set.
+    pub(crate) fn autocapture_limited(&self, kind: &str) -> bool {
+        let Some(limiter) = self.autocapture_limiter() else {
+            return false;
+        };
+        let limited = limiter.limited(kind, Instant::now());
+        if limited {
+            tracing::info!(target: "posthog", "skipping an autocaptured exception over the rate limit: {kind}");
+        }
+        limited
+    }
+
     /// Captures `error` at `boundary`, with its own stack when it has one.
     pub(crate) fn capture_error_at(
         &self,
@@ -426,6 +441,9 @@ impl Client {
         if !self.is_enabled() || self.is_opted_out() {
             return None;
         }
+        if boundary.mechanism != MANUAL.mechanism && self.autocapture_limited(type_name) {
+            return None;
+        }
         let address = error as *const dyn StdError as *const () as usize;
         let messages = chain_messages(error);
         if !self
@@ -434,7 +452,7 @@ impl Client {
         {
             return None;
         }
-        let mut stack = Stack::of(own_stack, &self.options().project_root);
+        let mut stack = Stack::of(own_stack, &self.options().in_app);
         let pending = stack.take_pending();
         let list = ExceptionList {
             exceptions: exception_list(
@@ -472,7 +490,7 @@ impl Client {
                 self.capture_with_trace(event, trace)
             }
             Some(trace) => {
-                attach_frames(&mut event, &trace, &self.options().project_root);
+                attach_frames(&mut event, &trace, &self.options().in_app);
                 self.capture(event)
             }
         }
@@ -481,8 +499,8 @@ impl Client {
 
 /// Resolves `trace` and puts its frames on the outermost entry of the event's
 /// `$exception_list` (none when every frame is the SDK's own).
-pub(crate) fn attach_frames(event: &mut Event, trace: &Backtrace, project_root: &str) {
-    let frames = frames::parse(&trace.to_string(), project_root);
+pub(crate) fn attach_frames(event: &mut Event, trace: &Backtrace, in_app: &frames::InApp) {
+    let frames = frames::parse(&trace.to_string(), in_app);
     if frames.is_empty() {
         return;
     }

@@ -75,8 +75,13 @@ impl Client {
             return;
         }
         let _marked = crate::hooks::CallbackGuard::enter();
+        if self.autocapture_limited("panic") {
+            // Handled: a scope that catches this panic must not capture it either.
+            HOOK_CAPTURED.with(|c| c.set(true));
+            return;
+        }
         // The hook runs where the panic happened: this stack is the panic's own.
-        let stack = Stack::here(&self.options().project_root, false);
+        let stack = Stack::here(&self.options().in_app, false);
         let list = panic_list(message(info.payload()), stack);
         let Some(mut event) = self.exception_event_for("", &list, Properties::new()) else {
             return;

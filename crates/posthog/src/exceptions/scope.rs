@@ -93,7 +93,11 @@ impl Client {
                 Err(error)
             }
             Err(payload) => {
-                if !panic::take_hook_captured() && self.is_enabled() && !self.is_opted_out() {
+                if !panic::take_hook_captured()
+                    && self.is_enabled()
+                    && !self.is_opted_out()
+                    && !self.autocapture_limited("panic")
+                {
                     // Caught after unwinding: the panic's own stack is gone, this one stands in.
                     let mut stack = Stack::pending(true);
                     let pending = stack.take_pending();

@@ -6,6 +6,7 @@ mod all;
 pub mod cache;
 mod called;
 mod called_key;
+mod definitions;
 mod incomplete;
 mod local;
 mod options;
@@ -13,6 +14,7 @@ pub(crate) mod poller;
 mod read;
 #[cfg(feature = "redis")]
 mod redis_cache;
+mod remote;
 mod result_cache;
 mod snapshot;
 mod thread_copy;
@@ -27,6 +29,7 @@ use posthog_flags::{Evaluation, FlagInfo, FlagSet};
 use serde_json::Value;
 use tokio::sync::watch;
 
+pub use definitions::FlagDefinitions;
 pub use incomplete::{FlagPayloads, FlagValues, FlagsError, IncompleteFlags};
 pub use options::FlagOptions;
 #[cfg(feature = "redis")]
@@ -267,6 +270,9 @@ fn read_error(answer_errors: Option<&str>, missing: bool) -> Option<String> {
 fn with_scope_overrides(opts: &FlagOptions) -> Option<FlagOptions> {
     let stored = crate::context::flag_properties()?;
     let mut merged = opts.clone();
+    if merged.device_id.is_none() {
+        merged.device_id = stored.device_id;
+    }
     let mut person = stored.person;
     person.extend(opts.person_properties.clone());
     merged.person_properties = person;

@@ -88,10 +88,10 @@ pub(crate) enum Payload {
 
 impl Msg {
     /// The event this message carries (an `$exception`'s stack resolved and attached, with
-    /// in-app frames under `project_root`), or a flush's reply.
+    /// in-app frames by `in_app`), or a flush's reply.
     pub(crate) fn into_payload(
         self,
-        project_root: &str,
+        in_app: &crate::exceptions::InApp,
     ) -> Result<Payload, oneshot::Sender<FlushReport>> {
         Ok(match self {
             Msg::Json { uuid, json } => Payload::Json(PendingEvent { uuid, json }),
@@ -103,7 +103,7 @@ impl Msg {
                 add_defaults,
             } => {
                 let mut event = *event;
-                crate::exceptions::attach_frames(&mut event, &trace, project_root);
+                crate::exceptions::attach_frames(&mut event, &trace, in_app);
                 Payload::Event(event, add_defaults)
             }
             Msg::Flush(reply) => return Err(reply),
@@ -161,8 +161,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) v1: Option<ContentEncoding>,
     /// Log every delivered batch (`ClientBuilder::debug`).
     pub(crate) debug: bool,
-    /// Where in-app frames live, for the stacks resolved here.
-    pub(crate) project_root: String,
+    /// Which frames are in-app, for the stacks resolved here.
+    pub(crate) in_app: crate::exceptions::InApp,
     /// How long the final drain may take when every client handle is gone without a
     /// `shutdown` (`ClientBuilder::shutdown_timeout`).
     pub(crate) drop_timeout: Duration,
@@ -394,7 +394,7 @@ impl Worker {
 
     /// Handles one message.
     fn take(&mut self, msg: Msg) {
-        match msg.into_payload(&self.config.project_root) {
+        match msg.into_payload(&self.config.in_app) {
             Ok(Payload::Json(event)) => self.hold(event.uuid, event.json),
             Ok(Payload::Event(event, add_defaults)) => self.accept(event, add_defaults),
             Err(reply) => self.begin_flush(reply),

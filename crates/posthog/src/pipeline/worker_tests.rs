@@ -29,7 +29,7 @@ fn worker(rx: mpsc::Receiver<Msg>, wake: Arc<Notify>) -> Worker {
         retry: posthog_transport::RetryPolicy::ingestion(0),
         v1: None,
         debug: false,
-        project_root: String::new(),
+        in_app: crate::exceptions::InApp::default(),
         drop_timeout: std::time::Duration::from_secs(1),
     };
     let defaults = Arc::new(Defaults::new(&crate::Properties::new(), false));
