@@ -80,13 +80,10 @@ impl FlagSet {
         ctx: &EvalContext<'_>,
     ) -> Option<(FlagInfo, Evaluation<'d>)> {
         let index = *self.index.get(key)?;
-        let flag = &self.flags[index];
-        let info = FlagInfo {
-            id: flag.id,
-            version: flag.version,
-            has_experiment: flag.has_experiment,
-        };
-        Some((info, Engine::new(self, ctx).evaluate(index)))
+        Some((
+            self.flags[index].info(),
+            Engine::new(self, ctx).evaluate(index),
+        ))
     }
 
     /// Evaluates every flag for one subject, each on its own (a failing flag never affects
@@ -105,6 +102,48 @@ impl FlagSet {
         })
     }
 
+    /// [`FlagSet::evaluate_all`] with each flag's [`FlagInfo`].
+    pub fn evaluate_all_with_info<'d, 'c>(
+        &'d self,
+        ctx: &'c EvalContext<'c>,
+    ) -> impl Iterator<Item = (&'d str, FlagInfo, Evaluation<'d>)> + 'c
+    where
+        'd: 'c,
+    {
+        let mut engine = Engine::with_cache(self, ctx);
+        self.flags.iter().enumerate().map(move |(i, flag)| {
+            engine.reset();
+            (&*flag.key, flag.info(), engine.evaluate(i))
+        })
+    }
+
+    /// The flags named by `keys`, each with its [`FlagInfo`], evaluated as
+    /// [`FlagSet::evaluate_all`] does (person properties looked up once); `None` for a key
+    /// no flag has.
+    pub fn evaluate_keys_with_info<'d, 'c, 'k, I>(
+        &'d self,
+        keys: I,
+        ctx: &'c EvalContext<'c>,
+    ) -> impl Iterator<Item = (&'k str, Option<(FlagInfo, Evaluation<'d>)>)> + 'c
+    where
+        'd: 'c,
+        'k: 'c,
+        I: IntoIterator<Item = &'k str>,
+        I::IntoIter: 'c,
+    {
+        let mut engine = Engine::with_cache(self, ctx);
+        keys.into_iter().map(move |key| {
+            let Some(&index) = self.index.get(key) else {
+                return (key, None);
+            };
+            engine.reset();
+            (
+                key,
+                Some((self.flags[index].info(), engine.evaluate(index))),
+            )
+        })
+    }
+
     /// The payload stored for `value` of flag `key` (decoded JSON), e.g. for a value that came
     /// from the server or from [`Evaluation::local_only_value`].
     pub fn payload(&self, key: &str, value: FlagValueRef<'_>) -> Option<&serde_json::Value> {
@@ -114,12 +153,7 @@ impl FlagSet {
 
     /// Id, version and experiment flag of a definition.
     pub fn info(&self, key: &str) -> Option<FlagInfo> {
-        let flag = &self.flags[*self.index.get(key)?];
-        Some(FlagInfo {
-            id: flag.id,
-            version: flag.version,
-            has_experiment: flag.has_experiment,
-        })
+        Some(self.flags[*self.index.get(key)?].info())
     }
 
     /// Whether a flag with this key is defined.

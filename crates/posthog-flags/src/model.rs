@@ -16,6 +16,17 @@ pub(crate) struct CompiledFlag {
     pub(crate) body: Body,
 }
 
+impl CompiledFlag {
+    /// What `$feature_flag_called` needs to know about this definition.
+    pub(crate) fn info(&self) -> crate::FlagInfo {
+        crate::FlagInfo {
+            id: self.id,
+            version: self.version,
+            has_experiment: self.has_experiment,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum Body {
     Inactive,

@@ -7,6 +7,14 @@ use super::{
 };
 use crate::Client;
 
+/// Whether an all-flags read keeps the payloads of locally decided flags (a values-only read
+/// skips copying them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Payloads {
+    Keep,
+    Skip,
+}
+
 impl Client {
     /// Every flag's value for `distinct_id` (C-GET-FLAGS): all evaluated locally, and at most
     /// one `/flags` request when some cannot be decided; the server's answers replace the
@@ -23,7 +31,7 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> Result<FlagValues, IncompleteFlags<FlagValues>> {
-        let all = self.all_flags(distinct_id, opts).await;
+        let all = self.all_flags(distinct_id, opts, Payloads::Skip).await;
         let values = all.flags.into_iter().map(|(k, r)| (k, r.value)).collect();
         match all.error {
             None => Ok(values),
@@ -42,7 +50,7 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> Result<(FlagValues, FlagPayloads), IncompleteFlags<(FlagValues, FlagPayloads)>> {
-        let all = self.all_flags(distinct_id, opts).await;
+        let all = self.all_flags(distinct_id, opts, Payloads::Keep).await;
         let payloads = all
             .flags
             .iter()
@@ -58,7 +66,12 @@ impl Client {
     /// Every flag (or the `flag_keys` of the options) for one subject: local first, then at
     /// most one `/flags` request for what local evaluation could not decide (C-GET-FLAGS.2,
     /// C-EVALUATE-FLAGS.3/.4/.16).
-    pub(crate) async fn all_flags(&self, distinct_id: &str, opts: &FlagOptions) -> AllFlags {
+    pub(crate) async fn all_flags(
+        &self,
+        distinct_id: &str,
+        opts: &FlagOptions,
+        payloads: Payloads,
+    ) -> AllFlags {
         let mut out = AllFlags::default();
         if !self.is_enabled() {
             out.error = Some(FlagsError::Disabled);
@@ -72,7 +85,7 @@ impl Client {
         let merged = with_scope_overrides(opts);
         let effective = merged.as_ref().unwrap_or(opts);
         let Some(cache) = self.result_cache() else {
-            return self.evaluate_all_flags(out, effective).await;
+            return self.evaluate_all_flags(out, effective, payloads).await;
         };
         let subject = out.distinct_id.clone();
         let slot = match &effective.flag_keys {
@@ -87,7 +100,8 @@ impl Client {
             result_cache::Lookup::Stale(result_cache::Cached::All(all)) => Some(all),
             _ => None,
         };
-        let out = Box::pin(self.evaluate_all_flags(out, effective)).await;
+        // A cached answer serves every kind of read: it keeps the payloads.
+        let out = Box::pin(self.evaluate_all_flags(out, effective, Payloads::Keep)).await;
         match (out.error.is_some(), earlier) {
             // The server could not answer: an expired cached answer is better than none.
             (true, Some(stale)) => stale,
@@ -105,6 +119,7 @@ impl Client {
         &self,
         mut out: AllFlags,
         opts: &FlagOptions,
+        payloads: Payloads,
     ) -> AllFlags {
         let Some(runtime) = self.flags_runtime() else {
             return out;
@@ -118,22 +133,39 @@ impl Client {
                 return;
             };
             let ctx = opts.eval_context(&distinct_id);
-            let keys: Vec<&str> = match wanted {
-                Some(keys) => keys.iter().map(String::as_str).collect(),
-                None => loaded.set.keys().collect(),
-            };
-            for key in keys {
-                let Some((info, evaluation)) = loaded.set.evaluate_with_info(key, &ctx) else {
+            let only_locally = opts.only_evaluate_locally;
+            let mut take = |key: &str, answer: Option<(_, _)>| {
+                let Some((info, evaluation)) = answer else {
                     undecided = true; // a requested key with no definition
-                    continue;
+                    return;
                 };
-                let only_locally = opts.only_evaluate_locally;
-                match LocalAnswer::of(&loaded.set, key, info, evaluation, only_locally) {
+                let with_payload = payloads == Payloads::Keep;
+                match LocalAnswer::of(
+                    &loaded.set,
+                    key,
+                    info,
+                    evaluation,
+                    only_locally,
+                    with_payload,
+                ) {
                     LocalAnswer::Decided(resolved) => {
                         out.flags.insert(key.to_owned(), resolved);
                     }
                     LocalAnswer::Absent => {}
                     LocalAnswer::Remote => undecided = true, // inconclusive
+                }
+            };
+            match wanted {
+                Some(keys) => {
+                    let keys = keys.iter().map(String::as_str);
+                    for (key, answer) in loaded.set.evaluate_keys_with_info(keys, &ctx) {
+                        take(key, answer);
+                    }
+                }
+                None => {
+                    for (key, info, evaluation) in loaded.set.evaluate_all_with_info(&ctx) {
+                        take(key, Some((info, evaluation)));
+                    }
                 }
             }
         });

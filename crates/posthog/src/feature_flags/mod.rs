@@ -208,6 +208,7 @@ impl LocalAnswer {
         info: FlagInfo,
         evaluation: Evaluation<'_>,
         only_locally: bool,
+        with_payload: bool,
     ) -> LocalAnswer {
         let (value, payload, reason) = match evaluation {
             Evaluation::Match(m) => (m.value, m.payload, Some(m.reason.code())),
@@ -219,7 +220,7 @@ impl LocalAnswer {
         };
         LocalAnswer::Decided(Resolved {
             value: value.to_owned(),
-            payload: payload.cloned(),
+            payload: payload.filter(|_| with_payload).cloned(),
             locally: true,
             reason: reason.map(Cow::Borrowed),
             id: info.id,

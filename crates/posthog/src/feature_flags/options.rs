@@ -70,6 +70,26 @@ impl FlagOptions {
         self
     }
 
+    /// Sets every person property at once, moving a map the caller already has (no copy per
+    /// key; replaces what was set before).
+    pub fn person_properties(mut self, properties: Properties) -> Self {
+        self.person_properties = properties;
+        self
+    }
+
+    /// Sets every group at once (group type → key), replacing what was set before.
+    pub fn groups(mut self, groups: Groups) -> Self {
+        self.groups = groups;
+        self
+    }
+
+    /// Sets every group's properties at once (group type → properties), replacing what was
+    /// set before.
+    pub fn group_properties(mut self, properties: GroupProperties) -> Self {
+        self.group_properties = properties;
+        self
+    }
+
     /// Evaluate only with local definitions.
     pub fn only_evaluate_locally(mut self, on: bool) -> Self {
         self.only_evaluate_locally = on;
@@ -130,5 +150,29 @@ impl FlagOptions {
             Some(device) => ctx.device_id(device),
             None => ctx,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_maps_replace_what_was_set() {
+        let mut person = Properties::new();
+        person.insert("plan".into(), json!("pro"));
+        let mut groups = Groups::new();
+        groups.insert("company".into(), "acme".into());
+        let mut group_props = GroupProperties::new();
+        group_props.insert("company".into(), person.clone());
+        let opts = FlagOptions::new()
+            .person_property("old", 1)
+            .person_properties(person.clone())
+            .groups(groups.clone())
+            .group_properties(group_props.clone());
+        assert_eq!(opts.person_properties, person);
+        assert_eq!(opts.groups, groups);
+        assert_eq!(opts.group_properties, group_props);
     }
 }

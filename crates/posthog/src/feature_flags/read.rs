@@ -80,6 +80,7 @@ impl Client {
                     info,
                     evaluation,
                     opts.only_evaluate_locally,
+                    true,
                 ),
                 None if opts.only_evaluate_locally => LocalAnswer::Absent,
                 None => LocalAnswer::Remote,

@@ -9,6 +9,7 @@ use posthog_core::{Event, FlagValue, Groups};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::all::Payloads;
 use super::{AllFlags, FlagOptions, Resolved};
 use crate::Client;
 
@@ -247,7 +248,7 @@ impl Client {
         distinct_id: &str,
         opts: &FlagOptions,
     ) -> FeatureFlagEvaluations {
-        let all = self.all_flags(distinct_id, opts).await;
+        let all = self.all_flags(distinct_id, opts, Payloads::Keep).await;
         FeatureFlagEvaluations::new(all, Some(self.clone()))
     }
 
