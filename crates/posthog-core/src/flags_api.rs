@@ -313,6 +313,28 @@ mod tests {
         assert_eq!(r.request_id.as_deref(), Some("r1"));
     }
 
+    /// C-FLAG-CACHE.3: the legacy shape (`featureFlags` / `featureFlagPayloads`) becomes the
+    /// same model as v2, string payloads decoded from their JSON text.
+    #[test]
+    fn c_flag_cache_3_legacy_and_v2_answers_normalise_alike() {
+        let legacy = json!({
+            "featureFlags": {"beta": "test", "on": true, "off": false},
+            "featureFlagPayloads": {"beta": "{\"color\":\"blue\"}", "on": "plain"},
+            "errorsWhileComputingFlags": false, "requestId": "r2"
+        });
+        let r = FlagsResponse::from_slice(legacy.to_string().as_bytes()).unwrap();
+        assert_eq!(r.flags["beta"].value(), FlagValue::Variant("test".into()));
+        assert_eq!(r.flags["on"].value(), FlagValue::Bool(true));
+        assert_eq!(r.flags["off"].value(), FlagValue::Bool(false));
+        assert_eq!(
+            r.flags["beta"].metadata.payload,
+            Some(json!({"color": "blue"}))
+        );
+        assert_eq!(r.flags["on"].metadata.payload, Some(json!("plain")));
+        assert_eq!(r.flags["beta"].key, "beta");
+        assert_eq!(r.request_id.as_deref(), Some("r2"));
+    }
+
     #[test]
     fn quota_limited_accepts_bool_and_list() {
         let r = FlagsResponse::from_slice(br#"{"flags":{},"quotaLimited":true}"#).unwrap();

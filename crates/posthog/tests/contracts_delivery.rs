@@ -271,7 +271,7 @@ async fn c_shutdown_8_a_failing_cache_provider_does_not_stop_shutdown() {
     assert_eq!(cache.shutdowns.load(Ordering::SeqCst), 1);
 }
 
-/// C-SETUP.4: construction creates the queue, worker and transport; with local evaluation
+/// C-SETUP.4 / C-FLAG-DEFS.1: construction creates the queue, worker and transport; with local evaluation
 /// and a personal key it starts the definitions poller; asked for without the key, it warns
 /// once and flags are evaluated remotely.
 #[tokio::test(flavor = "current_thread")]

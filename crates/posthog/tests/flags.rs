@@ -139,7 +139,8 @@ async fn c_is_enabled_values_and_defaults() {
     );
 }
 
-/// C-GET-FLAG-PAYLOAD: the decoded payload, no `$feature_flag_called` by default; C-GET-FLAG-RESULT.
+/// C-GET-FLAG-PAYLOAD.1/.3: the decoded payload, no `$feature_flag_called` by default;
+/// C-GET-FLAG-RESULT.1: the structured result.
 #[tokio::test]
 async fn c_get_flag_payload_and_result() {
     let server = FakePostHog::start().await;
@@ -186,7 +187,8 @@ async fn c_get_flag_payload_and_result() {
     );
 }
 
-/// C-GET-FLAG.2 / C-LOCAL-EVAL acceptance: loaded definitions decide without any request.
+/// C-GET-FLAG.2 / C-LOCAL-EVAL acceptance: loaded definitions decide without any request;
+/// C-FLAG-DEFS.2: they come from the definitions endpoint with `Authorization: Bearer`.
 #[tokio::test]
 async fn c_get_flag_2_local_evaluation_makes_no_request() {
     let server = FakePostHog::start().await;
@@ -286,7 +288,8 @@ async fn c_local_eval_3_group_flag_without_group() {
     );
 }
 
-/// C-GET-FLAGS / C-GET-FLAGS-PAYLOADS: local values, one request for the undecided, merged.
+/// C-GET-FLAGS.1/.2/.5 / C-GET-FLAGS-PAYLOADS.1/.2/.3: local values, one request for the
+/// undecided, merged; no `$feature_flag_called`.
 #[tokio::test]
 async fn c_get_flags_merges_local_and_remote() {
     let server = FakePostHog::start().await;
@@ -544,8 +547,8 @@ async fn c_shutdown_2_6_stops_the_poller() {
     );
 }
 
-/// C-SET-PERSON-PROPS / C-RESET-PERSON-PROPS: overrides of the active scope reach the flags
-/// request, not other scopes, and are cleared by reset; no event is sent.
+/// C-SET-PERSON-PROPS.2/.3/.4 / C-RESET-PERSON-PROPS.1/.2: overrides of the active scope
+/// reach the flags request, not other scopes, and are cleared by reset; no event is sent.
 #[tokio::test]
 async fn c_set_and_reset_person_properties_for_flags() {
     use posthog::context::{self, Context};
@@ -603,7 +606,8 @@ async fn c_set_and_reset_person_properties_for_flags() {
     assert!(server.events().is_empty(), "overrides send no event");
 }
 
-/// C-SET-GROUP-PROPS / C-RESET-GROUP-PROPS.
+/// C-SET-GROUP-PROPS.3 / C-RESET-GROUP-PROPS.2: group overrides reach `/flags`, explicit
+/// per-call group properties win, and a reset type is gone.
 #[tokio::test]
 async fn c_set_and_reset_group_properties_for_flags() {
     use posthog::context::{self, Context};

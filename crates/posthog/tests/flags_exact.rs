@@ -122,7 +122,8 @@ fn remote_client(server: &FakePostHog) -> Client {
         .unwrap()
 }
 
-/// C-FLAG-CALLED.1 / C-FLAG-CACHE.4: `$feature_flag_error` carries PostHog's codes on the
+/// C-FLAG-CALLED.1 / C-FLAG-CACHE.4 / C-GET-FLAG.5: a failed read is `None`, never a panic,
+/// and `$feature_flag_error` carries PostHog's codes on the
 /// getter path: `api_error_<status>`, `timeout`, `connection_error`, `quota_limited`,
 /// `errors_while_computing_flags`, and `flag_missing` after the answer's own errors.
 #[tokio::test]

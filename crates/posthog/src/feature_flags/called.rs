@@ -217,14 +217,17 @@ impl CalledTracker {
 mod tests {
     use super::*;
 
+    /// C-FLAG-CALLED.4: memory is bounded; at capacity the oldest entry goes, one at a time
+    /// (the rest stay remembered: no wipe, no flood of duplicates).
     #[test]
-    fn dedupes_and_evicts_oldest() {
+    fn c_flag_called_4_dedupes_and_evicts_the_oldest_only() {
         let t = CalledTracker::new(2);
         assert!(t.first_time_shared(1));
         assert!(!t.first_time_shared(1));
         assert!(t.first_time_shared(2));
         assert!(t.first_time_shared(3)); // evicts 1
         assert_eq!(t.len(), 2);
+        assert!(!t.first_time_shared(3), "the newer entries stay");
         assert!(t.first_time_shared(1));
         t.clear();
         assert_eq!(t.len(), 0);
