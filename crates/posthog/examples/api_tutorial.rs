@@ -38,14 +38,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    // 1. Who am I, and which project?
+    // 1. Who am I, and which project? (`me().team` is the current environment; flags and
+    //    definitions belong to its project, persons, events, insights and queries to it.)
     let me = api.me().await?;
     println!(
         "Signed in as {}",
         me.email.as_deref().unwrap_or("(no email)")
     );
     let api = api.resolve_project().await?;
-    println!("Project id: {}", api.project());
+    println!(
+        "Project id: {} (environment {})",
+        api.project(),
+        api.environment()
+    );
 
     // 2. The insights (first page).
     let insights = api

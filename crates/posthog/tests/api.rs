@@ -1,8 +1,9 @@
 //! The private API client (`posthog::api`) against FakePostHog's private API: every call,
-//! filter encoding, pagination across pages (offset and cursor), and each error kind.
+//! filter encoding, pagination across pages (offset, and `before=` for events), and each
+//! error kind. The fake answers in PostHog's real shapes (see `test_util::api`).
 
 use posthog::api::{
-    ApiClient, ApiError, EventQuery, FeatureFlagUpdate, Filter, InsightQuery, NewFeatureFlag,
+    ApiClient, ApiError, EventQuery, FeatureFlagUpdate, Filter, Id, InsightQuery, NewFeatureFlag,
     PersonQuery, PropertyDefinitionQuery, PropertyFilter, Refresh,
 };
 use posthog::test_util::{FAKE_PERSONAL_API_KEY, FakePostHog, Reply};
@@ -31,10 +32,14 @@ async fn the_tutorial_current_user_and_project() {
     let me = api.me().await.unwrap();
     assert_eq!(me.email.as_deref(), Some("ada@example.com"));
     let team = me.team.clone().unwrap();
-    assert_eq!((team.id, team.name.as_str()), (1, "Default project"));
+    assert_eq!(
+        (team.id, team.project_id),
+        (7, Some(1)),
+        "an environment of project 1"
+    );
     assert_eq!(api.project(), "@current");
     let resolved = api.resolve_project().await.unwrap();
-    assert_eq!(resolved.project(), "1");
+    assert_eq!((resolved.project(), resolved.environment()), ("1", "7"));
     assert_eq!(
         resolved.current_project().await.unwrap().name,
         "Default project"
@@ -53,7 +58,7 @@ async fn the_tutorial_current_user_and_project() {
 #[tokio::test]
 async fn insights_list_by_short_id_and_aggregated_value() {
     let server = FakePostHog::start().await;
-    let api = api(&server).with_project(1);
+    let api = api(&server).with_scope(1, 7);
     let all = api
         .insights(&InsightQuery::new())
         .collect_all()
@@ -72,16 +77,26 @@ async fn insights_list_by_short_id_and_aggregated_value() {
     let by_short = api.insight_by_short_id("Ab12Cd34").await.unwrap().unwrap();
     assert_eq!(by_short.id, 921029);
     assert!(api.insight_by_short_id("nope").await.unwrap().is_none());
-    // The tutorial's trend total.
+    // The tutorial's trend total: a line graph has no `aggregated_value`; its `count` is.
     let trend = api.insight(921029, None).await.unwrap();
+    assert!(
+        trend.result.as_ref().unwrap()[0]
+            .get("aggregated_value")
+            .is_none()
+    );
     assert_eq!(trend.aggregated_value(), Some(1234.0));
+    assert_eq!(
+        trend.filters,
+        Some(serde_json::json!({})),
+        "a query-based insight"
+    );
     // Nothing cached: no result until asked to compute.
     let cold = api.insight(921030, None).await.unwrap();
     assert_eq!(cold.aggregated_value(), None);
     let computed = api.insight(921030, Some(Refresh::Blocking)).await.unwrap();
     assert_eq!(computed.aggregated_value(), Some(87.0));
     assert!(
-        queries_to(&server, "/api/projects/1/insights/921030/")
+        queries_to(&server, "/api/environments/7/insights/921030/")
             .contains(&"refresh=blocking".to_owned())
     );
 }
@@ -98,8 +113,15 @@ async fn persons_filtered_by_property_and_fetched_one_by_one() {
         .iter()
         .map(|p| p.properties["name"].clone())
         .collect();
-    assert_eq!(names, ["ada", "linus", "ken"]);
-    let sent = queries_to(&server, "/api/projects/@current/persons/");
+    assert_eq!(
+        names,
+        [
+            serde_json::json!("ada"),
+            serde_json::json!("linus"),
+            serde_json::json!({"first": "Ken", "last": "Thompson"})
+        ]
+    );
+    let sent = queries_to(&server, "/api/environments/@current/persons/");
     assert_eq!(
         sent[0],
         "properties=%5B%7B%22key%22%3A%22%24initial_os%22%2C%22value%22%3A%5B%22Linux%22%5D%2C%22operator%22%3A%22exact%22%2C%22type%22%3A%22person%22%7D%5D"
@@ -146,11 +168,14 @@ async fn persons_filtered_by_property_and_fetched_one_by_one() {
         .unwrap();
     assert_eq!(by_email.len(), 1);
 
-    // One person, by id and by UUID; a distinct id is refused by PostHog.
+    // One person, by UUID (a list's id) and by number (a single fetch's id); a distinct id
+    // is refused by PostHog.
     let ada = api.person(&by_email[0].id).await.unwrap();
     assert_eq!(ada.distinct_ids, ["user-ada", "anon-1"]);
-    let same = api.person(ada.uuid.as_deref().unwrap()).await.unwrap();
-    assert_eq!(same.id, ada.id);
+    assert_eq!(by_email[0].id, Id::Text(ada.uuid.clone().unwrap()));
+    assert_eq!(ada.id, Id::Number(1));
+    let same = api.person(&ada.id).await.unwrap();
+    assert_eq!(same.uuid, ada.uuid);
     assert!(matches!(
         api.person("user-ada").await,
         Err(ApiError::Validation(body)) if body.detail.as_deref().unwrap().contains("distinct_id")
@@ -177,10 +202,13 @@ async fn pagination_follows_next_links_across_pages() {
     while let Some(person) = pages.try_next().await.unwrap() {
         seen.push(person.id.to_string());
     }
-    assert_eq!(seen, ["1", "2", "3", "4", "5", "6"]);
+    let uuids: Vec<String> = (1..=6)
+        .map(|n| format!("018f1111-0000-7000-8000-00000000000{n}"))
+        .collect();
+    assert_eq!(seen, uuids);
     assert_eq!(pages.pages_read(), 3);
     assert_eq!(pages.count(), Some(6));
-    let sent = queries_to(&server, "/api/projects/@current/persons/");
+    let sent = queries_to(&server, "/api/environments/@current/persons/");
     assert_eq!(sent, ["limit=2", "limit=2&offset=2", "limit=2&offset=4"]);
     // Every request went to the configured host (the links said `localhost`).
     assert!(
@@ -196,9 +224,9 @@ async fn pagination_follows_next_links_across_pages() {
         .await
         .unwrap();
     assert_eq!(events.len(), 12);
-    let sent = queries_to(&server, "/api/projects/@current/events/");
+    let sent = queries_to(&server, "/api/environments/@current/events/");
     assert_eq!(sent.len(), 3);
-    assert!(sent[1].contains("cursor="), "{sent:?}");
+    assert!(sent[1].contains("before="), "{sent:?}");
     // Newest first, no duplicates across pages.
     let mut ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
     ids.dedup();
@@ -258,7 +286,7 @@ async fn events_and_definitions_with_filters() {
         .unwrap();
     assert_eq!(person_props.len(), 4);
     let numeric = api
-        .property_definitions(&PropertyDefinitionQuery::new().numerical(true))
+        .property_definitions(&PropertyDefinitionQuery::new().numerical())
         .collect_all()
         .await
         .unwrap();
@@ -282,7 +310,8 @@ async fn feature_flags_are_managed_from_rust() {
     let server = FakePostHog::start().await;
     let api = api(&server);
     let before = api.feature_flags(None).collect_all().await.unwrap();
-    assert_eq!(before.len(), 2);
+    assert_eq!(before.len(), 3, "a soft-deleted flag is listed too");
+    assert_eq!(before.iter().filter(|f| f.deleted).count(), 1);
     let created = api
         .create_feature_flag(
             &NewFeatureFlag::new("rust-sdk-rollout")
@@ -328,14 +357,10 @@ async fn feature_flags_are_managed_from_rust() {
 
     let deleted = api.delete_feature_flag(created.id).await.unwrap();
     assert!(deleted.deleted);
-    assert_eq!(
-        api.feature_flags(None).collect_all().await.unwrap().len(),
-        2
-    );
-    assert!(matches!(
-        api.feature_flag(created.id).await,
-        Err(ApiError::NotFound(_))
-    ));
+    // Soft-deleted: still listed and fetched, marked deleted.
+    let listed = api.feature_flags(None).collect_all().await.unwrap();
+    assert_eq!(listed.iter().filter(|f| !f.deleted).count(), 2);
+    assert!(api.feature_flag(created.id).await.unwrap().deleted);
     let search = api
         .feature_flags(Some("checkout"))
         .collect_all()
@@ -354,7 +379,7 @@ async fn hogql_queries_with_typed_rows() {
         .unwrap();
     assert_eq!(rows[0], ("$pageview".to_owned(), 7));
     assert_eq!(rows.iter().map(|(_, c)| c).sum::<u64>(), 12);
-    let sent = server.requests_to("/api/projects/@current/query/")[0].json();
+    let sent = server.requests_to("/api/environments/@current/query/")[0].json();
     assert_eq!(sent["query"]["kind"], "HogQLQuery");
     assert_eq!(sent["refresh"], "blocking");
 
@@ -469,6 +494,7 @@ fn the_blocking_client_reproduces_the_tutorial() {
         .unwrap();
     let project = api.resolve_project().unwrap();
     assert_eq!(project.inner().project(), "1");
+    assert_eq!(project.inner().environment(), "7");
     assert_eq!(api.me().unwrap().first_name.as_deref(), Some("Ada"));
     let insights: Vec<_> = api
         .insights(&InsightQuery::new().limit(1))
@@ -500,7 +526,11 @@ fn the_blocking_client_reproduces_the_tutorial() {
             .count(),
         4
     );
-    assert_eq!(api.feature_flags(None).count(), 2);
+    assert_eq!(
+        api.feature_flags(None).count(),
+        4,
+        "two, one retired, one just deleted"
+    );
     assert_eq!(api.projects().count(), 2);
     assert!(api.feature_flag(1).is_ok());
     assert!(

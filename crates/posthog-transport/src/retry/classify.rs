@@ -35,6 +35,13 @@ pub enum RetryOn {
 }
 
 impl RetryOn {
+    /// Whether a `Retry-After` longer than the policy's cap ends the retries at once (the
+    /// caller gets the answer and its `Retry-After`) instead of waiting the cap and asking
+    /// again too early: private-API reads, whose callers are waiting.
+    pub fn gives_up_past_cap(self) -> bool {
+        matches!(self, RetryOn::ApiRead)
+    }
+
     /// Classifies an outcome.
     pub fn classify(self, outcome: &Result<Response<Bytes>, TransportError>) -> Verdict {
         match outcome {

@@ -136,8 +136,14 @@ where
     loop {
         let outcome = inner.clone().oneshot(copy_request(&parts, &body)).await;
         let verdict = policy.retry_on.classify(&outcome);
+        let too_long = match verdict {
+            Verdict::Retry {
+                retry_after: Some(hint),
+            } => policy.retry_on.gives_up_past_cap() && hint > policy.cap,
+            _ => false,
+        };
         match verdict {
-            Verdict::Retry { retry_after } if attempt <= policy.max_retries => {
+            Verdict::Retry { retry_after } if attempt <= policy.max_retries && !too_long => {
                 let wait = backoff::delay(
                     policy.base,
                     policy.cap,

@@ -59,7 +59,8 @@ impl RetryPolicy {
     }
 
     /// Idempotent private-API reads: no response, 429, 502–504; waits as told by
-    /// `Retry-After` (capped at 60 s).
+    /// `Retry-After` up to 60 s. A longer `Retry-After` is not waited for: the answer is
+    /// returned at once, so the caller sees how long PostHog asked it to wait.
     pub fn api_read(max_retries: u32) -> Self {
         Self {
             retry_on: RetryOn::ApiRead,

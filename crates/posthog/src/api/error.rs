@@ -93,6 +93,12 @@ pub enum ApiError {
     Decode(String),
     /// An argument was rejected before anything was sent.
     InvalidInput(String),
+    /// PostHog accepted the query but is still running it (a `202` answer, or
+    /// `query_status.complete: false`); ask again later for the query with this id.
+    QueryRunning {
+        /// The running query's id, when PostHog gave one.
+        query_id: Option<String>,
+    },
 }
 
 impl ApiError {
@@ -172,6 +178,10 @@ impl fmt::Display for ApiError {
             ApiError::Transport(err) => write!(f, "request failed: {err}"),
             ApiError::Decode(message) => write!(f, "unexpected answer: {message}"),
             ApiError::InvalidInput(message) => write!(f, "invalid input: {message}"),
+            ApiError::QueryRunning { query_id } => match query_id {
+                Some(id) => write!(f, "the query is still running (id {id})"),
+                None => write!(f, "the query is still running"),
+            },
         }
     }
 }

@@ -42,7 +42,9 @@ pub use models::{
     Person, Project, PropertyDefinition, QueryResponse, User,
 };
 pub use pages::{Page, Pages};
-pub use queries::{EventQuery, InsightQuery, PersonQuery, PropertyDefinitionQuery, Refresh};
+pub use queries::{
+    EventQuery, InsightQuery, MAX_EVENTS_PER_PAGE, PersonQuery, PropertyDefinitionQuery, Refresh,
+};
 
 /// PostHog Cloud's US app host, the default.
 pub const DEFAULT_API_HOST: &str = "https://us.posthog.com";
@@ -53,6 +55,7 @@ pub struct ApiClientBuilder {
     personal_api_key: String,
     host: String,
     project: String,
+    environment: String,
     timeout: Duration,
     retries: u32,
     service: Option<HttpService>,
@@ -63,6 +66,7 @@ impl std::fmt::Debug for ApiClientBuilder {
         f.debug_struct("ApiClientBuilder")
             .field("host", &self.host)
             .field("project", &self.project)
+            .field("environment", &self.environment)
             .field("personal_api_key", &"[redacted]")
             .finish_non_exhaustive()
     }
@@ -76,9 +80,21 @@ impl ApiClientBuilder {
         self
     }
 
-    /// The project to work in (default: the key's current project, `@current`).
+    /// The project to work in (default: the key's current project, `@current`), for
+    /// project-scoped calls (flags, definitions). Unless [`environment_id`](Self::environment_id)
+    /// says otherwise, its first environment (same id) for environment-scoped ones.
     pub fn project_id(mut self, id: i64) -> Self {
         self.project = id.to_string();
+        if self.environment == "@current" {
+            self.environment = id.to_string();
+        }
+        self
+    }
+
+    /// The environment to work in (default: the key's current one, `@current`), for
+    /// environment-scoped calls (persons, events, insights, queries).
+    pub fn environment_id(mut self, id: i64) -> Self {
+        self.environment = id.to_string();
         self
     }
 
@@ -128,6 +144,7 @@ impl ApiClientBuilder {
             inner: Arc::new(Inner {
                 transport,
                 project: self.project,
+                environment: self.environment,
             }),
         })
     }
@@ -142,12 +159,14 @@ pub struct ApiClient {
 struct Inner {
     transport: Transport,
     project: String,
+    environment: String,
 }
 
 impl std::fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiClient")
             .field("project", &self.inner.project)
+            .field("environment", &self.inner.environment)
             .field("host", &self.inner.transport.api_host())
             .finish()
     }
@@ -160,30 +179,49 @@ impl ApiClient {
             personal_api_key: personal_api_key.into(),
             host: DEFAULT_API_HOST.to_owned(),
             project: "@current".to_owned(),
+            environment: "@current".to_owned(),
             timeout: Duration::from_secs(30),
             retries: 2,
             service: None,
         }
     }
 
-    /// The project this client works in: an id, or `@current`.
+    /// The project this client works in (project-scoped calls): an id, or `@current`.
     pub fn project(&self) -> &str {
         &self.inner.project
     }
 
-    /// The same client working in project `id`.
+    /// The environment this client works in (environment-scoped calls): an id, or
+    /// `@current`.
+    pub fn environment(&self) -> &str {
+        &self.inner.environment
+    }
+
+    /// The same client working in project `id` and its first environment (same id).
     pub fn with_project(&self, id: i64) -> ApiClient {
+        self.with_scope(id, id)
+    }
+
+    /// The same client working in project `project_id` and its environment
+    /// `environment_id`.
+    pub fn with_scope(&self, project_id: i64, environment_id: i64) -> ApiClient {
         ApiClient {
             inner: Arc::new(Inner {
                 transport: self.inner.transport.clone(),
-                project: id.to_string(),
+                project: project_id.to_string(),
+                environment: environment_id.to_string(),
             }),
         }
     }
 
-    /// `/api/projects/<project>/<rest>`.
+    /// `/api/projects/<project>/<rest>`, for project-scoped resources.
     fn project_path(&self, rest: &str) -> String {
         format!("/api/projects/{}/{rest}", self.inner.project)
+    }
+
+    /// `/api/environments/<environment>/<rest>`, for environment-scoped resources.
+    fn environment_path(&self, rest: &str) -> String {
+        format!("/api/environments/{}/{rest}", self.inner.environment)
     }
 
     /// A `next` link's path and query, to send to the configured host (a proxy may spell

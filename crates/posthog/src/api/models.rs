@@ -54,11 +54,17 @@ pub struct User {
     pub extra: Map<String, Value>,
 }
 
-/// A project (PostHog's API also calls it a team).
+/// A project, or an environment of one (PostHog's API calls an environment a team; `me()`'s
+/// `team` is the user's current environment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
-    /// The project id used in `/api/projects/:id/…` paths.
+    /// The id used in paths: a project's id in `/api/projects/:id/…`, an environment's in
+    /// `/api/environments/:id/…`.
     pub id: i64,
+    /// For an environment, the id of its project (the same as `id` only for a project's first
+    /// environment); absent on a project.
+    #[serde(default)]
+    pub project_id: Option<i64>,
     /// The project's UUID.
     #[serde(default)]
     pub uuid: Option<String>,
@@ -73,17 +79,19 @@ pub struct Project {
     pub extra: Map<String, Value>,
 }
 
-/// A person (`/api/projects/:id/persons/`).
+/// A person (`/api/environments/:id/persons/`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Person {
-    /// The person's id (a number on older servers, a UUID on newer ones).
+    /// The person's id: the UUID in lists, the number in a single fetch (PostHog answers so).
     pub id: Id,
     /// The person's UUID.
     #[serde(default)]
     pub uuid: Option<String>,
-    /// Display name.
+    /// What PostHog shows as the name: the raw value of the first of the person's email /
+    /// name / username properties (or the team's configured list) that is set, so any JSON
+    /// value, not only text. [`Person::display_name`] gives it as text.
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Value>,
     /// Every distinct id merged into this person.
     #[serde(default)]
     pub distinct_ids: Vec<String>,
@@ -93,12 +101,20 @@ pub struct Person {
     /// When the person was created.
     #[serde(default)]
     pub created_at: Option<String>,
-    /// When the person was last seen.
-    #[serde(default)]
-    pub last_seen_at: Option<String>,
     /// Every other field.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl Person {
+    /// [`Person::name`] as text: a string as it is, any other value as its JSON.
+    pub fn display_name(&self) -> Option<String> {
+        match self.name.as_ref()? {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
 }
 
 /// An insight (`/api/projects/:id/insights/`).
@@ -121,7 +137,7 @@ pub struct Insight {
     /// The query (newer insights).
     #[serde(default)]
     pub query: Option<Value>,
-    /// The filters (older insights).
+    /// The filters of an older insight; `{}` on a query-based one (read `query` then).
     #[serde(default)]
     pub filters: Option<Value>,
     /// The computed result; `None` when nothing was computed or cached.
@@ -136,17 +152,19 @@ pub struct Insight {
 }
 
 impl Insight {
-    /// A trends insight's total: `result[0].aggregated_value`.
+    /// A trends insight's total for its first series: `result[0].aggregated_value`, which
+    /// PostHog computes only for number, pie, table and map displays; for a line or bar
+    /// graph, the series' `count` (the sum over its points) instead.
     pub fn aggregated_value(&self) -> Option<f64> {
-        self.result
-            .as_ref()?
-            .get(0)?
-            .get("aggregated_value")?
-            .as_f64()
+        let series = self.result.as_ref()?.get(0)?;
+        series
+            .get("aggregated_value")
+            .and_then(Value::as_f64)
+            .or_else(|| series.get("count")?.as_f64())
     }
 }
 
-/// An event as the events API lists it (`/api/projects/:id/events/`).
+/// An event as the events API lists it (`/api/environments/:id/events/`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventRecord {
     /// The event's uuid.
@@ -162,7 +180,7 @@ pub struct EventRecord {
     /// Event properties.
     #[serde(default)]
     pub properties: Map<String, Value>,
-    /// The person, as far as the server includes it.
+    /// The person, only when asked for with [`super::EventQuery::include_person`].
     #[serde(default)]
     pub person: Option<Value>,
     /// Every other field.
@@ -331,27 +349,37 @@ impl FeatureFlagUpdate {
     }
 }
 
-/// The answer of a HogQL query (`POST /api/projects/:id/query/`).
+/// The answer of a HogQL query (`POST /api/environments/:id/query/`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResponse {
-    /// The rows, each an array in column order.
-    #[serde(default)]
+    /// The rows, each an array in column order (none while a query runs).
+    #[serde(default, deserialize_with = "null_is_default")]
     pub results: Vec<Vec<Value>>,
-    /// Column names.
+    /// Column names; PostHog may send none (`null`).
     #[serde(default)]
-    pub columns: Vec<String>,
-    /// Column types.
+    pub columns: Option<Vec<String>>,
+    /// Column types; PostHog may send none (`null`).
     #[serde(default)]
-    pub types: Vec<Value>,
+    pub types: Option<Vec<Value>>,
     /// The SQL PostHog ran.
     #[serde(default)]
     pub hogql: Option<String>,
-    /// More rows exist past `limit`.
-    #[serde(default, rename = "hasMore")]
-    pub has_more: Option<bool>,
+    /// More rows exist past the ones returned: a query without `LIMIT` returns at most 100
+    /// rows. Add `LIMIT`/`OFFSET` to the query to read further.
+    #[serde(default, rename = "hasMore", deserialize_with = "null_is_default")]
+    pub has_more: bool,
     /// Every other field (`limit`, `offset`, `query_status`, timings, …).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// `null` read as the type's default (PostHog sends `null` for "none").
+fn null_is_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 impl QueryResponse {

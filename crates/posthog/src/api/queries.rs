@@ -98,10 +98,18 @@ pub struct EventQuery {
     after: Option<String>,
     before: Option<String>,
     limit: Option<u32>,
+    include_person: bool,
 }
 
+/// The most events PostHog returns per page.
+pub const MAX_EVENTS_PER_PAGE: u32 = 1_000;
+
+/// What `after` is when the query sets none: PostHog would otherwise look at the last 24
+/// hours only.
+const ALL_HISTORY: &str = "1970-01-01T00:00:00Z";
+
 impl EventQuery {
-    /// Every event.
+    /// Every event, from the start of history (the client sends `after` for you).
     pub fn new() -> Self {
         Self::default()
     }
@@ -130,7 +138,8 @@ impl EventQuery {
         self
     }
 
-    /// Events after this time (ISO 8601).
+    /// Events at or after this time (ISO 8601). Unset, the client asks for all history:
+    /// PostHog itself would look at the last 24 hours only.
     pub fn after(mut self, time: impl Into<String>) -> Self {
         self.after = Some(time.into());
         self
@@ -142,9 +151,16 @@ impl EventQuery {
         self
     }
 
-    /// Events per page.
+    /// Events per page: at most [`MAX_EVENTS_PER_PAGE`] (PostHog's cap; a larger value is
+    /// sent as the cap). The pages go on until the history is read.
     pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
+        self.limit = Some(limit.min(MAX_EVENTS_PER_PAGE));
+        self
+    }
+
+    /// Fill each event's `person` (PostHog leaves it out unless asked).
+    pub fn include_person(mut self, include: bool) -> Self {
+        self.include_person = include;
         self
     }
 
@@ -154,9 +170,10 @@ impl EventQuery {
             .push("person_id", self.person_id.as_ref())
             .push("distinct_id", self.distinct_id.as_ref())
             .push("properties", self.properties.as_ref().map(Filter::to_json))
-            .push("after", self.after.as_ref())
+            .push("after", Some(self.after.as_deref().unwrap_or(ALL_HISTORY)))
             .push("before", self.before.as_ref())
-            .push("limit", self.limit.map(|l| l.to_string()));
+            .push("limit", self.limit.map(|l| l.to_string()))
+            .push("include_person", self.include_person.then_some("true"));
         q.finish().to_owned()
     }
 }
@@ -272,9 +289,10 @@ impl PropertyDefinitionQuery {
         self
     }
 
-    /// Only numeric (or only non-numeric) properties.
-    pub fn numerical(mut self, numerical: bool) -> Self {
-        self.is_numerical = Some(numerical);
+    /// Only numeric properties (PostHog filters on `is_numerical=true` alone; there is no
+    /// "only non-numeric").
+    pub fn numerical(mut self) -> Self {
+        self.is_numerical = Some(true);
         self
     }
 

@@ -1,4 +1,6 @@
-//! The calls of [`ApiClient`], one per endpoint of protocol.md §5.3–5.4.
+//! The calls of [`ApiClient`], one per endpoint of protocol.md §5.3–5.4. Persons, events,
+//! insights and queries are environment-scoped (`/api/environments/:id/…`); flags and
+//! definitions are project-scoped (`/api/projects/:id/…`); docs/private-api.md lists each.
 
 use http::Method;
 use serde_json::json;
@@ -17,22 +19,30 @@ impl ApiClient {
         self.get("/api/users/@me/").await
     }
 
-    /// This client for the key's current project by its numeric id (resolved through
-    /// [`ApiClient::me`] when the client was built for `@current`).
+    /// This client with numeric ids for its project and environment: the key's current
+    /// environment (`me().team`) and that environment's project, which differ for every
+    /// environment after a project's first. Ids already set are kept.
     pub async fn resolve_project(&self) -> Result<ApiClient, ApiError> {
-        if let Ok(id) = self.project().parse::<i64>() {
-            return Ok(self.with_project(id));
+        let project: Option<i64> = self.project().parse().ok();
+        let environment: Option<i64> = self.environment().parse().ok();
+        if let (Some(project), Some(environment)) = (project, environment) {
+            return Ok(self.with_scope(project, environment));
         }
         let me = self.me().await?;
-        let team = me
-            .team
-            .ok_or_else(|| ApiError::Decode("the user has no current project (`team`)".into()))?;
-        Ok(self.with_project(team.id))
+        let team = me.team.ok_or_else(|| {
+            ApiError::Decode("the user has no current environment (`team`)".into())
+        })?;
+        let current_project = team.project_id.unwrap_or(team.id);
+        Ok(self.with_scope(
+            project.unwrap_or(current_project),
+            environment.unwrap_or(team.id),
+        ))
     }
 
-    /// The projects the key can see (`GET /api/projects/`).
+    /// The projects of the key's current organisation
+    /// (`GET /api/organizations/@current/projects/`).
     pub fn projects(&self) -> Pages<Project> {
-        self.pages("/api/projects/".to_owned())
+        self.pages("/api/organizations/@current/projects/".to_owned())
     }
 
     /// This client's project (`GET /api/projects/:id/`).
@@ -41,31 +51,39 @@ impl ApiClient {
             .await
     }
 
-    /// Persons matching `query` (`GET /api/projects/:id/persons/`).
+    /// Persons matching `query` (`GET /api/environments/:id/persons/`).
     pub fn persons(&self, query: &PersonQuery) -> Pages<Person> {
-        self.pages(self.project_path(&format!("persons/{}", query.encode())))
+        self.pages(self.environment_path(&format!("persons/{}", query.encode())))
     }
 
     /// One person by id or UUID (not by distinct id: use [`PersonQuery::distinct_id`]).
     pub async fn person(&self, id: impl std::fmt::Display) -> Result<Person, ApiError> {
         let id = path_segment("person id", &id.to_string())?;
-        self.get(&self.project_path(&format!("persons/{id}/")))
+        self.get(&self.environment_path(&format!("persons/{id}/")))
             .await
     }
 
-    /// Events matching `query`, newest first (`GET /api/projects/:id/events/`).
+    /// Events matching `query`, newest first (`GET /api/environments/:id/events/`), page
+    /// after page (PostHog pages them by `before=`). PostHog documents this list as
+    /// superseded by the query endpoint; it looks at the last 24 hours unless told `after`,
+    /// so this client always sends `after`: the query's, else the start of 1970 (all
+    /// history).
     pub fn events(&self, query: &EventQuery) -> Pages<EventRecord> {
-        self.pages(self.project_path(&format!("events/{}", query.encode())))
+        self.pages(self.environment_path(&format!("events/{}", query.encode())))
     }
 
-    /// A person's events, newest first.
+    /// A person's events, newest first, since the person was created.
     pub fn person_events(&self, person: &Person) -> Pages<EventRecord> {
-        self.events(&EventQuery::new().person_id(&person.id))
+        let mut query = EventQuery::new().person_id(&person.id);
+        if let Some(created) = &person.created_at {
+            query = query.after(created.clone());
+        }
+        self.events(&query)
     }
 
-    /// Insights matching `query` (`GET /api/projects/:id/insights/`).
+    /// Insights matching `query` (`GET /api/environments/:id/insights/`).
     pub fn insights(&self, query: &InsightQuery) -> Pages<Insight> {
-        self.pages(self.project_path(&format!("insights/{}", query.encode())))
+        self.pages(self.environment_path(&format!("insights/{}", query.encode())))
     }
 
     /// The insight whose URL ends in `short_id`, if there is one.
@@ -79,11 +97,11 @@ impl ApiClient {
             .await
     }
 
-    /// One insight with its result (`GET /api/projects/:id/insights/:id/`); `refresh` says
-    /// how fresh the result must be (PostHog's default: whatever is cached).
+    /// One insight with its result (`GET /api/environments/:id/insights/:id/`); `refresh`
+    /// says how fresh the result must be (PostHog's default: whatever is cached).
     pub async fn insight(&self, id: i64, refresh: Option<Refresh>) -> Result<Insight, ApiError> {
         let query = refresh.map_or(String::new(), |r| format!("?refresh={}", r.as_str()));
-        self.get(&self.project_path(&format!("insights/{id}/{query}")))
+        self.get(&self.environment_path(&format!("insights/{id}/{query}")))
             .await
     }
 
@@ -101,7 +119,10 @@ impl ApiClient {
         self.pages(self.project_path(&format!("property_definitions/{}", query.encode())))
     }
 
-    /// The project's feature flags, optionally those matching `search`.
+    /// The project's feature flags, optionally those matching `search`
+    /// (`GET /api/projects/:id/feature_flags/`). Soft-deleted flags are listed too, with
+    /// `deleted: true`. With a personal key, PostHog counts each such list call as a
+    /// local-evaluation request (it is billed like one).
     pub fn feature_flags(&self, search: Option<&str>) -> Pages<FeatureFlag> {
         let query = limit_and_search(None, search);
         self.pages(self.project_path(&format!("feature_flags/{query}")))
@@ -150,8 +171,15 @@ impl ApiClient {
         self.update_feature_flag(id, &update).await
     }
 
-    /// Runs a HogQL query and waits for it (`POST /api/projects/:id/query/`, `refresh:
-    /// blocking`). Retried on 429 like a read: a query changes nothing.
+    /// Runs a HogQL query and waits for it (`POST /api/environments/:id/query/`, `refresh:
+    /// blocking`). Retried on 429 like a read (a query changes nothing), except when PostHog
+    /// asks to wait longer than a minute: its query throttle (120 per hour by default) says
+    /// so, and [`ApiError::RateLimited`] comes back at once with the wait. Without `LIMIT`,
+    /// PostHog returns at most 100 rows and sets [`QueryResponse::has_more`].
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::QueryRunning`] when PostHog answers that the query is still running.
     pub async fn hogql(&self, query: &str) -> Result<QueryResponse, ApiError> {
         if query.trim().is_empty() {
             return Err(ApiError::InvalidInput("the query is empty".into()));
@@ -160,8 +188,18 @@ impl ApiClient {
             "query": {"kind": "HogQLQuery", "query": query},
             "refresh": "blocking",
         });
-        self.send(Method::POST, &self.project_path("query/"), &body, true)
-            .await
+        let answer: QueryResponse = self
+            .send(Method::POST, &self.environment_path("query/"), &body, true)
+            .await?;
+        let status = answer.extra.get("query_status");
+        if status.and_then(|s| s.get("complete")) == Some(&serde_json::Value::Bool(false)) {
+            let query_id = status
+                .and_then(|s| s.get("id"))
+                .and_then(|id| id.as_str())
+                .map(str::to_owned);
+            return Err(ApiError::QueryRunning { query_id });
+        }
+        Ok(answer)
     }
 
     /// Runs a HogQL query and reads its rows as `T` (a tuple or a struct, fields in column

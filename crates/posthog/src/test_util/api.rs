@@ -1,6 +1,12 @@
 //! FakePostHog's private API: the endpoints of protocol.md §5 over the sample project of
-//! `api_data`, with personal-key auth, scopes, offset and cursor pagination, property
-//! filters, flag writes, HogQL answers and PostHog's error bodies.
+//! `api_data`, with personal-key auth, scopes, offset pagination, property filters, flag
+//! writes, HogQL answers and PostHog's error bodies, shaped as PostHog answers: environment-
+//! scoped persons, events, insights and queries (`/api/environments/:id/…`, with the legacy
+//! `/api/projects/:id/…` alias) and project-scoped flags and definitions; UUID person ids in
+//! lists; an events list limited to the last 24 hours unless `after` is given, paged by
+//! `before=`, capped at 1,000 per page; soft-deleted flags listed; HogQL answers of at most
+//! 100 rows without `LIMIT`, `202` for a query still running, and PostHog's query throttle
+//! when one is set.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,6 +34,23 @@ pub(crate) struct FakeApi {
     insights: Vec<Value>,
     flags: Vec<Value>,
     pub(crate) queries: BTreeMap<String, Value>,
+    /// Queries allowed per hour (PostHog's default throttle is 120); `None`: unthrottled.
+    pub(crate) query_limit: Option<u32>,
+    queries_run: u32,
+}
+
+/// Where a resource lives: the environment (team) or the project.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Environment,
+    Project,
+}
+
+fn scope_of(resource: &str) -> Scope {
+    match resource {
+        "persons" | "events" | "insights" | "query" => Scope::Environment,
+        _ => Scope::Project,
+    }
 }
 
 fn error(status: u16, kind: &str, code: &str, detail: &str, attr: Option<&str>) -> Reply {
@@ -160,6 +183,8 @@ impl FakeApi {
             insights: data::insights(),
             flags: data::feature_flags(),
             queries: BTreeMap::new(),
+            query_limit: None,
+            queries_run: 0,
         }
     }
 
@@ -203,33 +228,37 @@ impl FakeApi {
         )
     }
 
-    /// One page with cursor pagination (no `count`; `next` carries an opaque cursor).
-    fn cursor_page(&self, req: &RecordedRequest, items: Vec<Value>) -> Reply {
-        let mut p = params(req);
-        let limit = page_size(&p);
-        let start = match p.remove("cursor") {
-            None => 0,
-            Some(cursor) => match cursor
-                .strip_prefix("cD")
-                .and_then(|c| usize::from_str_radix(c, 16).ok())
-            {
-                Some(start) => start,
-                None => {
-                    return error(
-                        400,
-                        "validation_error",
-                        "invalid_input",
-                        "Invalid cursor",
-                        Some("cursor"),
-                    );
+    /// One page of the events list, newest first: at most `limit` (default 100, at most
+    /// 1,000), and a `next` link that asks for the events `before` the page's oldest.
+    fn events_page(
+        &self,
+        req: &RecordedRequest,
+        events: Vec<Value>,
+        include_person: bool,
+    ) -> Reply {
+        let p = params(req);
+        let limit = page_size(&p).min(1_000);
+        let more = events.len() > limit;
+        let results: Vec<Value> = events
+            .into_iter()
+            .take(limit)
+            .map(|mut e| {
+                if include_person {
+                    let person = self.persons.iter().find(|person| {
+                        person["distinct_ids"]
+                            .as_array()
+                            .is_some_and(|ids| ids.contains(&e["distinct_id"]))
+                    });
+                    e["person"] = person.map_or(Value::Null, |person| {
+                        json!({"distinct_ids": person["distinct_ids"], "properties": person["properties"]})
+                    });
                 }
-            },
-        };
-        let more = start + limit < items.len();
-        let results: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
+                e
+            })
+            .collect();
         let next = more.then(|| {
-            let cursor = format!("cD{:x}", start + limit);
-            self.link(req, &p, &[("limit", limit.to_string()), ("cursor", cursor)])
+            let oldest = text(&results[results.len() - 1]["timestamp"]);
+            self.link(req, &p, &[("before", oldest)])
         });
         Reply::json(200, &json!({"next": next, "results": results}))
     }
@@ -246,9 +275,35 @@ impl FakeApi {
                 None,
             ));
         }
-        let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        let mut parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        // The routes each resource has: `environments/:id/…` for environment-scoped ones
+        // (the `projects/:id/…` spelling is their legacy alias, read as an environment id),
+        // `projects/:id/…` only for project-scoped ones.
+        if let [base @ ("environments" | "projects"), id, resource, ..] = parts.as_slice() {
+            let scope = scope_of(resource);
+            if *base == "environments" && scope == Scope::Project {
+                return Some(not_found());
+            }
+            let known = match (scope, *id) {
+                (_, "@current") => true,
+                (Scope::Environment, id) => [data::ENVIRONMENT_ID, data::EMPTY_PROJECT_ID]
+                    .contains(&id.parse().unwrap_or(-1)),
+                (Scope::Project, id) => {
+                    [data::PROJECT_ID, data::EMPTY_PROJECT_ID].contains(&id.parse().unwrap_or(-1))
+                }
+            };
+            if !known {
+                return Some(not_found());
+            }
+            let empty = *id == data::EMPTY_PROJECT_ID.to_string();
+            if empty && parts.len() == 3 && req.method == Method::GET {
+                return Some(self.offset_page(req, Vec::new()));
+            }
+            parts[0] = "projects";
+        }
         let scope = match parts.as_slice() {
             ["users", ..] => "user:read",
+            ["organizations", _, "projects"] => "project:read",
             ["projects"] | ["projects", _] => "project:read",
             ["projects", _, "persons", ..] => "person:read",
             ["projects", _, "events", ..] => "query:read",
@@ -271,7 +326,7 @@ impl FakeApi {
                 None,
             ));
         }
-        if let ["projects", project, ..] = parts.as_slice() {
+        if let ["projects", project] = parts.as_slice() {
             let id = if *project == "@current" {
                 data::PROJECT_ID
             } else {
@@ -279,9 +334,6 @@ impl FakeApi {
             };
             if id != data::PROJECT_ID && id != data::EMPTY_PROJECT_ID {
                 return Some(not_found());
-            }
-            if id == data::EMPTY_PROJECT_ID && parts.len() == 3 && req.method == Method::GET {
-                return Some(self.offset_page(req, Vec::new()));
             }
         }
         Some(self.route(req, &parts))
@@ -291,7 +343,7 @@ impl FakeApi {
         let p = params(req);
         match (&req.method, parts) {
             (&Method::GET, ["users", "@me"]) => Reply::json(200, &data::user()),
-            (&Method::GET, ["projects"]) => self.offset_page(
+            (&Method::GET, ["projects"] | ["organizations", _, "projects"]) => self.offset_page(
                 req,
                 vec![
                     data::project(data::PROJECT_ID),
@@ -357,23 +409,33 @@ impl FakeApi {
                         Some("id"),
                     );
                 }
+                // A single fetch gives the numeric id (lists give the UUID).
                 self.persons
                     .iter()
-                    .find(|person| text(&person["id"]) == *id || person["uuid"] == *id)
-                    .map_or_else(not_found, |person| Reply::json(200, person))
+                    .find(|person| text(&person["pk"]) == *id || person["uuid"] == *id)
+                    .map_or_else(not_found, |person| {
+                        let mut person = person.clone();
+                        person["id"] = person["pk"].clone();
+                        Reply::json(200, &person)
+                    })
             }
             (&Method::GET, ["projects", _, "events"]) => {
                 let person_ids: Option<Vec<Value>> = p.get("person_id").map(|id| {
                     self.persons
                         .iter()
-                        .find(|person| text(&person["id"]) == *id || person["uuid"] == id.as_str())
+                        .find(|person| text(&person["pk"]) == *id || person["uuid"] == id.as_str())
                         .and_then(|person| person["distinct_ids"].as_array().cloned())
                         .unwrap_or_default()
                 });
                 let filter = p
                     .get("properties")
                     .and_then(|f| serde_json::from_str::<Value>(f).ok());
-                let events = self
+                // Without `after`, only the last 24 hours.
+                let after = p
+                    .get("after")
+                    .cloned()
+                    .unwrap_or_else(|| data::DAY_BEFORE_NOW.to_owned());
+                let events: Vec<Value> = self
                     .events
                     .iter()
                     .filter(|e| {
@@ -384,13 +446,14 @@ impl FakeApi {
                             && person_ids
                                 .as_ref()
                                 .is_none_or(|ids| ids.contains(&e["distinct_id"]))
-                            && p.get("after").is_none_or(|t| text(&e["timestamp"]) > *t)
+                            && text(&e["timestamp"]) >= after
                             && p.get("before").is_none_or(|t| text(&e["timestamp"]) < *t)
                             && filter.as_ref().is_none_or(|f| matches(f, &e["properties"]))
                     })
                     .cloned()
                     .collect();
-                self.cursor_page(req, events)
+                let include_person = p.get("include_person").map(String::as_str) == Some("true");
+                self.events_page(req, events, include_person)
             }
             (&Method::GET, ["projects", _, "insights"]) => {
                 let basic = p.get("basic").map(String::as_str) == Some("true");
@@ -463,10 +526,10 @@ impl FakeApi {
                 self.offset_page(req, defs)
             }
             (&Method::GET, ["projects", _, "feature_flags"]) => {
+                // Soft-deleted flags are listed too, marked `deleted: true`.
                 let flags = self
                     .flags
                     .iter()
-                    .filter(|f| f["deleted"] != true)
                     .filter(|f| {
                         p.get("search")
                             .is_none_or(|s| text(&f["key"]).contains(s.as_str()))
@@ -543,11 +606,7 @@ impl FakeApi {
     }
 
     fn flag(&mut self, method: &Method, id: &str, req: &RecordedRequest) -> Reply {
-        let Some(flag) = self
-            .flags
-            .iter_mut()
-            .find(|f| text(&f["id"]) == id && f["deleted"] != true)
-        else {
+        let Some(flag) = self.flags.iter_mut().find(|f| text(&f["id"]) == id) else {
             return not_found();
         };
         match *method {
@@ -582,7 +641,20 @@ impl FakeApi {
         }
     }
 
-    fn query(&self, req: &RecordedRequest) -> Reply {
+    fn query(&mut self, req: &RecordedRequest) -> Reply {
+        if let Some(limit) = self.query_limit {
+            if self.queries_run >= limit {
+                return error(
+                    429,
+                    "throttled_error",
+                    "throttled",
+                    "Request was throttled. Expected available in 3600 seconds.",
+                    None,
+                )
+                .header("retry-after", "3600");
+            }
+        }
+        self.queries_run += 1;
         let body = req.json();
         let query = &body["query"];
         if query["kind"] != "HogQLQuery" {
@@ -601,7 +673,28 @@ impl FakeApi {
             .join(" ")
             .to_lowercase();
         if let Some(answer) = self.queries.get(&normalised) {
-            return Reply::json(200, answer);
+            // A query still running answers 202 with its status.
+            let running = answer["query_status"]["complete"] == false;
+            return Reply::json(if running { 202 } else { 200 }, answer);
+        }
+        if normalised == "select event from events"
+            || normalised == "select event from events limit 5"
+        {
+            // Without LIMIT, PostHog returns at most 100 rows and says there are more.
+            let limit = if normalised.ends_with("limit 5") {
+                5
+            } else {
+                100
+            };
+            let all: Vec<Value> = (0..250).map(|i| json!([format!("event-{i}")])).collect();
+            let results: Vec<Value> = all.iter().take(limit).cloned().collect();
+            return Reply::json(
+                200,
+                &json!({
+                    "results": results, "columns": ["event"], "types": [["event", "String"]],
+                    "hogql": sql, "hasMore": all.len() > limit, "limit": limit, "offset": 0,
+                }),
+            );
         }
         if normalised
             == "select event, count() from events group by event order by count() desc, event"

@@ -3,10 +3,17 @@
 
 use serde_json::{Value, json};
 
-/// The project all sample data belongs to.
+/// The project all sample data belongs to: its flags and definitions live here.
 pub(crate) const PROJECT_ID: i64 = 1;
-/// A second, empty project the key can also see.
+/// The environment (PostHog's "team") of that project the user is in, with its persons,
+/// events, insights and queries. Not the project's first environment, so its id differs from
+/// the project's, as for every environment after a project's first.
+pub(crate) const ENVIRONMENT_ID: i64 = 7;
+/// A second, empty project the key can also see (its first environment has the same id).
 pub(crate) const EMPTY_PROJECT_ID: i64 = 2;
+/// The fake's clock less 24 hours (its clock reads 2026-11-21T10:05:00Z): where the events
+/// list starts when `after` is not given. Five of the sample events are older.
+pub(crate) const DAY_BEFORE_NOW: &str = "2026-11-20T10:05:00Z";
 
 pub(crate) fn user() -> Value {
     json!({
@@ -14,13 +21,22 @@ pub(crate) fn user() -> Value {
         "uuid": "018f0000-0000-7000-8000-000000000001",
         "email": "ada@example.com",
         "first_name": "Ada",
-        "team": project(PROJECT_ID),
+        "team": environment(ENVIRONMENT_ID, PROJECT_ID),
         "organization": {
             "id": "018f0000-0000-7000-8000-0000000000aa",
             "name": "Example Inc.",
             "teams": [project(PROJECT_ID), project(EMPTY_PROJECT_ID)],
         },
     })
+}
+
+/// An environment as `me().team` gives it: its own id and its project's.
+pub(crate) fn environment(id: i64, project_id: i64) -> Value {
+    let mut env = project(project_id);
+    env["id"] = json!(id);
+    env["project_id"] = json!(project_id);
+    env["name"] = json!("Production");
+    env
 }
 
 pub(crate) fn project(id: i64) -> Value {
@@ -50,6 +66,7 @@ pub(crate) fn persons() -> Vec<Value> {
             52,
             Some("margaret@example.com"),
         ),
+        // No email: PostHog's `name` is then the raw `name` property, here not a string.
         ("ken", "Linux", "pro", 61, None),
         (
             "barbara",
@@ -64,8 +81,12 @@ pub(crate) fn persons() -> Vec<Value> {
         .enumerate()
         .map(|(i, (name, os, plan, age, email))| {
             let n = i + 1;
+            let display = match email {
+                Some(_) => json!(name),
+                None => json!({"first": "Ken", "last": "Thompson"}),
+            };
             let mut properties = json!({
-                "name": name,
+                "name": display,
                 "$initial_os": os,
                 "plan": plan,
                 "age": age,
@@ -73,14 +94,17 @@ pub(crate) fn persons() -> Vec<Value> {
             if let Some(email) = email {
                 properties["email"] = json!(email);
             }
+            let uuid = format!("018f1111-0000-7000-8000-00000000000{n}");
+            // PostHog's person lists give the UUID as `id`; a single fetch gives the number.
             json!({
-                "id": n,
-                "uuid": format!("018f1111-0000-7000-8000-00000000000{n}"),
-                "name": email.unwrap_or(name),
+                "id": uuid,
+                "pk": n,
+                "uuid": uuid,
+                "name": email.map_or(display, |e| json!(e)),
                 "distinct_ids": [format!("user-{name}"), format!("anon-{n}")],
                 "properties": properties,
                 "created_at": format!("2026-10-0{n}T09:00:00Z"),
-                "last_seen_at": format!("2026-11-2{}T12:00:00Z", n % 4),
+                "is_identified": true,
             })
         })
         .collect()
@@ -132,8 +156,10 @@ pub(crate) fn insights() -> Vec<Value> {
             "name": "Pageviews this week",
             "derived_name": "Pageview count",
             "description": "",
-            "query": {"kind": "InsightVizNode", "source": {"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "$pageview", "math": "total"}]}},
-            "result": [{"action": {"id": "$pageview"}, "label": "$pageview", "count": 1234, "aggregated_value": 1234, "data": [120, 180, 200, 210, 190, 170, 164]}],
+            "query": {"kind": "InsightVizNode", "source": {"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "$pageview", "math": "total"}], "trendsFilter": {"display": "ActionsLineGraph"}}},
+            "filters": {},
+            // A line graph: PostHog aggregates only for number, pie, table and map displays.
+            "result": [{"action": {"id": "$pageview"}, "label": "$pageview", "count": 1234, "data": [120, 180, 200, 210, 190, 170, 164]}],
             "last_refresh": "2026-11-24T08:00:00Z",
         }),
         json!({
@@ -142,7 +168,8 @@ pub(crate) fn insights() -> Vec<Value> {
             "name": "Weekly signups",
             "derived_name": "signed_up count",
             "description": "Signups, computed on demand",
-            "query": {"kind": "InsightVizNode", "source": {"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "signed_up", "math": "total"}]}},
+            "query": {"kind": "InsightVizNode", "source": {"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "signed_up", "math": "total"}], "trendsFilter": {"display": "BoldNumber"}}},
+            "filters": {},
             "result": null,
             "last_refresh": null,
         }),
@@ -153,6 +180,7 @@ pub(crate) fn insights() -> Vec<Value> {
             "derived_name": null,
             "description": "",
             "query": {"kind": "InsightVizNode", "source": {"kind": "FunnelsQuery"}},
+            "filters": {},
             "result": [[{"name": "checkout_started", "count": 40}, {"name": "order_completed", "count": 25}]],
             "last_refresh": "2026-11-24T07:30:00Z",
         }),
@@ -218,9 +246,14 @@ pub(crate) fn property_definitions() -> Vec<(&'static str, Value)> {
 }
 
 pub(crate) fn feature_flags() -> Vec<Value> {
+    let mut retired = flag(3, "old-onboarding", "Retired onboarding", 0.0);
+    retired["deleted"] = json!(true);
+    retired["active"] = json!(false);
+    // PostHog lists soft-deleted flags too, marked `deleted: true`.
     vec![
         flag(1, "new-checkout", "The new checkout", 50.0),
         flag(2, "beta-banner", "Beta banner", 100.0),
+        retired,
     ]
 }
 

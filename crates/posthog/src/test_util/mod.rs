@@ -183,10 +183,20 @@ impl FakePostHog {
         }
     }
 
-    /// The answer of the HogQL query `query` (compared case- and whitespace-insensitively).
-    /// Built in: `select event, count() from events group by event order by count() desc,
-    /// event` over the sample events; any other query is answered with a 400 validation
-    /// error.
+    /// Throttles queries as PostHog does (its default: 120 per hour): past `per_hour`, a
+    /// query is answered 429 with `Retry-After: 3600`.
+    pub fn set_query_throttle(&self, per_hour: u32) {
+        if let Ok(mut api) = self.api.lock() {
+            api.query_limit = Some(per_hour);
+        }
+    }
+
+    /// The answer of the HogQL query `query` (compared case- and whitespace-insensitively);
+    /// an answer whose `query_status.complete` is `false` is sent with status 202, as PostHog
+    /// answers a query still running. Built in: `select event, count() from events group by
+    /// event order by count() desc, event` over the sample events, and `select event from
+    /// events` (250 rows, of which PostHog's default 100 come back with `hasMore`) with or
+    /// without `limit 5`; any other query is answered with a 400 validation error.
     pub fn set_hogql_result(&self, query: &str, answer: Value) {
         if let Ok(mut api) = self.api.lock() {
             let normalised = query
