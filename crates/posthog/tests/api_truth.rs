@@ -128,6 +128,18 @@ async fn hogql_answers_are_modelled_as_posthog_sends_them() {
     let limited = api.hogql("select event from events limit 5").await.unwrap();
     assert_eq!((limited.results.len(), limited.has_more), (5, true));
 
+    let all = api
+        .hogql_all_rows("select event from events", 100)
+        .await
+        .expect("three pages");
+    assert_eq!(all.len(), 250);
+    assert_eq!(all[249], [json!("event-249")]);
+    assert!(matches!(
+        api.hogql_all_rows("select event from events limit 5", 10)
+            .await,
+        Err(ApiError::InvalidInput(_))
+    ));
+
     server.set_hogql_result(
         "select 1",
         json!({"results": [[1]], "columns": null, "types": null, "hasMore": null}),

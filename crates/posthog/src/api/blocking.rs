@@ -175,6 +175,15 @@ impl ApiClient {
         self.wait(self.api.hogql(query))
     }
 
+    /// See [`super::ApiClient::hogql_all_rows`].
+    pub fn hogql_all_rows(
+        &self,
+        query: &str,
+        page_size: u32,
+    ) -> Result<Vec<Vec<serde_json::Value>>, ApiError> {
+        self.wait(self.api.hogql_all_rows(query, page_size))
+    }
+
     /// See [`super::ApiClient::hogql_rows`].
     pub fn hogql_rows<T: DeserializeOwned + Send>(&self, query: &str) -> Result<Vec<T>, ApiError> {
         self.wait(self.api.hogql_rows(query))

@@ -202,6 +202,37 @@ impl ApiClient {
         Ok(answer)
     }
 
+    /// Every row of a HogQL query, read `page_size` rows at a time: the query is run with
+    /// `LIMIT page_size OFFSET n` added, until PostHog says there is nothing more. The query
+    /// must not have a `LIMIT` or `OFFSET` of its own, and should have an `ORDER BY`, or the
+    /// pages may overlap. Each page counts against PostHog's query throttle.
+    pub async fn hogql_all_rows(
+        &self,
+        query: &str,
+        page_size: u32,
+    ) -> Result<Vec<Vec<serde_json::Value>>, ApiError> {
+        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+        if words.iter().any(|w| w == "limit" || w == "offset") {
+            return Err(ApiError::InvalidInput(
+                "the query pages itself: leave LIMIT and OFFSET out".into(),
+            ));
+        }
+        if page_size == 0 {
+            return Err(ApiError::InvalidInput("the page size is 0".into()));
+        }
+        let mut rows = Vec::new();
+        loop {
+            let page = self
+                .hogql(&format!("{query} LIMIT {page_size} OFFSET {}", rows.len()))
+                .await?;
+            let got = page.results.len();
+            rows.extend(page.results);
+            if !page.has_more || got == 0 {
+                return Ok(rows);
+            }
+        }
+    }
+
     /// Runs a HogQL query and reads its rows as `T` (a tuple or a struct, fields in column
     /// order).
     pub async fn hogql_rows<T: serde::de::DeserializeOwned>(

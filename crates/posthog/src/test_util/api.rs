@@ -677,22 +677,27 @@ impl FakeApi {
             let running = answer["query_status"]["complete"] == false;
             return Reply::json(if running { 202 } else { 200 }, answer);
         }
-        if normalised == "select event from events"
-            || normalised == "select event from events limit 5"
-        {
-            // Without LIMIT, PostHog returns at most 100 rows and says there are more.
-            let limit = if normalised.ends_with("limit 5") {
-                5
-            } else {
-                100
+        if let Some(rest) = normalised.strip_prefix("select event from events") {
+            // 250 rows. Without LIMIT, PostHog returns at most 100 and says there are more.
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let number = |word: &str| {
+                words
+                    .iter()
+                    .position(|w| *w == word)
+                    .and_then(|i| words.get(i + 1)?.parse::<usize>().ok())
             };
+            let (limit, offset) = (
+                number("limit").unwrap_or(100),
+                number("offset").unwrap_or(0),
+            );
             let all: Vec<Value> = (0..250).map(|i| json!([format!("event-{i}")])).collect();
-            let results: Vec<Value> = all.iter().take(limit).cloned().collect();
+            let results: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
             return Reply::json(
                 200,
                 &json!({
                     "results": results, "columns": ["event"], "types": [["event", "String"]],
-                    "hogql": sql, "hasMore": all.len() > limit, "limit": limit, "offset": 0,
+                    "hogql": sql, "hasMore": all.len() > offset + limit, "limit": limit,
+                    "offset": offset,
                 }),
             );
         }
