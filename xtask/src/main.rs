@@ -124,6 +124,7 @@ fn ci() -> Result {
         "posthog-core",
         "posthog-flags",
         "posthog-transport",
+        "posthog-api",
         "posthog",
     ] {
         cargo(&["check", "--locked", "-p", krate, "--lib"], &[])?;

@@ -45,7 +45,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod api;
+pub use posthog_api as api;
 pub mod blocking;
 mod client;
 pub mod context;

@@ -14,14 +14,14 @@ use super::{
 /// A blocking private-API client; clone it freely.
 ///
 /// ```no_run
-/// let api = posthog::api::ApiClient::builder("phx_personal_key")
+/// let api = posthog_api::ApiClient::builder("phx_personal_key")
 ///     .host("https://eu.posthog.com")
 ///     .build_blocking()?;
 /// println!("{:?}", api.me()?.email);
 /// for insight in api.insights(&Default::default()) {
 ///     println!("{}", insight?.short_id);
 /// }
-/// # Ok::<(), posthog::api::ApiError>(())
+/// # Ok::<(), posthog_api::ApiError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct ApiClient {

@@ -254,7 +254,7 @@ pub struct FeatureFlag {
 /// A flag to create.
 ///
 /// ```
-/// use posthog::api::NewFeatureFlag;
+/// use posthog_api::NewFeatureFlag;
 /// let flag = NewFeatureFlag::new("new-checkout").name("The new checkout").rollout(25.0);
 /// assert_eq!(flag.filters["groups"][0]["rollout_percentage"], 25.0);
 /// ```

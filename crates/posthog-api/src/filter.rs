@@ -64,10 +64,10 @@ pub enum Operator {
 /// One property filter: `{key, value, operator, type}`.
 ///
 /// ```
-/// use posthog::api::PropertyFilter;
+/// use posthog_api::PropertyFilter;
 /// let linux = PropertyFilter::person("$initial_os").exact(vec!["Linux"]);
 /// assert_eq!(
-///     posthog::api::Filter::from(linux).to_json(),
+///     posthog_api::Filter::from(linux).to_json(),
 ///     r#"[{"key":"$initial_os","value":["Linux"],"operator":"exact","type":"person"}]"#
 /// );
 /// ```

@@ -7,9 +7,12 @@
 //! queries are retried on 429 and 502–504, waiting as `Retry-After` says; writes are not) and
 //! a swapped HTTP stack apply. Lists are [`Pages`]: streams that follow PostHog's `next` links.
 //!
+//! The `posthog` crate re-exports this crate as `posthog::api`; a program that only reads
+//! PostHog's REST API can depend on `posthog-api` alone and not build the capture pipeline.
+//!
 //! ```no_run
-//! use posthog::api::{ApiClient, PersonQuery, PropertyFilter};
-//! # async fn demo() -> Result<(), posthog::api::ApiError> {
+//! use posthog_api::{ApiClient, PersonQuery, PropertyFilter};
+//! # async fn demo() -> Result<(), posthog_api::ApiError> {
 //! let api = ApiClient::builder("phx_personal_key").host("https://eu.posthog.com").build()?;
 //! let me = api.me().await?;
 //! let linux = PersonQuery::new().properties(PropertyFilter::person("$initial_os").exact(vec!["Linux"]));

@@ -35,7 +35,7 @@ type PageFuture<T> = Pin<Box<dyn Future<Output = Result<Page<T>, ApiError>> + Se
 /// without a stream library. An error ends it.
 ///
 /// ```no_run
-/// # async fn demo(api: posthog::api::ApiClient) -> Result<(), posthog::api::ApiError> {
+/// # async fn demo(api: posthog_api::ApiClient) -> Result<(), posthog_api::ApiError> {
 /// let mut persons = api.persons(&Default::default()).max_pages(3);
 /// while let Some(person) = persons.try_next().await? {
 ///     println!("{:?}", person.distinct_ids);

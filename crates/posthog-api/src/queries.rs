@@ -27,7 +27,7 @@ impl QueryString {
 /// Filters of [`ApiClient::persons`](super::ApiClient::persons); all that are set must match.
 ///
 /// ```
-/// use posthog::api::{PersonQuery, PropertyFilter};
+/// use posthog_api::{PersonQuery, PropertyFilter};
 /// let linux_users = PersonQuery::new()
 ///     .properties(PropertyFilter::person("$initial_os").exact(vec!["Linux"]))
 ///     .limit(100);
