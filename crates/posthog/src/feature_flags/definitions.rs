@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use posthog_flags::FlagSet;
 
-use super::poller::Loaded;
+use super::store::Loaded;
 use crate::Client;
 
 /// The definitions the client evaluates flags with, as they were when asked for: a later load

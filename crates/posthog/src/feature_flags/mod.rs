@@ -8,6 +8,7 @@ mod called;
 mod called_key;
 mod definitions;
 mod incomplete;
+mod load;
 mod local;
 mod options;
 pub(crate) mod poller;
@@ -17,7 +18,7 @@ mod redis_cache;
 mod remote;
 mod result_cache;
 mod snapshot;
-mod thread_copy;
+mod store;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -38,7 +39,7 @@ pub use snapshot::FeatureFlagEvaluations;
 
 use crate::Client;
 use called::CalledTracker;
-use poller::DefinitionsStore;
+use store::DefinitionsStore;
 
 /// A flag's value with its payload and how it was decided (C-GET-FLAG-RESULT).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,3 +1,7 @@
+//! Flag definitions for local evaluation (C-FLAG-DEFS): the store swapped whole on each load
+//! (C-FLAG-DEFS.4), read through a per-thread copy of its current `Arc`. Loading into it is
+//! `load.rs`; the background poll, `poller.rs`.
+//!
 //! A per-thread copy of a store's current definitions, so a flag read costs no atomic
 //! read-modify-write (a read lock costs two): a thread keeps the `Arc` it last read together
 //! with the store's version, and reads under the lock again only when a load has bumped that
@@ -6,16 +10,113 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
 
-use super::poller::Loaded;
+use posthog_flags::FlagSet;
+use tokio::sync::watch;
+
+/// One loaded definitions document.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) set: FlagSet,
+    pub(crate) loaded_at: SystemTime,
+}
+
+/// The current definitions. Readers clone an `Arc` under a read lock held for a pointer copy
+/// (flag reads keep a per-thread copy, re-read only when `version` moves); a load compiles the
+/// new set first and then swaps the pointer, so readers always see a whole set and never wait
+/// for a compile (C-FLAG-DEFS.4, C-LOCAL-EVAL.10).
+pub(crate) struct DefinitionsStore {
+    pub(super) current: RwLock<Option<Arc<Loaded>>>,
+    /// Bumped, under `current`'s write lock, on every replace.
+    pub(super) version: AtomicU64,
+    /// This store's id for the per-thread copies.
+    pub(super) id: u64,
+    /// The ETag of the current set, sent back as `If-None-Match`.
+    pub(super) etag: Mutex<Option<String>>,
+    pub(super) ready: watch::Sender<bool>,
+    /// Held while a refresh runs: a refresh asked for meanwhile joins it (single flight).
+    pub(super) refreshing: tokio::sync::Mutex<()>,
+    /// The client's `on_error`, told of every failed load.
+    pub(super) on_error: Option<crate::report::OnError>,
+}
+
+impl std::fmt::Debug for DefinitionsStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefinitionsStore")
+            .field("loaded", &self.current().is_some())
+            .field("version", &self.version.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DefinitionsStore {
+    pub(crate) fn new(on_error: Option<crate::report::OnError>) -> Self {
+        Self {
+            on_error,
+            current: RwLock::new(None),
+            version: AtomicU64::new(0),
+            id: next_store_id(),
+            etag: Mutex::new(None),
+            ready: watch::channel(false).0,
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub(crate) fn current(&self) -> Option<Arc<Loaded>> {
+        self.current.read().ok().and_then(|c| c.clone())
+    }
+
+    /// Runs `f` on the current set: this thread's copy of it when no load replaced it since
+    /// this thread last read, else what the read lock finds (held for a pointer copy).
+    #[inline]
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce(Option<&Loaded>) -> R) -> R {
+        read(self.id, &self.version, &self.current, f)
+    }
+
+    pub(super) fn replace(&self, loaded: Option<Loaded>, etag: Option<String>) {
+        let is_loaded = loaded.is_some();
+        let old = match self.current.write() {
+            Ok(mut current) => {
+                let old = std::mem::replace(&mut *current, loaded.map(Arc::new));
+                self.version.fetch_add(1, Ordering::Release);
+                old
+            }
+            Err(_) => None,
+        };
+        // The old set is freed (unless a thread's copy still holds it) outside the lock.
+        drop(old);
+        // The ETag is stored only once its definitions are installed.
+        self.set_etag(etag);
+        self.ready.send_replace(is_loaded);
+    }
+
+    pub(super) fn set_etag(&self, etag: Option<String>) {
+        if let Ok(mut slot) = self.etag.lock() {
+            *slot = etag;
+        }
+    }
+
+    pub(super) fn etag(&self) -> Option<String> {
+        self.etag.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Waits until definitions are loaded, at most `timeout`; `true` when they are.
+    pub(crate) async fn wait_ready(&self, timeout: Duration) -> bool {
+        let mut rx = self.ready.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|ready| *ready))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
 
 /// Source of store ids: unique in the process, so a dropped store's copies never match
 /// another store (an address can be reused, an id is not).
 static STORE_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// A fresh store id.
-pub(super) fn next_store_id() -> u64 {
+fn next_store_id() -> u64 {
     STORE_IDS.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -34,7 +135,7 @@ thread_local! {
 /// the current `version`, else what `current` holds (read under its lock and kept as this
 /// thread's copy). `version` must only change while `current`'s write lock is held.
 #[inline]
-pub(super) fn read<R>(
+fn read<R>(
     store: u64,
     version: &AtomicU64,
     current: &RwLock<Option<Arc<Loaded>>>,
