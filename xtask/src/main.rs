@@ -130,6 +130,7 @@ fn ci() -> Result {
         cargo(&["check", "--locked", "-p", krate, "--lib"], &[])?;
     }
     no_runtime_in(&["posthog-core", "posthog-flags"])?;
+    lane_stands_alone()?;
     eprintln!("\nxtask ci: all checks passed");
     Ok(())
 }
@@ -154,6 +155,33 @@ fn run_example(name: &str) -> Result {
             .env_remove("POSTHOG_PERSONAL_API_KEY")
             .stdout(std::process::Stdio::null());
     })
+}
+
+/// The delivery lane (`crates/posthog/src/lane/`) knows items and bytes, not the SDK: none of
+/// its files may use anything of the crate outside `lane/`.
+fn lane_stands_alone() -> Result {
+    let dir = root().join("crates/posthog/src/lane");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains("crate::") || code.contains("super::super") {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    if !found.is_empty() {
+        return Err(format!(
+            "lane/ reaches outside itself:\n{}",
+            found.join("\n")
+        ));
+    }
+    eprintln!("==> lane/: uses nothing of the crate outside itself");
+    Ok(())
 }
 
 /// The pure crates must not pull an async runtime or an HTTP stack.

@@ -54,6 +54,7 @@ pub mod exceptions;
 pub mod feature_flags;
 mod global;
 mod hooks;
+mod lane;
 pub mod middleware;
 mod options;
 mod pipeline;

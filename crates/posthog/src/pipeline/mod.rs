@@ -14,7 +14,7 @@ mod arena;
 mod backlog;
 mod batch;
 mod flushing;
-mod health;
+
 mod overflow;
 mod pace;
 mod packed;
@@ -218,7 +218,7 @@ pub(crate) struct Worker {
     /// Batches whose attempt failed, oldest first, waiting for the server ([`health`]).
     retries: VecDeque<PendingBatch>,
     /// Paces attempts by the server's health.
-    health: health::Health,
+    health: crate::lane::health::Health,
     in_flight: JoinSet<Sent>,
     /// Batches being sent, by id.
     in_flight_ids: HashMap<u64, InFlight>,
@@ -288,7 +288,7 @@ impl Worker {
             arena: Arena::default(),
             ready: VecDeque::new(),
             retries: VecDeque::new(),
-            health: health::Health::default(),
+            health: crate::lane::health::Health::default(),
             in_flight: JoinSet::new(),
             in_flight_ids: HashMap::new(),
             last_answer: Instant::now(),

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 /// The server's health (see the module docs).
 #[derive(Debug, Default)]
-pub(super) struct Health {
+pub(crate) struct Health {
     /// Rounds of failed attempts since the last success.
     streak: u32,
     /// When the streak last grew: an attempt started before then is of a counted round.
@@ -38,14 +38,14 @@ pub(super) struct Health {
 
 impl Health {
     /// Failed attempts since the last success.
-    pub(super) fn streak(&self) -> u32 {
+    pub(crate) fn streak(&self) -> u32 {
         self.streak
     }
 
     /// An attempt that started at `started` failed retryably. `backoff(n)` is the wait after
     /// `n` failed rounds in a row; `retry_after` the server's, if any. Returns when the failed
     /// batch may be tried again.
-    pub(super) fn failed(
+    pub(crate) fn failed(
         &mut self,
         now: Instant,
         started: Instant,
@@ -64,24 +64,24 @@ impl Health {
 
     /// The server answered: full width again, and any pause is over (an attempt of the same
     /// round may have failed first and set one).
-    pub(super) fn succeeded(&mut self) {
+    pub(crate) fn succeeded(&mut self) {
         self.streak = 0;
         self.counted_at = None;
         self.paused_until = None;
     }
 
     /// No attempt before `at` (a pause already longer is kept).
-    pub(super) fn pause_until(&mut self, at: Instant) {
+    pub(crate) fn pause_until(&mut self, at: Instant) {
         self.paused_until = Some(self.paused_until.map_or(at, |p| p.max(at)));
     }
 
     /// When a pause ends, if one is on.
-    pub(super) fn resumes_at(&self, now: Instant) -> Option<Instant> {
+    pub(crate) fn resumes_at(&self, now: Instant) -> Option<Instant> {
         self.paused_until.filter(|&at| at > now)
     }
 
     /// How many attempts may be out at once now: none while paused, else `max_in_flight`.
-    pub(super) fn width(&self, now: Instant, max_in_flight: usize) -> usize {
+    pub(crate) fn width(&self, now: Instant, max_in_flight: usize) -> usize {
         if self.resumes_at(now).is_some() {
             0
         } else {

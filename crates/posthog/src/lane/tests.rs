@@ -1,0 +1,298 @@
+//! The lane with a toy route (numbers sent as a JSON array to `/toy/`) against the
+//! transport's test server: batching, retries, `Retry-After`, 413 halving, overflow
+//! policies, flush and shutdown deadlines, loss reports. No event type is involved.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Request};
+use posthog_transport::test_util::{Reply, TestServer};
+use posthog_transport::{RequestPolicy, RetryPolicy, Transport};
+
+use super::{Answer, Lane, LaneConfig, Loss, LossKind, OnLoss, Overflow, Route, SendFuture};
+
+/// Numbers, sent as `[1,2,3]`; a number over 999 cannot be encoded.
+struct Toy {
+    url: String,
+}
+
+impl Route for Toy {
+    type Item = u32;
+
+    fn name(&self) -> &'static str {
+        "toy"
+    }
+
+    fn encode(&self, item: u32) -> Result<Bytes, String> {
+        if item > 999 {
+            return Err(format!("{item} is too big for a toy"));
+        }
+        Ok(Bytes::from(item.to_string()))
+    }
+
+    fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
+        let body: Vec<&[u8]> = items.iter().map(|b| &b[..]).collect();
+        let body = Bytes::from([b"[".as_slice(), &body.join(&b","[..]), b"]"].concat());
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/toy/", self.url))
+            .body(body)
+            .expect("request");
+        RequestPolicy {
+            retry: RetryPolicy::none(),
+            timeout: Some(Duration::from_secs(5)),
+            gzip: false,
+        }
+        .apply(&mut request);
+        let service = transport.service();
+        Box::pin(async move {
+            let response = tower::ServiceExt::oneshot(service, request).await?;
+            Ok(Answer {
+                status: response.status(),
+                retry_after: posthog_transport::retry::classify::retry_after(response.headers()),
+                resend: Vec::new(),
+            })
+        })
+    }
+}
+
+struct Setup {
+    server: TestServer,
+    lane: Lane<u32>,
+    losses: Arc<Mutex<Vec<Loss>>>,
+}
+
+async fn setup(config: LaneConfig) -> Setup {
+    let server = TestServer::start().await.expect("server");
+    let transport = Transport::builder("phc_lane")
+        .host(server.url())
+        .build()
+        .expect("transport");
+    let losses = Arc::new(Mutex::new(Vec::new()));
+    let sink = losses.clone();
+    let on_loss: OnLoss = Arc::new(move |loss: &Loss| sink.lock().unwrap().push(loss.clone()));
+    let lane = Lane::start(Toy { url: server.url() }, transport, config, Some(on_loss));
+    Setup {
+        server,
+        lane,
+        losses,
+    }
+}
+
+/// The numbers each `/toy/` request carried, in arrival order.
+fn bodies(server: &TestServer) -> Vec<Vec<u64>> {
+    server
+        .requests_to("/toy/")
+        .iter()
+        .map(|r| {
+            r.json()
+                .as_array()
+                .map(|a| a.iter().filter_map(|n| n.as_u64()).collect())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn quick(config: LaneConfig) -> LaneConfig {
+    LaneConfig {
+        backoff_base: Duration::from_millis(20),
+        backoff_cap: Duration::from_millis(200),
+        ..config
+    }
+}
+
+#[tokio::test]
+async fn batches_are_cut_by_count_and_flushed() {
+    let s = setup(LaneConfig {
+        flush_at: 10,
+        flush_interval: Duration::from_secs(60),
+        ..LaneConfig::default()
+    })
+    .await;
+    for n in 0..25 {
+        assert!(s.lane.push(n));
+    }
+    let report = s.lane.flush().await;
+    assert_eq!((report.sent, report.failed, report.pending), (25, 0, 0));
+    let mut sizes: Vec<usize> = bodies(&s.server).iter().map(Vec::len).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [5, 10, 10]);
+    assert_eq!(s.lane.stats().sent, 25);
+}
+
+#[tokio::test]
+async fn the_interval_sends_a_partial_batch() {
+    let s = setup(LaneConfig {
+        flush_at: 100,
+        flush_interval: Duration::from_millis(50),
+        ..LaneConfig::default()
+    })
+    .await;
+    s.lane.push(7);
+    let started = Instant::now();
+    while s.lane.stats().sent == 0 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(bodies(&s.server), [[7]]);
+}
+
+#[tokio::test]
+async fn failures_are_retried_and_retry_after_is_a_floor() {
+    let s = setup(quick(LaneConfig::default())).await;
+    s.server.script([
+        Reply::status(503),
+        Reply::status(429).header("retry-after", "1"),
+        Reply::ok(),
+    ]);
+    s.lane.push(1);
+    s.lane.push(2);
+    let report = s.lane.shutdown(Duration::from_secs(10)).await;
+    assert_eq!((report.sent, report.failed), (2, 0));
+    let attempts = s.server.requests_to("/toy/");
+    assert_eq!(attempts.len(), 3);
+    let waited = attempts[2].at.duration_since(attempts[1].at);
+    assert!(
+        waited >= Duration::from_millis(950),
+        "Retry-After: 1 s, waited {waited:?}"
+    );
+    assert!(s.losses.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_413_halves_the_batch_and_a_single_item_is_lost() {
+    let s = setup(LaneConfig::default()).await;
+    s.server.script([
+        Reply::status(413),
+        Reply::ok(),
+        Reply::status(413),
+        Reply::status(413),
+    ]);
+    for n in 1..=4 {
+        s.lane.push(n);
+    }
+    let report = s.lane.flush().await;
+    // [1,2,3,4] → 413; [1,2] ok; [3,4] → 413; [3] → 413 (lost); [4] ok.
+    assert_eq!((report.sent, report.failed), (3, 0));
+    assert_eq!(
+        bodies(&s.server),
+        [vec![1, 2, 3, 4], vec![1, 2], vec![3, 4], vec![3], vec![4]]
+    );
+    let losses = s.losses.lock().unwrap().clone();
+    assert_eq!(losses.len(), 1);
+    assert_eq!(
+        (losses[0].kind, losses[0].count, losses[0].status),
+        (LossKind::TooLarge, 1, Some(413))
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn overflow_drops_the_incoming_or_the_oldest() {
+    for (policy, kept) in [
+        (Overflow::DropIncoming, vec![1, 2, 3]),
+        (Overflow::DropOldest, vec![3, 4, 5]),
+    ] {
+        let s = setup(LaneConfig {
+            queue_size: 3,
+            overflow: policy,
+            ..LaneConfig::default()
+        })
+        .await;
+        // The worker has not run yet on this single thread: the queue fills.
+        let accepted: Vec<bool> = (1..=5).map(|n| s.lane.push(n)).collect();
+        let report = s.lane.flush().await;
+        assert_eq!(report.sent, 3, "{policy:?}");
+        assert_eq!(bodies(&s.server), [kept], "{policy:?}");
+        let dropped = s.lane.stats().dropped;
+        assert_eq!(dropped, 2, "{policy:?}");
+        let refused = accepted.iter().filter(|a| !**a).count();
+        assert_eq!(
+            refused,
+            if policy == Overflow::DropIncoming {
+                2
+            } else {
+                0
+            }
+        );
+        assert!(
+            s.losses
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|l| l.kind == LossKind::QueueFull)
+        );
+    }
+}
+
+#[tokio::test]
+async fn rejected_invalid_and_exhausted_items_are_reported() {
+    let s = setup(quick(LaneConfig {
+        max_retries: Some(1),
+        max_item_bytes: 3,
+        ..LaneConfig::default()
+    }))
+    .await;
+    s.server.script([Reply::status(400)]);
+    s.lane.push(1);
+    s.lane.flush().await;
+    s.server.script([Reply::status(500), Reply::status(500)]);
+    s.lane.push(2);
+    s.lane.push(1000); // cannot be encoded
+    s.lane.shutdown(Duration::from_secs(5)).await;
+    let kinds: Vec<(LossKind, usize)> = s
+        .losses
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| (l.kind, l.count))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (LossKind::Rejected, 1),
+            (LossKind::Invalid, 1),
+            (LossKind::RetriesExhausted, 1)
+        ]
+    );
+    let stats = s.lane.stats();
+    assert_eq!(
+        (stats.queued, stats.sent, stats.failed, stats.dropped),
+        (3, 0, 2, 1)
+    );
+    assert!(!s.lane.push(3), "shut down: refused");
+}
+
+#[tokio::test]
+async fn shutdown_is_bounded_by_its_deadline_and_reports_what_is_left() {
+    let s = setup(LaneConfig::default()).await;
+    s.server
+        .script([Reply::ok().delay(Duration::from_secs(3600))]);
+    for n in 0..5 {
+        s.lane.push(n);
+    }
+    let started = Instant::now();
+    let report = s.lane.shutdown(Duration::from_millis(300)).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_eq!((report.sent, report.failed), (0, 5));
+    let losses = s.losses.lock().unwrap().clone();
+    assert_eq!(losses.len(), 1);
+    assert_eq!(
+        (losses[0].kind, losses[0].count),
+        (LossKind::ShutdownTimeout, 5)
+    );
+}
+
+#[tokio::test]
+async fn a_flush_reports_batches_waiting_for_a_retry_as_pending() {
+    let s = setup(LaneConfig {
+        backoff_base: Duration::from_secs(30),
+        backoff_cap: Duration::from_secs(30),
+        ..LaneConfig::default()
+    })
+    .await;
+    s.server.script([Reply::status(503)]);
+    s.lane.push(1);
+    let report = s.lane.flush().await;
+    assert_eq!((report.sent, report.failed, report.pending), (0, 0, 1));
+}

@@ -1,0 +1,434 @@
+//! The lane's worker: takes items from the queue and encodes them, cuts batches, sends them as
+//! tasks, settles each answer (delivered, resend, retry, halve, lose), and answers flushes and
+//! the shutdown.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use posthog_transport::{Transport, TransportError};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use super::health::Health;
+use super::{Answer, Control, LaneReport, LossKind, Route, Shared};
+
+/// How long the worker drains when every lane handle is gone without a shutdown.
+const ORPHAN_DRAIN: Duration = Duration::from_secs(5);
+
+/// A batch and its retry state.
+struct Batch {
+    items: Vec<Bytes>,
+    /// Failed attempts so far.
+    failures: u32,
+    first_failure: Option<Instant>,
+    /// Not sent again before this.
+    not_before: Instant,
+    /// When its current attempt started.
+    started: Instant,
+}
+
+impl Batch {
+    fn new(items: Vec<Bytes>, now: Instant) -> Self {
+        Self {
+            items,
+            failures: 0,
+            first_failure: None,
+            not_before: now,
+            started: now,
+        }
+    }
+}
+
+type Sent = (Batch, Result<Answer, TransportError>);
+
+/// A flush or the shutdown waiting to be answered, with the counters when it was asked.
+struct Waiter {
+    reply: Option<oneshot::Sender<LaneReport>>,
+    sent_before: u64,
+    failed_before: u64,
+}
+
+pub(super) struct Worker<R: Route> {
+    route: Arc<R>,
+    transport: Transport,
+    shared: Arc<Shared<R::Item>>,
+    requests: mpsc::UnboundedReceiver<Control>,
+    handles_gone: bool,
+    buffer: Vec<Bytes>,
+    buffer_bytes: usize,
+    buffer_since: Option<Instant>,
+    ready: VecDeque<Batch>,
+    retries: Vec<Batch>,
+    in_flight: JoinSet<Sent>,
+    /// Items per send in flight, by task (to report a send that panicked or was aborted).
+    in_flight_items: HashMap<tokio::task::Id, usize>,
+    health: Health,
+    flushes: Vec<Waiter>,
+    shutdown: Option<(Instant, Waiter)>,
+}
+
+impl<R: Route> Worker<R> {
+    pub(super) fn new(
+        route: R,
+        transport: Transport,
+        shared: Arc<Shared<R::Item>>,
+        requests: mpsc::UnboundedReceiver<Control>,
+    ) -> Self {
+        Self {
+            route: Arc::new(route),
+            transport,
+            shared,
+            requests,
+            handles_gone: false,
+            buffer: Vec::new(),
+            buffer_bytes: 0,
+            buffer_since: None,
+            ready: VecDeque::new(),
+            retries: Vec::new(),
+            in_flight: JoinSet::new(),
+            in_flight_items: HashMap::new(),
+            health: Health::default(),
+            flushes: Vec::new(),
+            shutdown: None,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        loop {
+            self.intake();
+            let now = Instant::now();
+            let draining = !self.flushes.is_empty() || self.shutdown.is_some();
+            self.cut(now, draining);
+            self.launch(now);
+            if !self.flushes.is_empty() && self.nothing_but_retries() {
+                let pending = self.retries.iter().map(|b| b.items.len() as u64).sum();
+                for waiter in std::mem::take(&mut self.flushes) {
+                    self.answer(waiter, pending);
+                }
+            }
+            if let Some((deadline, _)) = &self.shutdown {
+                if (self.nothing_but_retries() && self.retries.is_empty()) || now >= *deadline {
+                    self.finish();
+                    return;
+                }
+            }
+            let next = self.next_wakeup(now);
+            tokio::select! {
+                request = self.requests.recv(), if !self.handles_gone => self.on_request(request, now),
+                Some(done) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
+                    match done {
+                        Ok((id, sent)) => {
+                            self.in_flight_items.remove(&id);
+                            self.settle(sent);
+                        }
+                        Err(err) => {
+                            let count = self.in_flight_items.remove(&err.id()).unwrap_or(0);
+                            self.shared.lost(LossKind::Rejected, count, None, format!("a send failed: {err}"));
+                        }
+                    }
+                }
+                () = self.shared.wake.notified() => {}
+                () = tokio::time::sleep_until(next.into()) => {}
+            }
+        }
+    }
+
+    fn on_request(&mut self, request: Option<Control>, now: Instant) {
+        let counters = &self.shared.counters;
+        let waiter = |reply| Waiter {
+            reply: Some(reply),
+            sent_before: counters.sent.load(Ordering::Relaxed),
+            failed_before: counters.failed.load(Ordering::Relaxed),
+        };
+        match request {
+            Some(Control::Flush(reply)) => self.flushes.push(waiter(reply)),
+            Some(Control::Shutdown(deadline, reply)) => {
+                self.shutdown = Some((deadline, waiter(reply)));
+            }
+            None => {
+                // Every handle is gone: deliver what is held, briefly, as a shutdown would.
+                self.handles_gone = true;
+                self.shared.closed.store(true, Ordering::Release);
+                if self.shutdown.is_none() {
+                    let mut orphan = waiter(oneshot::channel().0);
+                    orphan.reply = None;
+                    self.shutdown = Some((now + ORPHAN_DRAIN, orphan));
+                }
+            }
+        }
+    }
+
+    /// Takes every queued item, encodes it and buffers it (or reports it lost).
+    fn intake(&mut self) {
+        let taken = match self.shared.queue.lock() {
+            Ok(mut queue) => std::mem::take(&mut *queue),
+            Err(_) => return,
+        };
+        let config = &self.shared.config;
+        for item in taken {
+            match self.route.encode(item) {
+                Err(reason) => {
+                    self.shared.lost(
+                        LossKind::Invalid,
+                        1,
+                        None,
+                        format!("an item could not be encoded: {reason}"),
+                    );
+                }
+                Ok(bytes) if bytes.len() > config.max_item_bytes.min(config.max_batch_bytes) => {
+                    self.shared.lost(
+                        LossKind::TooLarge,
+                        1,
+                        None,
+                        format!("an item of {} bytes is over the limit", bytes.len()),
+                    );
+                }
+                Ok(bytes) => {
+                    self.buffer_since.get_or_insert_with(Instant::now);
+                    self.buffer_bytes += bytes.len();
+                    self.buffer.push(bytes);
+                }
+            }
+        }
+    }
+
+    /// Cuts batches from the buffer: full ones always, the rest when `force` or when the
+    /// oldest buffered item has waited `flush_interval`.
+    fn cut(&mut self, now: Instant, force: bool) {
+        let config = &self.shared.config;
+        let due = force
+            || self
+                .buffer_since
+                .is_some_and(|since| now.duration_since(since) >= config.flush_interval);
+        while !self.buffer.is_empty() {
+            let full =
+                self.buffer.len() >= config.flush_at || self.buffer_bytes >= config.max_batch_bytes;
+            if !full && !due {
+                break;
+            }
+            let mut bytes = 0;
+            let take = self
+                .buffer
+                .iter()
+                .take(config.flush_at.max(1))
+                .take_while(|item| {
+                    bytes += item.len();
+                    bytes <= config.max_batch_bytes
+                })
+                .count()
+                .max(1);
+            let items: Vec<Bytes> = self.buffer.drain(..take).collect();
+            self.buffer_bytes -= items.iter().map(Bytes::len).sum::<usize>();
+            self.ready.push_back(Batch::new(items, now));
+        }
+        if self.buffer.is_empty() {
+            self.buffer_since = None;
+        }
+    }
+
+    /// Starts sends while the server's health allows: cut batches first, then due retries.
+    fn launch(&mut self, now: Instant) {
+        let width = self
+            .health
+            .width(now, self.shared.config.max_in_flight.max(1));
+        while self.in_flight.len() < width {
+            let batch = match self.ready.pop_front() {
+                Some(batch) => batch,
+                None => {
+                    let due = self
+                        .retries
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, b)| b.not_before <= now)
+                        .min_by_key(|(_, b)| b.not_before)
+                        .map(|(i, _)| i);
+                    match due {
+                        Some(i) => self.retries.swap_remove(i),
+                        None => return,
+                    }
+                }
+            };
+            let mut batch = batch;
+            batch.started = now;
+            let count = batch.items.len();
+            let send = self.route.send(&self.transport, batch.items.clone());
+            let handle = self.in_flight.spawn(async move { (batch, send.await) });
+            self.in_flight_items.insert(handle.id(), count);
+        }
+    }
+
+    /// Reads one answer.
+    fn settle(&mut self, (batch, outcome): Sent) {
+        let now = Instant::now();
+        let answer = match outcome {
+            Ok(answer) => answer,
+            Err(err) if err.is_no_response() || err.is_timeout() => {
+                return self.retry(batch, None, None, now, err.to_string());
+            }
+            Err(err) => {
+                let count = batch.items.len();
+                return self.shared.lost(
+                    LossKind::Rejected,
+                    count,
+                    None,
+                    format!("the send failed: {err}"),
+                );
+            }
+        };
+        let code = answer.status.as_u16();
+        match code {
+            200..=299 => {
+                self.health.succeeded();
+                let resend: Vec<Bytes> = answer
+                    .resend
+                    .iter()
+                    .filter_map(|&i| batch.items.get(i).cloned())
+                    .collect();
+                let delivered = batch.items.len() - resend.len();
+                self.shared
+                    .counters
+                    .sent
+                    .fetch_add(delivered as u64, Ordering::Relaxed);
+                if !resend.is_empty() {
+                    let again = Batch {
+                        items: resend,
+                        ..batch
+                    };
+                    self.retry(
+                        again,
+                        answer.retry_after,
+                        Some(code),
+                        now,
+                        "the server asked to resend some items".into(),
+                    );
+                }
+            }
+            413 if batch.items.len() > 1 => {
+                // Too large for the server: send each half on its own (no backoff).
+                let mut first = batch.items;
+                let second = first.split_off(first.len() / 2);
+                self.ready.push_front(Batch::new(second, now));
+                self.ready.push_front(Batch::new(first, now));
+            }
+            413 => self.shared.lost(
+                LossKind::TooLarge,
+                1,
+                Some(413),
+                "the server refused a batch of one item as too large".into(),
+            ),
+            408 | 429 | 500..=599 => {
+                self.retry(
+                    batch,
+                    answer.retry_after,
+                    Some(code),
+                    now,
+                    format!("the server answered {code}"),
+                );
+            }
+            _ => self.shared.lost(
+                LossKind::Rejected,
+                batch.items.len(),
+                Some(code),
+                format!("the server refused the batch ({code})"),
+            ),
+        }
+    }
+
+    /// A retryable failure: the batch waits by the server's health, or is given up.
+    fn retry(
+        &mut self,
+        mut batch: Batch,
+        retry_after: Option<Duration>,
+        status: Option<u16>,
+        now: Instant,
+        why: String,
+    ) {
+        batch.failures += 1;
+        let first = *batch.first_failure.get_or_insert(now);
+        let config = &self.shared.config;
+        let exhausted = match config.max_retries {
+            Some(max) => batch.failures > max,
+            None => now.duration_since(first) >= config.retry_for,
+        };
+        if exhausted {
+            let count = batch.items.len();
+            return self.shared.lost(
+                LossKind::RetriesExhausted,
+                count,
+                status,
+                format!("retries exhausted: {why}"),
+            );
+        }
+        let (base, cap) = (config.backoff_base, config.backoff_cap);
+        let backoff = |n: u32| {
+            base.saturating_mul(1u32 << n.saturating_sub(1).min(20))
+                .min(cap)
+        };
+        batch.not_before = self.health.failed(now, batch.started, backoff, retry_after);
+        self.retries.push(batch);
+    }
+
+    /// Whether only batches waiting for a retry are held (nothing queued, buffered, cut or
+    /// in flight).
+    fn nothing_but_retries(&self) -> bool {
+        self.buffer.is_empty()
+            && self.ready.is_empty()
+            && self.in_flight.is_empty()
+            && self.shared.queue.lock().map_or(true, |q| q.is_empty())
+    }
+
+    /// When the worker must look again without being woken.
+    fn next_wakeup(&self, now: Instant) -> Instant {
+        let mut next = now + Duration::from_secs(3600);
+        if let Some(since) = self.buffer_since {
+            next = next.min(since + self.shared.config.flush_interval);
+        }
+        if let Some(retry) = self.retries.iter().map(|b| b.not_before).min() {
+            next = next.min(retry);
+        }
+        if let Some(resume) = self.health.resumes_at(now) {
+            next = next.min(resume);
+        }
+        if let Some((deadline, _)) = &self.shutdown {
+            next = next.min(*deadline);
+        }
+        next.max(now + Duration::from_millis(1))
+    }
+
+    fn answer(&self, waiter: Waiter, pending: u64) {
+        let counters = &self.shared.counters;
+        let report = LaneReport {
+            sent: counters.sent.load(Ordering::Relaxed) - waiter.sent_before,
+            failed: counters.failed.load(Ordering::Relaxed) - waiter.failed_before,
+            pending,
+        };
+        if let Some(reply) = waiter.reply {
+            let _ = reply.send(report);
+        }
+    }
+
+    /// The end of the shutdown: whatever is still held is reported lost.
+    fn finish(&mut self) {
+        self.intake();
+        let held = self.buffer.len()
+            + self.ready.iter().map(|b| b.items.len()).sum::<usize>()
+            + self.retries.iter().map(|b| b.items.len()).sum::<usize>()
+            + self.in_flight_items.values().sum::<usize>();
+        self.in_flight.abort_all();
+        self.shared.lost(
+            LossKind::ShutdownTimeout,
+            held,
+            None,
+            "the shutdown deadline passed before these items were delivered".into(),
+        );
+        for waiter in std::mem::take(&mut self.flushes) {
+            self.answer(waiter, 0);
+        }
+        if let Some((_, waiter)) = self.shutdown.take() {
+            self.answer(waiter, 0);
+        }
+    }
+}
