@@ -466,6 +466,25 @@ impl Transport {
         })
     }
 
+    /// One attempt of `POST {host}{path}` with a JSON body, gzipped as the capture policy
+    /// says, for a pipeline that schedules its own retries (a delivery lane's route, e.g. the
+    /// AI lane's `/i/v0/ai/batch/`). Any status is `Ok`: the caller reads the answer.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        json: Bytes,
+    ) -> Result<Response<Bytes>, TransportError> {
+        if !path.starts_with('/') {
+            return Err(TransportError::config("ingestion paths start with /"));
+        }
+        let request = json_request(Method::POST, &format!("{}{path}", self.config.host), json)?;
+        let policy = RequestPolicy {
+            retry: RetryPolicy::none(),
+            ..self.config.capture.clone()
+        };
+        self.execute_raw(request, &policy).await
+    }
+
     /// One attempt of `POST /i/v1/analytics/events` (protocol.md §1.4): the project token as
     /// `Authorization: Bearer`, `PostHog-Sdk-Info`, `PostHog-Request-Id`, `PostHog-Attempt`
     /// and `PostHog-Request-Timestamp` headers, the body compressed with `encoding` (sent

@@ -96,8 +96,10 @@ struct Inner {
     counters: Arc<Counters>,
     opted_out: AtomicBool,
     shut_down: AtomicBool,
-    /// The runtime the worker runs on (for [`Client::shutdown_blocking`]).
+    /// The runtime the worker runs on (for [`Client::shutdown_blocking`] and the lanes).
     runtime: Option<tokio::runtime::Handle>,
+    /// The AI lane, started on the first `capture_ai`.
+    ai_lane: std::sync::OnceLock<crate::lane::Lane<Event>>,
     shutdown_report: AsyncMutex<Option<ShutdownReport>>,
 }
 
@@ -225,6 +227,7 @@ impl Client {
                 opted_out: AtomicBool::new(false),
                 shut_down: AtomicBool::new(false),
                 runtime: worker_runtime,
+                ai_lane: std::sync::OnceLock::new(),
                 shutdown_report: AsyncMutex::new(None),
             }),
         })
@@ -274,7 +277,31 @@ impl Client {
 
     /// The counters: captured, sent, retried, dropped, failed, filtered, pending.
     pub fn stats(&self) -> Stats {
-        self.inner.counters.snapshot()
+        let mut stats = self.inner.counters.snapshot();
+        if let Some(lane) = self.inner.ai_lane.get() {
+            let ai = lane.stats();
+            stats.captured += ai.queued;
+            stats.sent += ai.sent;
+            stats.failed += ai.failed;
+            stats.dropped += ai.dropped;
+            stats.pending += ai.queued.saturating_sub(ai.sent + ai.failed);
+        }
+        stats
+    }
+
+    /// The runtime the worker runs on.
+    pub(crate) fn worker_runtime(&self) -> Option<&tokio::runtime::Handle> {
+        self.inner.runtime.as_ref()
+    }
+
+    /// Where the AI lane lives once started.
+    pub(crate) fn ai_lane_cell(&self) -> &std::sync::OnceLock<crate::lane::Lane<Event>> {
+        &self.inner.ai_lane
+    }
+
+    /// Adds the SDK-owned properties an admitted event still lacks.
+    pub(crate) fn apply_defaults(&self, event: &mut Event) {
+        self.inner.defaults.apply(event);
     }
 
     fn drop_event(&self, kind: DeliveryErrorKind, uuid: Option<Uuid>, message: String) {
@@ -318,13 +345,13 @@ impl Client {
     /// `before_send` hooks ran), so nothing may add them again; otherwise they are merged in
     /// when the event is serialised.
     #[inline]
-    fn defaults_set_at_admission(&self) -> bool {
+    pub(crate) fn defaults_set_at_admission(&self) -> bool {
         !self.inner.options.before_send.is_empty()
     }
 
     /// Validation, assembly and hooks, shared by every capture path. `None`: not admitted
     /// (already counted and reported).
-    fn admit(&self, event: Event, now: DateTime<Utc>) -> Option<Event> {
+    pub(crate) fn admit(&self, event: Event, now: DateTime<Utc>) -> Option<Event> {
         if !self.is_enabled() {
             return None;
         }
@@ -675,11 +702,26 @@ impl Client {
         let Some(tx) = &self.inner.tx else {
             return FlushReport::default();
         };
-        let (reply, done) = oneshot::channel();
-        if tx.send(Msg::Flush(reply)).await.is_err() {
-            return FlushReport::default();
+        let events = async {
+            let (reply, done) = oneshot::channel();
+            if tx.send(Msg::Flush(reply)).await.is_err() {
+                return FlushReport::default();
+            }
+            done.await.unwrap_or_default()
+        };
+        let ai = async {
+            match self.inner.ai_lane.get() {
+                Some(lane) => Some(lane.flush().await),
+                None => None,
+            }
+        };
+        let (mut report, ai) = tokio::join!(events, ai);
+        if let Some(ai) = ai {
+            report.sent += ai.sent;
+            report.failed += ai.failed;
+            report.pending += ai.pending;
         }
-        done.await.unwrap_or_default()
+        report
     }
 
     /// [`Client::flush`] with a deadline.
@@ -719,7 +761,20 @@ impl Client {
             }
         };
         let flags = tokio::time::timeout_at(deadline.into(), self.inner.flags.shutdown());
-        let (outcome, _) = tokio::join!(drained, flags);
+        let ai = async {
+            match self.inner.ai_lane.get() {
+                Some(lane) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    Some(lane.shutdown(left).await)
+                }
+                None => None,
+            }
+        };
+        let (mut outcome, _, ai) = tokio::join!(drained, flags, ai);
+        if let Some(ai) = ai {
+            outcome.sent += ai.sent;
+            outcome.undelivered += ai.failed;
+        }
         *report = Some(outcome);
         outcome
     }

@@ -46,6 +46,7 @@
 )]
 
 pub use posthog_api as api;
+mod ai_lane;
 pub mod blocking;
 mod client;
 pub mod context;
@@ -65,6 +66,7 @@ pub mod test_util;
 pub mod tracing_layer;
 
 #[doc(inline)]
+pub use ai_lane::{AI_BATCH_BYTES, AI_PATH, MAX_AI_EVENT_BYTES};
 pub use client::{Client, SHUTDOWN_SLACK};
 #[doc(inline)]
 pub use error::Error;

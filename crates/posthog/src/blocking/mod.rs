@@ -123,6 +123,15 @@ impl Client {
         self.settle(self.inner.client.capture(event))
     }
 
+    /// See [`crate::Client::capture_ai`]: the AI lane.
+    pub fn capture_ai(&self, event: Event) -> Option<Uuid> {
+        let uuid = self.inner.client.capture_ai(event);
+        if uuid.is_some() && self.inner.client.options().sync_mode {
+            self.flush();
+        }
+        uuid
+    }
+
     /// See [`crate::Client::identify`].
     pub fn identify(
         &self,

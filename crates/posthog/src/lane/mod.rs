@@ -10,11 +10,8 @@
 //! ([`LaneStats`]) and a report of every item lost ([`Loss`]).
 //!
 //! The events pipeline (`pipeline/`) predates the lane and shares its [`health`] pacing; the
-//! AI, logs and traces pipelines are routes on it. docs/architecture.md says how to add one.
-
-// The routes that use the lane (issues 16 and 17: the AI lane, logs, traces) land after it;
-// until then only its tests drive it.
-#![allow(dead_code)]
+//! AI lane (`ai_lane.rs`) is the first route on it, and logs and traces are to follow.
+//! docs/architecture.md says how to add one.
 
 pub(crate) mod health;
 mod worker;
@@ -46,12 +43,38 @@ pub(crate) trait Route: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// A queued item as the bytes it adds to a body. Runs on the lane's worker, never on the
-    /// thread that queued it. `Err` drops the item (reported as [`LossKind::Invalid`]).
-    fn encode(&self, item: Self::Item) -> Result<Bytes, String>;
+    /// thread that queued it. `Err` drops the item, reported as the [`Refusal`] says.
+    fn encode(&self, item: Self::Item) -> Result<Bytes, Refusal>;
 
     /// Sends one body made of `items` (the route builds it: a JSON array, an OTLP request, …)
     /// through `transport`, one attempt, and reads the answer.
     fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture;
+}
+
+/// Why a route would not encode an item: reported as a loss of this kind, with this message
+/// (which the route words: e.g. an event's name and size, never its content).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) kind: LossKind,
+    pub(crate) message: String,
+}
+
+impl Refusal {
+    /// The item could not be encoded.
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            kind: LossKind::Invalid,
+            message: message.into(),
+        }
+    }
+
+    /// The item is over the route's size cap.
+    pub(crate) fn too_large(message: impl Into<String>) -> Self {
+        Self {
+            kind: LossKind::TooLarge,
+            message: message.into(),
+        }
+    }
 }
 
 /// How the server answered one send.
@@ -88,7 +111,8 @@ pub(crate) struct LaneConfig {
     pub(crate) flush_interval: Duration,
     /// An item larger than this is dropped ([`LossKind::TooLarge`]).
     pub(crate) max_item_bytes: usize,
-    /// Bytes per batch (items summed).
+    /// Bytes per batch (items summed); an item larger than this (within `max_item_bytes`)
+    /// goes in a batch of its own.
     pub(crate) max_batch_bytes: usize,
     /// Sends at once.
     pub(crate) max_in_flight: usize,
@@ -164,9 +188,10 @@ pub(crate) struct LaneStats {
     pub(crate) queued: u64,
     /// Items delivered.
     pub(crate) sent: u64,
-    /// Items lost after they were accepted (rejected, retries exhausted, shutdown).
+    /// Items lost after they were accepted (invalid, too large, rejected, retries exhausted,
+    /// shutdown).
     pub(crate) failed: u64,
-    /// Items lost before they were sent (queue full, invalid, too large).
+    /// Items never accepted (the queue was full; with `DropOldest`, the oldest made room).
     pub(crate) dropped: u64,
 }
 
@@ -207,7 +232,7 @@ impl<I> Shared<I> {
             return;
         }
         let counter = match kind {
-            LossKind::QueueFull | LossKind::Invalid | LossKind::TooLarge => &self.counters.dropped,
+            LossKind::QueueFull => &self.counters.dropped,
             _ => &self.counters.failed,
         };
         counter.fetch_add(count as u64, Ordering::Relaxed);
@@ -257,12 +282,13 @@ impl<I> std::fmt::Debug for Lane<I> {
 }
 
 impl<I: Send + 'static> Lane<I> {
-    /// Starts a lane for `route` on the current tokio runtime.
+    /// Starts a lane for `route`, its worker on `runtime`.
     pub(crate) fn start<R: Route<Item = I>>(
         route: R,
         transport: Transport,
         config: LaneConfig,
         on_loss: Option<OnLoss>,
+        runtime: &tokio::runtime::Handle,
     ) -> Self {
         let shared = Arc::new(Shared {
             queue: Mutex::new(VecDeque::new()),
@@ -274,7 +300,7 @@ impl<I: Send + 'static> Lane<I> {
             on_loss,
         });
         let (control, requests) = mpsc::unbounded_channel();
-        tokio::spawn(worker::Worker::new(route, transport, shared.clone(), requests).run());
+        runtime.spawn(worker::Worker::new(route, transport, shared.clone(), requests).run());
         Self { shared, control }
     }
 

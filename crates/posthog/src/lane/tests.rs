@@ -10,7 +10,9 @@ use http::{Method, Request};
 use posthog_transport::test_util::{Reply, TestServer};
 use posthog_transport::{RequestPolicy, RetryPolicy, Transport};
 
-use super::{Answer, Lane, LaneConfig, Loss, LossKind, OnLoss, Overflow, Route, SendFuture};
+use super::{
+    Answer, Lane, LaneConfig, Loss, LossKind, OnLoss, Overflow, Refusal, Route, SendFuture,
+};
 
 /// Numbers, sent as `[1,2,3]`; a number over 999 cannot be encoded.
 struct Toy {
@@ -24,9 +26,9 @@ impl Route for Toy {
         "toy"
     }
 
-    fn encode(&self, item: u32) -> Result<Bytes, String> {
+    fn encode(&self, item: u32) -> Result<Bytes, Refusal> {
         if item > 999 {
-            return Err(format!("{item} is too big for a toy"));
+            return Err(Refusal::invalid(format!("{item} is too big for a toy")));
         }
         Ok(Bytes::from(item.to_string()))
     }
@@ -72,7 +74,14 @@ async fn setup(config: LaneConfig) -> Setup {
     let losses = Arc::new(Mutex::new(Vec::new()));
     let sink = losses.clone();
     let on_loss: OnLoss = Arc::new(move |loss: &Loss| sink.lock().unwrap().push(loss.clone()));
-    let lane = Lane::start(Toy { url: server.url() }, transport, config, Some(on_loss));
+    let runtime = tokio::runtime::Handle::current();
+    let lane = Lane::start(
+        Toy { url: server.url() },
+        transport,
+        config,
+        Some(on_loss),
+        &runtime,
+    );
     Setup {
         server,
         lane,
@@ -173,7 +182,7 @@ async fn a_413_halves_the_batch_and_a_single_item_is_lost() {
     }
     let report = s.lane.flush().await;
     // [1,2,3,4] → 413; [1,2] ok; [3,4] → 413; [3] → 413 (lost); [4] ok.
-    assert_eq!((report.sent, report.failed), (3, 0));
+    assert_eq!((report.sent, report.failed), (3, 1));
     assert_eq!(
         bodies(&s.server),
         [vec![1, 2, 3, 4], vec![1, 2], vec![3, 4], vec![3], vec![4]]
@@ -257,7 +266,7 @@ async fn rejected_invalid_and_exhausted_items_are_reported() {
     let stats = s.lane.stats();
     assert_eq!(
         (stats.queued, stats.sent, stats.failed, stats.dropped),
-        (3, 0, 2, 1)
+        (3, 0, 3, 0)
     );
     assert!(!s.lane.push(3), "shut down: refused");
 }

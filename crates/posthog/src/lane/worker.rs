@@ -170,15 +170,8 @@ impl<R: Route> Worker<R> {
         let config = &self.shared.config;
         for item in taken {
             match self.route.encode(item) {
-                Err(reason) => {
-                    self.shared.lost(
-                        LossKind::Invalid,
-                        1,
-                        None,
-                        format!("an item could not be encoded: {reason}"),
-                    );
-                }
-                Ok(bytes) if bytes.len() > config.max_item_bytes.min(config.max_batch_bytes) => {
+                Err(refusal) => self.shared.lost(refusal.kind, 1, None, refusal.message),
+                Ok(bytes) if bytes.len() > config.max_item_bytes => {
                     self.shared.lost(
                         LossKind::TooLarge,
                         1,

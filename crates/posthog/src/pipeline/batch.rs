@@ -78,17 +78,23 @@ impl Envelope {
 
     /// The body for `events`, stamped with the current time.
     pub(crate) fn body(&self, events: &[PendingEvent]) -> Bytes {
+        self.body_of(events.iter().map(|e| &e.json[..]))
+    }
+
+    /// The body for events already serialised (`/batch/` items), stamped with the current
+    /// time.
+    pub(crate) fn body_of<'a>(&self, events: impl Iterator<Item = &'a [u8]> + Clone) -> Bytes {
         let sent_at = posthog_core::time::format_timestamp(&Utc::now());
-        let size: usize = events.iter().map(|e| e.json.len() + 1).sum();
+        let size: usize = events.clone().map(|e| e.len() + 1).sum();
         let mut out = Vec::with_capacity(self.prefix.len() + sent_at.len() + size + 16);
         out.extend_from_slice(&self.prefix);
         out.extend_from_slice(sent_at.as_bytes());
         out.extend_from_slice(b"\",\"batch\":[");
-        for (i, event) in events.iter().enumerate() {
+        for (i, event) in events.enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(&event.json);
+            out.extend_from_slice(event);
         }
         out.extend_from_slice(b"]}");
         Bytes::from(out)

@@ -23,7 +23,7 @@ mod queue;
 mod worker_tests;
 
 pub(crate) use arena::{local_json, with_local};
-pub(crate) use batch::PendingEvent;
+pub(crate) use batch::{Envelope, PendingEvent};
 pub(crate) use overflow::Refused;
 pub(crate) use pace::back_to_back;
 pub(crate) use queue::{Queue, Shared};
@@ -45,7 +45,7 @@ use uuid::Uuid;
 use crate::client::Defaults;
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind, OnError};
 use arena::Arena;
-use batch::{Envelope, PendingBatch, cut};
+use batch::{PendingBatch, cut};
 
 /// How soon a worker holding part of a batch, with no send in flight, looks at the channel
 /// again: a batch's worth split between its buffer and the channel (captures right after

@@ -119,7 +119,7 @@ impl FakePostHog {
             if req.path == posthog_core::capture_v1::V1_PATH {
                 return Some(v1_answer(req));
             }
-            if INGESTION.contains(&req.path.as_str()) {
+            if INGESTION.contains(&req.path.as_str()) || req.path == crate::AI_PATH {
                 return Some(Reply::ok());
             }
             match req.path.as_str() {
@@ -279,6 +279,19 @@ impl FakePostHog {
             }
         }
         out
+    }
+
+    /// The events of the AI endpoint's accepted requests (`/i/v0/ai/batch/`), in arrival
+    /// order; [`FakePostHog::events`] holds only the analytics endpoints'.
+    pub fn ai_events(&self) -> Vec<Value> {
+        self.requests_to(crate::AI_PATH)
+            .into_iter()
+            .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
+            .flat_map(|r| match r.json().get("batch") {
+                Some(Value::Array(events)) => events.clone(),
+                _ => Vec::new(),
+            })
+            .collect()
     }
 
     /// TCP connections accepted.

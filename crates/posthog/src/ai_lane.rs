@@ -1,0 +1,158 @@
+//! The AI lane (C-CAPTURE-AI): LLM analytics events admitted as `capture` admits them, then
+//! sent on a lane of their own to `POST /i/v0/ai/batch/` in the `/batch/` body shape, never in
+//! the same request as analytics events. A route on the shared delivery lane (`lane/`),
+//! started on first use.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use posthog_core::Event;
+use posthog_transport::Transport;
+use uuid::Uuid;
+
+use crate::Client;
+use crate::lane::{
+    Answer, Lane, LaneConfig, Loss, LossKind, OnLoss, Overflow, Refusal, Route, SendFuture,
+};
+use crate::pipeline::Envelope;
+use crate::report::{DeliveryError, DeliveryErrorKind, OnError};
+
+/// The AI endpoint.
+pub const AI_PATH: &str = "/i/v0/ai/batch/";
+
+/// The largest AI event sent (its serialised JSON); a larger one is dropped, logged with its
+/// name and size only.
+pub const MAX_AI_EVENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// About how much one AI request carries (an event larger than this goes alone).
+pub const AI_BATCH_BYTES: usize = 5 * 1024 * 1024;
+
+/// The AI lane's route: events already admitted and stamped, serialised once on the lane's
+/// worker (so a retry resends exactly what was stamped, C-CAPTURE-AI.6).
+struct AiRoute {
+    envelope: Envelope,
+}
+
+impl Route for AiRoute {
+    type Item = Event;
+
+    fn name(&self) -> &'static str {
+        "ai"
+    }
+
+    fn encode(&self, event: Event) -> Result<Bytes, Refusal> {
+        let json = serde_json::to_vec(&event).map_err(|e| {
+            Refusal::invalid(format!(
+                "AI event {:?} did not serialise: {e}",
+                event.name()
+            ))
+        })?;
+        if json.len() > MAX_AI_EVENT_BYTES {
+            // Only the name and the size: never the content (C-CAPTURE-AI.5).
+            tracing::warn!(target: "posthog", event = event.name(), bytes = json.len(), "AI event over the 8 MiB cap dropped");
+            return Err(Refusal::too_large(format!(
+                "AI event {:?} of {} bytes is over the {MAX_AI_EVENT_BYTES}-byte cap; dropped",
+                event.name(),
+                json.len()
+            )));
+        }
+        Ok(Bytes::from(json))
+    }
+
+    fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
+        let body = self.envelope.body_of(items.iter().map(|b| &b[..]));
+        let transport = transport.clone();
+        Box::pin(async move {
+            let response = transport.post_json(AI_PATH, body).await?;
+            Ok(Answer {
+                status: response.status(),
+                retry_after: posthog_transport::retry::classify::retry_after(response.headers()),
+                resend: Vec::new(),
+            })
+        })
+    }
+}
+
+/// The lane's settings from the client's: its own queue of the client's size, the client's
+/// batch count and interval, AI-sized byte caps.
+pub(crate) fn config(options: &crate::options::Options) -> LaneConfig {
+    LaneConfig {
+        queue_size: options.max_queue_size.max(1),
+        overflow: Overflow::DropIncoming,
+        flush_at: options.flush_at.max(1),
+        flush_interval: options.flush_interval,
+        max_item_bytes: MAX_AI_EVENT_BYTES,
+        max_batch_bytes: AI_BATCH_BYTES,
+        max_in_flight: 2,
+        retry_for: options.retry_for,
+        max_retries: options.max_retries,
+        backoff_base: Duration::from_millis(200),
+        backoff_cap: Duration::from_secs(30),
+    }
+}
+
+/// Hands the lane's losses to `on_error` (the lane counts and logs them itself).
+fn report_losses(on_error: Option<OnError>) -> Option<OnLoss> {
+    let on_error = on_error?;
+    Some(std::sync::Arc::new(move |loss: &Loss| {
+        let error = DeliveryError {
+            kind: match loss.kind {
+                LossKind::QueueFull => DeliveryErrorKind::QueueFull,
+                LossKind::Invalid => DeliveryErrorKind::Invalid,
+                LossKind::TooLarge => DeliveryErrorKind::EventTooLarge,
+                LossKind::Rejected => DeliveryErrorKind::Rejected,
+                LossKind::RetriesExhausted => DeliveryErrorKind::RetriesExhausted,
+                LossKind::ShutdownTimeout => DeliveryErrorKind::ShutdownTimeout,
+            },
+            count: loss.count,
+            uuids: Vec::new(),
+            status: loss.status,
+            message: format!("AI lane: {}", loss.message),
+        };
+        if crate::hooks::contain(|| on_error(&error)).is_none() {
+            tracing::warn!(target: "posthog", "the on_error callback panicked");
+        }
+    }))
+}
+
+impl Client {
+    /// Captures an LLM analytics event (`$ai_generation`, `$ai_span`, `$ai_trace`,
+    /// `$ai_embedding`, …) on the AI lane: admitted exactly as [`Client::capture`] admits
+    /// events (validation, envelope, `$lib`, context, `before_send`), then sent to
+    /// `/i/v0/ai/batch/` on a lane of its own (its own queue, batches of about 5 MiB, retries
+    /// and counters; started on first use), never with analytics events. Returns the event's
+    /// uuid (the caller's, else a generated one), or `None` when it was not admitted. Events
+    /// over 8 MiB are dropped, logged with their name and size only, and reported through
+    /// `on_error`. Nothing is redacted or truncated. [`Client::capture`] never reroutes
+    /// `$ai_*` events (C-CAPTURE-AI).
+    pub fn capture_ai(&self, event: Event) -> Option<Uuid> {
+        let mut event = self.admit(event, Utc::now())?;
+        if !self.defaults_set_at_admission() {
+            self.apply_defaults(&mut event);
+        }
+        let uuid = event.get_uuid();
+        if !self.options().send {
+            return uuid;
+        }
+        let lane = self.ai_lane()?;
+        lane.push(event).then_some(uuid).flatten()
+    }
+
+    /// The AI lane, started on first use on the worker's runtime; `None` when the client sends
+    /// nothing (disabled) or is shut down.
+    fn ai_lane(&self) -> Option<&Lane<Event>> {
+        if !self.is_enabled() {
+            return None;
+        }
+        let (transport, runtime) = (self.transport()?, self.worker_runtime()?);
+        Some(self.ai_lane_cell().get_or_init(|| {
+            let options = self.options();
+            let route = AiRoute {
+                envelope: Envelope::new(&options.api_key, options.historical_migration),
+            };
+            let on_loss = report_losses(options.on_error.clone());
+            Lane::start(route, transport.clone(), config(options), on_loss, runtime)
+        }))
+    }
+}
