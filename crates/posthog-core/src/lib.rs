@@ -21,6 +21,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod ai;
 pub mod batch;
 pub mod builders;
 pub mod capture_v1;

@@ -86,6 +86,7 @@ pub use options::{CaptureMode, ClientBuilder, DEFAULT_HOST};
 pub use pipeline::{FlushReport, ShutdownReport};
 #[doc(inline)]
 pub use posthog_core::FlagValue;
+pub use posthog_core::ai::AiEvent;
 #[doc(inline)]
 pub use posthog_core::exception::Level;
 #[doc(inline)]

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use posthog::test_util::{FakePostHog, Reply};
-use posthog::{DeliveryErrorKind, Event};
+use posthog::{AiEvent, DeliveryErrorKind, Event};
 use uuid::Uuid;
 
 fn names(events: &[serde_json::Value]) -> Vec<&str> {
@@ -194,4 +194,28 @@ async fn c_capture_ai_2_admission_is_captures() {
         "after shutdown"
     );
     assert!(server.ai_events().is_empty());
+}
+
+/// The AI lane's body: the `/batch/` shape (`api_key`, `historical_migration`, `sent_at`,
+/// `batch`), one `$ai_generation` built with the typed builder.
+#[tokio::test]
+async fn an_ai_batch_body_snapshot() {
+    let server = FakePostHog::start().await;
+    let client = support::builder(&server).0.build().unwrap();
+    let generation = AiEvent::generation("user-123", "trace-42", "gpt-4o", "openai")
+        .input(serde_json::json!([{"role": "user", "content": "Hi"}]))
+        .output_choices(serde_json::json!([{"role": "assistant", "content": "Hello!"}]))
+        .tokens(12, 3)
+        .latency(Duration::from_millis(1_420))
+        .http_status(200)
+        .into_event();
+    client.capture_ai(generation);
+    client.flush().await;
+    let body = server.requests_to(posthog::AI_PATH)[0].json();
+    insta::assert_json_snapshot!("ai_batch_body", body, {
+        ".sent_at" => "[sent_at]",
+        ".batch[].uuid" => "[uuid]",
+        ".batch[].timestamp" => "[timestamp]",
+        ".batch[].properties[\"$lib_version\"]" => "[version]",
+    });
 }
