@@ -65,6 +65,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await;
 
+    // An LLM call, on the AI lane (its own endpoint, /i/v0/ai/batch/).
+    let generation = posthog::AiEvent::generation("user-123", "trace-1", "gpt-4o-mini", "openai")
+        .tokens(42, 17)
+        .latency(Duration::from_millis(830));
+    client.capture_ai(generation.into_event());
+
     let report = client.shutdown(Duration::from_secs(10)).await;
     println!(
         "delivered {} events, {} undelivered; stats: {:?}",
@@ -84,6 +90,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 event["event"].as_str().unwrap_or("?"),
                 event["distinct_id"].as_str().unwrap_or("?"),
                 event["properties"]
+            );
+        }
+        for event in server.ai_events() {
+            println!(
+                "  {:<16} distinct_id={:<10} (AI endpoint) model={}",
+                event["event"].as_str().unwrap_or("?"),
+                event["distinct_id"].as_str().unwrap_or("?"),
+                event["properties"]["$ai_model"]
             );
         }
     }

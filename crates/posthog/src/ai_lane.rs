@@ -139,6 +139,69 @@ impl Client {
         lane.push(event).then_some(uuid).flatten()
     }
 
+    /// [`Client::capture_ai`] delivered now, one request, returning the outcome (as
+    /// [`Client::capture_immediate`] is to `capture`): `Ok(None)` when the event was not
+    /// admitted or is over the 8 MiB cap (dropped and reported), `Ok(Some(uuid))` once PostHog
+    /// accepted it, `Err` when the delivery failed (also reported through `on_error`).
+    pub async fn capture_ai_immediate(&self, event: Event) -> Result<Option<Uuid>, crate::Error> {
+        let Some(mut event) = self.admit(event, Utc::now()) else {
+            return Ok(None);
+        };
+        let transport = self.transport().ok_or(crate::Error::Shutdown)?;
+        if !self.defaults_set_at_admission() {
+            self.apply_defaults(&mut event);
+        }
+        let uuid = event.get_uuid().unwrap_or_default();
+        let options = self.options();
+        let route = AiRoute {
+            envelope: Envelope::new(&options.api_key, options.historical_migration),
+        };
+        let report = |kind, status, message: String| {
+            let error = DeliveryError {
+                kind,
+                count: 1,
+                uuids: vec![uuid],
+                status,
+                message,
+            };
+            crate::pipeline::report(self.counters(), options.on_error.as_ref(), error, true);
+        };
+        let json = match route.encode(event) {
+            Ok(json) => json,
+            Err(refusal) => {
+                let kind = match refusal.kind {
+                    LossKind::TooLarge => DeliveryErrorKind::EventTooLarge,
+                    _ => DeliveryErrorKind::Invalid,
+                };
+                report(kind, None, refusal.message);
+                return Ok(None);
+            }
+        };
+        crate::report::Counters::add(&self.counters().captured, 1);
+        let outcome = match route.send(transport, vec![json]).await {
+            Ok(answer) if answer.status.is_success() => {
+                crate::report::Counters::add(&self.counters().sent, 1);
+                return Ok(Some(uuid));
+            }
+            Ok(answer) => {
+                posthog_transport::TransportError::status(answer.status, b"", answer.retry_after)
+            }
+            Err(err) => err,
+        };
+        let kind = if outcome.status_code().is_some() {
+            DeliveryErrorKind::Rejected
+        } else {
+            DeliveryErrorKind::RetriesExhausted
+        };
+        let status = outcome.status_code().map(|s| s.as_u16());
+        report(
+            kind,
+            status,
+            format!("immediate AI capture of {uuid} failed: {outcome}"),
+        );
+        Err(outcome.into())
+    }
+
     /// The AI lane, started on first use on the worker's runtime; `None` when the client sends
     /// nothing (disabled) or is shut down.
     fn ai_lane(&self) -> Option<&Lane<Event>> {

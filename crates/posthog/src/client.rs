@@ -299,6 +299,11 @@ impl Client {
         &self.inner.ai_lane
     }
 
+    /// The counters, for the pipelines that count into them.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
     /// Adds the SDK-owned properties an admitted event still lacks.
     pub(crate) fn apply_defaults(&self, event: &mut Event) {
         self.inner.defaults.apply(event);

@@ -219,3 +219,28 @@ async fn an_ai_batch_body_snapshot() {
         ".batch[].properties[\"$lib_version\"]" => "[version]",
     });
 }
+
+/// C-CAPTURE-AI.1: the immediate variant, because `capture` has one: one request to the AI
+/// endpoint, the outcome returned.
+#[tokio::test]
+async fn c_capture_ai_1_the_immediate_variant_returns_the_outcome() {
+    let server = FakePostHog::start().await;
+    let (builder, errors) = support::builder(&server);
+    let client = builder.build().unwrap();
+    let uuid = client
+        .capture_ai_immediate(Event::new("$ai_generation", "u"))
+        .await
+        .expect("delivered")
+        .expect("admitted");
+    assert_eq!(server.ai_events()[0]["uuid"], uuid.to_string());
+    assert!(server.events().is_empty(), "never /batch/");
+    server.script([Reply::status(400)]);
+    let failed = client
+        .capture_ai_immediate(Event::new("$ai_generation", "u"))
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(errors.all().len(), 1);
+    assert_eq!(errors.all()[0].kind, DeliveryErrorKind::Rejected);
+    let stats = client.stats();
+    assert_eq!((stats.sent, stats.failed), (1, 1));
+}
