@@ -33,6 +33,7 @@ pub mod exception;
 pub mod flags_api;
 pub mod hash;
 pub mod ids;
+pub mod logs;
 pub mod time;
 pub mod value;
 pub mod with_defaults;

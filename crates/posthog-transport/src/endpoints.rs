@@ -466,21 +466,26 @@ impl Transport {
         })
     }
 
-    /// One attempt of `POST {host}{path}` with a JSON body, gzipped as the capture policy
-    /// says, for a pipeline that schedules its own retries (a delivery lane's route, e.g. the
-    /// AI lane's `/i/v0/ai/batch/`). Any status is `Ok`: the caller reads the answer.
+    /// One attempt of `POST {host}{path_and_query}` with a JSON body, for a pipeline that
+    /// schedules its own retries (a delivery lane's route: the AI lane's `/i/v0/ai/batch/`,
+    /// logs' `/i/v1/logs`). `gzip`: compress the body (`Content-Encoding: gzip`), or `None` to
+    /// follow the capture setting. Any status is `Ok`: the caller reads the answer.
     pub async fn post_json(
         &self,
-        path: &str,
+        path_and_query: &str,
         json: Bytes,
+        gzip: Option<bool>,
     ) -> Result<Response<Bytes>, TransportError> {
-        if !path.starts_with('/') {
+        if !path_and_query.starts_with('/') {
             return Err(TransportError::config("ingestion paths start with /"));
         }
-        let request = json_request(Method::POST, &format!("{}{path}", self.config.host), json)?;
+        let url = format!("{}{path_and_query}", self.config.host);
+        let request = json_request(Method::POST, &url, json)?;
+        let capture = self.config.capture.clone();
         let policy = RequestPolicy {
             retry: RetryPolicy::none(),
-            ..self.config.capture.clone()
+            gzip: gzip.unwrap_or(capture.gzip),
+            ..capture
         };
         self.execute_raw(request, &policy).await
     }

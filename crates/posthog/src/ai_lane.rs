@@ -64,7 +64,7 @@ impl Route for AiRoute {
         let body = self.envelope.body_of(items.iter().map(|b| &b[..]));
         let transport = transport.clone();
         Box::pin(async move {
-            let response = transport.post_json(AI_PATH, body).await?;
+            let response = transport.post_json(AI_PATH, body, None).await?;
             Ok(Answer {
                 status: response.status(),
                 retry_after: posthog_transport::retry::classify::retry_after(response.headers()),
@@ -92,19 +92,24 @@ pub(crate) fn config(options: &crate::options::Options) -> LaneConfig {
     }
 }
 
+/// The `on_error` kind of a lane's loss.
+pub(crate) fn delivery_kind(kind: LossKind) -> DeliveryErrorKind {
+    match kind {
+        LossKind::QueueFull => DeliveryErrorKind::QueueFull,
+        LossKind::Invalid => DeliveryErrorKind::Invalid,
+        LossKind::TooLarge => DeliveryErrorKind::EventTooLarge,
+        LossKind::Rejected => DeliveryErrorKind::Rejected,
+        LossKind::RetriesExhausted => DeliveryErrorKind::RetriesExhausted,
+        LossKind::ShutdownTimeout => DeliveryErrorKind::ShutdownTimeout,
+    }
+}
+
 /// Hands the lane's losses to `on_error` (the lane counts and logs them itself).
 fn report_losses(on_error: Option<OnError>) -> Option<OnLoss> {
     let on_error = on_error?;
     Some(std::sync::Arc::new(move |loss: &Loss| {
         let error = DeliveryError {
-            kind: match loss.kind {
-                LossKind::QueueFull => DeliveryErrorKind::QueueFull,
-                LossKind::Invalid => DeliveryErrorKind::Invalid,
-                LossKind::TooLarge => DeliveryErrorKind::EventTooLarge,
-                LossKind::Rejected => DeliveryErrorKind::Rejected,
-                LossKind::RetriesExhausted => DeliveryErrorKind::RetriesExhausted,
-                LossKind::ShutdownTimeout => DeliveryErrorKind::ShutdownTimeout,
-            },
+            kind: delivery_kind(loss.kind),
             count: loss.count,
             uuids: Vec::new(),
             status: loss.status,

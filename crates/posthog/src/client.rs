@@ -100,6 +100,8 @@ struct Inner {
     runtime: Option<tokio::runtime::Handle>,
     /// The AI lane, started on the first `capture_ai`.
     ai_lane: std::sync::OnceLock<crate::lane::Lane<Event>>,
+    /// The logs lane, started on the first log.
+    logs: std::sync::OnceLock<crate::logs::LogsRuntime>,
     shutdown_report: AsyncMutex<Option<ShutdownReport>>,
 }
 
@@ -228,6 +230,7 @@ impl Client {
                 shut_down: AtomicBool::new(false),
                 runtime: worker_runtime,
                 ai_lane: std::sync::OnceLock::new(),
+                logs: std::sync::OnceLock::new(),
                 shutdown_report: AsyncMutex::new(None),
             }),
         })
@@ -292,6 +295,11 @@ impl Client {
     /// The runtime the worker runs on.
     pub(crate) fn worker_runtime(&self) -> Option<&tokio::runtime::Handle> {
         self.inner.runtime.as_ref()
+    }
+
+    /// Where the logs lane lives once started.
+    pub(crate) fn logs_cell(&self) -> &std::sync::OnceLock<crate::logs::LogsRuntime> {
+        &self.inner.logs
     }
 
     /// Where the AI lane lives once started.
@@ -720,7 +728,13 @@ impl Client {
                 None => None,
             }
         };
-        let (mut report, ai) = tokio::join!(events, ai);
+        // Logs are flushed too (C-LOGS.13); the report counts events only.
+        let logs = async {
+            if let Some(logs) = self.inner.logs.get() {
+                logs.lane().flush().await;
+            }
+        };
+        let (mut report, ai, ()) = tokio::join!(events, ai, logs);
         if let Some(ai) = ai {
             report.sent += ai.sent;
             report.failed += ai.failed;
@@ -775,7 +789,13 @@ impl Client {
                 None => None,
             }
         };
-        let (mut outcome, _, ai) = tokio::join!(drained, flags, ai);
+        let logs = async {
+            if let Some(logs) = self.inner.logs.get() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                logs.lane().shutdown(left).await;
+            }
+        };
+        let (mut outcome, _, ai, ()) = tokio::join!(drained, flags, ai, logs);
         if let Some(ai) = ai {
             outcome.sent += ai.sent;
             outcome.undelivered += ai.failed;

@@ -56,6 +56,7 @@ pub mod feature_flags;
 mod global;
 mod hooks;
 mod lane;
+pub mod logs;
 pub mod middleware;
 mod options;
 mod pipeline;

@@ -29,6 +29,7 @@ pub(crate) struct Options {
     pub(crate) in_app: crate::exceptions::InApp,
     pub(crate) log_captured_exceptions: bool,
     pub(crate) autocapture_rate_limit: Option<crate::exceptions::rate_limit::RateLimit>,
+    pub(crate) logs: crate::logs::LogsConfig,
     pub(crate) definitions_cache: Option<Arc<dyn crate::feature_flags::cache::DefinitionsCache>>,
     pub(crate) flag_result_cache: Option<(usize, Duration)>,
     pub(crate) max_queue_size: usize,
@@ -133,6 +134,7 @@ impl ClientBuilder {
                 },
                 log_captured_exceptions: false,
                 autocapture_rate_limit: None,
+                logs: crate::logs::LogsConfig::default(),
                 definitions_cache: None,
                 flag_result_cache: None,
                 max_queue_size: 10_000,
@@ -264,6 +266,13 @@ impl ClientBuilder {
         modules: I,
     ) -> Self {
         self.options.in_app.modules = modules.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How PostHog Logs are batched, bounded and described ([`LogsConfig`](crate::logs::LogsConfig);
+    /// defaults for servers).
+    pub fn logs(mut self, config: crate::logs::LogsConfig) -> Self {
+        self.options.logs = config;
         self
     }
 

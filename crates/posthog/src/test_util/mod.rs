@@ -122,6 +122,9 @@ impl FakePostHog {
             if INGESTION.contains(&req.path.as_str()) || req.path == crate::AI_PATH {
                 return Some(Reply::ok());
             }
+            if req.path == crate::logs::LOGS_PATH {
+                return Some(Reply::json(200, &serde_json::json!({})));
+            }
             match req.path.as_str() {
                 "/flags" | "/flags/" => {
                     let body = flags_answer
@@ -290,6 +293,22 @@ impl FakePostHog {
             .flat_map(|r| match r.json().get("batch") {
                 Some(Value::Array(events)) => events.clone(),
                 _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// The log records of the logs endpoint's accepted requests (`/i/v1/logs`, gzip or not),
+    /// in arrival order, each an OTLP `logRecord`.
+    pub fn log_records(&self) -> Vec<Value> {
+        self.requests_to(crate::logs::LOGS_PATH)
+            .into_iter()
+            .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
+            .flat_map(|r| {
+                let body = r.json();
+                body["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
             })
             .collect()
     }

@@ -1,0 +1,353 @@
+//! PostHog Logs (C-LOGS): log records shipped as OTLP/HTTP JSON to `/i/v1/logs`, on a lane of
+//! their own (a route on the shared delivery lane, apart from the events worker), started on
+//! the first log. `capture_log` and the [`Logger`] facade admit a log (disabled, opted out,
+//! empty body, `before_send`, rate cap, in that order), freeze the context's ids into it and
+//! queue it; the lane batches, gzips and retries.
+
+mod config;
+#[cfg(feature = "tracing")]
+mod layer;
+mod rate;
+
+pub use config::{LogHook, LogsConfig};
+#[cfg(feature = "tracing")]
+pub use layer::LogsLayer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use posthog_core::logs::{LogRecord, envelope};
+use posthog_transport::Transport;
+use serde_json::{Map, Value};
+
+pub use posthog_core::logs::LogLevel;
+
+use crate::Client;
+use crate::lane::{Answer, Lane, LaneConfig, Loss, OnLoss, Overflow, Refusal, Route, SendFuture};
+
+/// The logs endpoint.
+pub const LOGS_PATH: &str = "/i/v1/logs";
+
+/// The most bytes one logs request carries (the service refuses bodies over 2 MB).
+const MAX_REQUEST_BYTES: usize = 1_500_000;
+
+/// One log to capture.
+///
+/// ```
+/// use posthog::logs::{Log, LogLevel};
+/// let log = Log::new("checkout failed")
+///     .level(LogLevel::Error)
+///     .attribute("order_id", 1234)
+///     .trace("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+/// assert_eq!(log.level, LogLevel::Error);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Log {
+    /// The message.
+    pub body: String,
+    /// The level (default `Info`).
+    pub level: LogLevel,
+    /// Attributes.
+    pub attributes: Map<String, Value>,
+    /// The trace id (32 hex digits).
+    pub trace_id: Option<String>,
+    /// The span id (16 hex digits).
+    pub span_id: Option<String>,
+    /// The trace flags (`0` is sent as `0`).
+    pub trace_flags: Option<u32>,
+}
+
+impl Log {
+    /// A log at level `Info`.
+    pub fn new(body: impl Into<String>) -> Self {
+        Self {
+            body: body.into(),
+            level: LogLevel::Info,
+            attributes: Map::new(),
+            trace_id: None,
+            span_id: None,
+            trace_flags: None,
+        }
+    }
+
+    /// Sets the level.
+    pub fn level(mut self, level: LogLevel) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Adds an attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the attributes.
+    pub fn attributes(mut self, attributes: Map<String, Value>) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// Links the log to a trace and span.
+    pub fn trace(mut self, trace_id: impl Into<String>, span_id: impl Into<String>) -> Self {
+        self.trace_id = Some(trace_id.into());
+        self.span_id = Some(span_id.into());
+        self
+    }
+
+    /// Sets the trace flags.
+    pub fn trace_flags(mut self, flags: u32) -> Self {
+        self.trace_flags = Some(flags);
+        self
+    }
+}
+
+/// The logs lane and what admission keeps.
+pub(crate) struct LogsRuntime {
+    lane: Lane<LogRecord>,
+    rate: rate::RateCap,
+    /// The last `timeUnixNano` given, so times within a millisecond still increase.
+    last_nanos: AtomicU64,
+}
+
+impl LogsRuntime {
+    /// The lane, for flush and shutdown.
+    pub(crate) fn lane(&self) -> &Lane<LogRecord> {
+        &self.lane
+    }
+
+    /// Now in nanoseconds since the epoch (milliseconds × 1,000,000), made strictly larger
+    /// than the last one given (C-LOGS.4).
+    fn next_time(&self) -> u64 {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let now = millis.saturating_mul(1_000_000);
+        let mut last = self.last_nanos.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last.saturating_add(1));
+            match self.last_nanos.compare_exchange_weak(
+                last,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+}
+
+/// The logs route: records encoded once on the lane's worker; a request is one resource,
+/// one scope, its records, gzipped.
+struct LogsRoute {
+    resource: Map<String, Value>,
+    path: String,
+    gzip: bool,
+}
+
+impl Route for LogsRoute {
+    type Item = LogRecord;
+
+    fn name(&self) -> &'static str {
+        "logs"
+    }
+
+    fn encode(&self, record: LogRecord) -> Result<Bytes, Refusal> {
+        serde_json::to_vec(&record.to_otlp())
+            .map(Bytes::from)
+            .map_err(|e| Refusal::invalid(format!("a log record did not serialise: {e}")))
+    }
+
+    fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
+        let scope = (posthog_core::LIB_NAME, posthog_core::LIB_VERSION);
+        let body = envelope(&self.resource, scope, items.iter().map(|b| &b[..]));
+        let (transport, path, gzip) = (transport.clone(), self.path.clone(), self.gzip);
+        Box::pin(async move {
+            let response = transport
+                .post_json(&path, Bytes::from(body), Some(gzip))
+                .await?;
+            Ok(Answer {
+                status: response.status(),
+                retry_after: posthog_transport::retry::classify::retry_after(response.headers()),
+                resend: Vec::new(),
+            })
+        })
+    }
+}
+
+/// The resource attributes (C-LOGS.7): the user's, then the SDK's identity, which wins.
+fn resource(config: &LogsConfig) -> Map<String, Value> {
+    let mut out = config.resource_attributes.clone();
+    out.insert("service.name".into(), config.service_name.clone().into());
+    if let Some(version) = &config.service_version {
+        out.insert("service.version".into(), version.clone().into());
+    }
+    if let Some(environment) = &config.environment {
+        out.insert("deployment.environment".into(), environment.clone().into());
+    }
+    out.insert("telemetry.sdk.name".into(), posthog_core::LIB_NAME.into());
+    out.insert(
+        "telemetry.sdk.version".into(),
+        posthog_core::LIB_VERSION.into(),
+    );
+    out.insert("os.name".into(), std::env::consts::OS.into());
+    out
+}
+
+/// Hands the lane's losses to `on_error` (the lane logs them).
+fn report_losses(on_error: Option<crate::OnError>) -> Option<OnLoss> {
+    let on_error = on_error?;
+    Some(std::sync::Arc::new(move |loss: &Loss| {
+        let error = crate::DeliveryError {
+            kind: crate::ai_lane::delivery_kind(loss.kind),
+            count: loss.count,
+            uuids: Vec::new(),
+            status: loss.status,
+            message: format!("logs: {}", loss.message),
+        };
+        if crate::hooks::contain(|| on_error(&error)).is_none() {
+            tracing::warn!(target: "posthog", "the on_error callback panicked");
+        }
+    }))
+}
+
+/// The logger facade (C-LOGS.1): `client.logger().info("ready", attributes)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Logger<'a> {
+    client: &'a Client,
+}
+
+macro_rules! level_method {
+    ($(#[$doc:meta] $name:ident => $level:ident),* $(,)?) => {
+        impl Logger<'_> {
+            $(
+                #[$doc]
+                pub fn $name(&self, body: impl Into<String>, attributes: Map<String, Value>) -> bool {
+                    self.client
+                        .capture_log(Log::new(body).level(LogLevel::$level).attributes(attributes))
+                }
+            )*
+        }
+    };
+}
+
+level_method! {
+    /// A `TRACE` log (severity 1).
+    trace => Trace,
+    /// A `DEBUG` log (severity 5).
+    debug => Debug,
+    /// An `INFO` log (severity 9).
+    info => Info,
+    /// A `WARN` log (severity 13).
+    warn => Warn,
+    /// An `ERROR` log (severity 17).
+    error => Error,
+    /// A `FATAL` log (severity 21).
+    fatal => Fatal,
+}
+
+impl Client {
+    /// Captures a log record for PostHog Logs; `true` when it was queued. It is dropped
+    /// silently, in this order, when the client is disabled or shut down, opted out, the body
+    /// is empty or blank, a `before_send` hook drops it or blanks its body, or the rate cap is
+    /// reached (C-LOGS.2). The active context's distinct id and session id are frozen into it
+    /// as `posthogDistinctId` and `sessionId` (the log's own attributes win). Never blocks.
+    pub fn capture_log(&self, log: Log) -> bool {
+        if !self.is_enabled() || self.is_opted_out() || log.body.trim().is_empty() {
+            return false;
+        }
+        let config = &self.options().logs;
+        let Some(mut log) = run_hooks(&config.before_send, log) else {
+            return false;
+        };
+        let Some(runtime) = self.logs_runtime() else {
+            return false;
+        };
+        if !runtime.rate.admit() {
+            return false;
+        }
+        let (distinct_id, session_id) = crate::context::current_ids();
+        for (key, value) in [
+            ("posthogDistinctId", distinct_id),
+            ("sessionId", session_id),
+        ] {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                log.attributes.entry(key).or_insert(value.into());
+            }
+        }
+        let record = LogRecord {
+            body: log.body,
+            level: log.level,
+            attributes: log.attributes,
+            time_unix_nano: u128::from(runtime.next_time()),
+            trace_id: log.trace_id,
+            span_id: log.span_id,
+            trace_flags: log.trace_flags,
+        };
+        runtime.lane.push(record)
+    }
+
+    /// The logger facade: `trace`, `debug`, `info`, `warn`, `error`, `fatal`, each
+    /// `capture_log` at that level.
+    pub fn logger(&self) -> Logger<'_> {
+        Logger { client: self }
+    }
+
+    /// The logs lane, started on the first log; `None` when the client sends nothing.
+    fn logs_runtime(&self) -> Option<&LogsRuntime> {
+        let (transport, runtime) = (self.transport()?, self.worker_runtime()?);
+        Some(self.logs_cell().get_or_init(|| {
+            let options = self.options();
+            let config = &options.logs;
+            let token = posthog_transport::query_escape(transport.project_token().as_str());
+            let route = LogsRoute {
+                resource: resource(config),
+                path: format!("{LOGS_PATH}?token={token}"),
+                gzip: config.gzip,
+            };
+            let lane_config = LaneConfig {
+                queue_size: config.max_buffered.max(1),
+                overflow: Overflow::DropOldest,
+                flush_at: config.flush_at.max(1),
+                flush_interval: config.flush_interval,
+                max_item_bytes: MAX_REQUEST_BYTES,
+                max_batch_bytes: MAX_REQUEST_BYTES,
+                max_in_flight: 1,
+                retry_for: options.retry_for,
+                max_retries: Some(config.max_retries),
+                backoff_base: std::time::Duration::from_millis(200),
+                backoff_cap: std::time::Duration::from_secs(30),
+            };
+            let on_loss = report_losses(options.on_error.clone());
+            LogsRuntime {
+                lane: Lane::start(route, transport.clone(), lane_config, on_loss, runtime),
+                rate: rate::RateCap::new(config.rate_limit, config.rate_window),
+                last_nanos: AtomicU64::new(0),
+            }
+        }))
+    }
+}
+
+/// Runs the logs hooks in order, fail-open: a hook that panics is skipped (C-LOGS.16). `None`
+/// when one drops the log or blanks its body.
+fn run_hooks(hooks: &[LogHook], mut log: Log) -> Option<Log> {
+    for hook in hooks {
+        let before = log.clone();
+        match crate::hooks::contain(|| hook(log)) {
+            Some(Some(next)) => log = next,
+            Some(None) => return None,
+            None => {
+                tracing::warn!(target: "posthog", "a logs before_send hook panicked; the log goes on unchanged");
+                log = before;
+            }
+        }
+        if log.body.trim().is_empty() {
+            return None;
+        }
+    }
+    Some(log)
+}
