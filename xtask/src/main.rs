@@ -335,6 +335,19 @@ fn bench(extra: &[String]) -> Result {
     cargo(
         &["bench", "--locked", "-p", "posthog", "--bench", "faults"],
         &[],
+    )?;
+    cargo(
+        &[
+            "bench",
+            "--locked",
+            "-p",
+            "posthog",
+            "--features",
+            "tracing,test-util",
+            "--bench",
+            "logs",
+        ],
+        &[],
     )
 }
 

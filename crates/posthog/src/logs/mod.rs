@@ -157,9 +157,9 @@ impl Route for LogsRoute {
     }
 
     fn encode(&self, record: LogRecord) -> Result<Bytes, Refusal> {
-        serde_json::to_vec(&record.to_otlp())
-            .map(Bytes::from)
-            .map_err(|e| Refusal::invalid(format!("a log record did not serialise: {e}")))
+        let mut out = Vec::with_capacity(256 + record.body.len());
+        record.write_otlp(&mut out);
+        Ok(Bytes::from(out))
     }
 
     fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
