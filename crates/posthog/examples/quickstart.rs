@@ -71,6 +71,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .latency(Duration::from_millis(830));
     client.capture_ai(generation.into_event());
 
+    // A log line for PostHog Logs (OTLP, its own lane).
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("region".into(), json!("eu"));
+    client.logger().info("quickstart ran", attributes);
+
     let report = client.shutdown(Duration::from_secs(10)).await;
     println!(
         "delivered {} events, {} undelivered; stats: {:?}",
@@ -90,6 +95,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 event["event"].as_str().unwrap_or("?"),
                 event["distinct_id"].as_str().unwrap_or("?"),
                 event["properties"]
+            );
+        }
+        for record in server.log_records() {
+            println!(
+                "  log {:<12} {}",
+                record["severityText"].as_str().unwrap_or("?"),
+                record["body"]["stringValue"]
             );
         }
         for event in server.ai_events() {

@@ -7,11 +7,15 @@
 mod config;
 #[cfg(feature = "tracing")]
 mod layer;
+#[cfg(feature = "log")]
+mod log_crate;
 mod rate;
 
 pub use config::{LogHook, LogsConfig};
 #[cfg(feature = "tracing")]
 pub use layer::LogsLayer;
+#[cfg(feature = "log")]
+pub use log_crate::PostHogLogger;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
