@@ -205,8 +205,8 @@ async fn c_logs_6_context_and_resource_attributes() {
     );
 }
 
-/// C-LOGS.8/.9/.10/.13: `POST /i/v1/logs?token=…`, gzipped, one envelope of all the records
-/// a flush found.
+/// C-LOGS.8/.9/.10/.13/.18: `POST /i/v1/logs?token=…`, gzipped, one envelope of all the
+/// records a flush found; the service's `200 {}` is success (nothing else is relied on).
 #[tokio::test]
 async fn c_logs_8_transport_envelope_and_gzip() {
     let server = FakePostHog::start().await;
@@ -325,4 +325,35 @@ async fn c_logs_12_a_full_buffer_drops_the_oldest() {
         .map(|r| r["body"]["stringValue"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(bodies, ["r2", "r3"]);
+}
+
+/// C-LOGS.11/.14: the per-request cap (`flush_at`) bounds every request; one request is in
+/// flight at a time, so the requests never overlap.
+#[tokio::test]
+async fn c_logs_14_requests_carry_at_most_the_cap_one_at_a_time() {
+    let server = FakePostHog::start().await;
+    let config = LogsConfig::new().batching(Duration::from_secs(60), 5);
+    let client = client_with(&server, config);
+    server.script([
+        Reply::json(200, &json!({})).delay(Duration::from_millis(50)),
+        Reply::json(200, &json!({})).delay(Duration::from_millis(50)),
+    ]);
+    for i in 0..12 {
+        client.capture_log(Log::new(format!("r{i}")));
+    }
+    client.flush().await;
+    let requests = server.requests_to(posthog::logs::LOGS_PATH);
+    let sizes: Vec<usize> = requests
+        .iter()
+        .map(|r| {
+            r.json()["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .collect();
+    assert!(sizes.iter().all(|&n| n <= 5), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 12);
+    // The second request starts only after the first was answered (50 ms).
+    let gap = requests[1].at.duration_since(requests[0].at);
+    assert!(gap >= Duration::from_millis(45), "one in flight: {gap:?}");
 }
