@@ -35,6 +35,7 @@ pub mod hash;
 pub mod ids;
 pub mod logs;
 pub mod time;
+pub mod traces;
 pub mod value;
 pub mod with_defaults;
 pub mod words;

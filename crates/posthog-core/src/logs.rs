@@ -71,7 +71,8 @@ pub fn any_value(value: &Value) -> Option<Value> {
         Value::String(s) => json!({"stringValue": s}),
         Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
             (Some(i), _, _) => json!({"intValue": i.to_string()}),
-            (_, Some(u), _) => json!({"intValue": u.to_string()}),
+            // Past i64 (OTLP's `intValue`): the decimal text (C-TRACES.11).
+            (_, Some(u), _) => json!({"stringValue": u.to_string()}),
             (_, _, Some(f)) => double(f),
             _ => json!({"stringValue": n.to_string()}),
         },
@@ -179,13 +180,13 @@ impl LogRecord {
 }
 
 /// A JSON string, escaped.
-fn write_str(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
     // Writing a `&str` into a `Vec` cannot fail.
     let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// `[{"key":…,"value":…},…]`, null values left out.
-fn write_key_values(out: &mut Vec<u8>, map: &Map<String, Value>) {
+pub(crate) fn write_key_values(out: &mut Vec<u8>, map: &Map<String, Value>) {
     out.push(b'[');
     let mut first = true;
     for (key, value) in map {

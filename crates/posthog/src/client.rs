@@ -102,6 +102,8 @@ struct Inner {
     ai_lane: std::sync::OnceLock<crate::lane::Lane<Event>>,
     /// The logs lane, started on the first log.
     logs: std::sync::OnceLock<crate::logs::LogsRuntime>,
+    /// The traces lane, started on the first span.
+    traces: std::sync::OnceLock<crate::traces::TracesRuntime>,
     shutdown_report: AsyncMutex<Option<ShutdownReport>>,
 }
 
@@ -231,6 +233,7 @@ impl Client {
                 runtime: worker_runtime,
                 ai_lane: std::sync::OnceLock::new(),
                 logs: std::sync::OnceLock::new(),
+                traces: std::sync::OnceLock::new(),
                 shutdown_report: AsyncMutex::new(None),
             }),
         })
@@ -295,6 +298,11 @@ impl Client {
     /// The runtime the worker runs on.
     pub(crate) fn worker_runtime(&self) -> Option<&tokio::runtime::Handle> {
         self.inner.runtime.as_ref()
+    }
+
+    /// Where the traces lane lives once started.
+    pub(crate) fn traces_cell(&self) -> &std::sync::OnceLock<crate::traces::TracesRuntime> {
+        &self.inner.traces
     }
 
     /// Where the logs lane lives once started.
@@ -733,6 +741,9 @@ impl Client {
             if let Some(logs) = self.inner.logs.get() {
                 logs.lane().flush().await;
             }
+            if let Some(traces) = self.inner.traces.get() {
+                traces.lane().flush().await;
+            }
         };
         let (mut report, ai, ()) = tokio::join!(events, ai, logs);
         if let Some(ai) = ai {
@@ -793,6 +804,10 @@ impl Client {
             if let Some(logs) = self.inner.logs.get() {
                 let left = deadline.saturating_duration_since(Instant::now());
                 logs.lane().shutdown(left).await;
+            }
+            if let Some(traces) = self.inner.traces.get() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                traces.lane().shutdown(left).await;
             }
         };
         let (mut outcome, _, ai, ()) = tokio::join!(drained, flags, ai, logs);

@@ -64,6 +64,7 @@ mod pipeline;
 mod report;
 #[cfg(feature = "test-util")]
 pub mod test_util;
+pub mod traces;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
 

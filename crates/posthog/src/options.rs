@@ -30,6 +30,7 @@ pub(crate) struct Options {
     pub(crate) log_captured_exceptions: bool,
     pub(crate) autocapture_rate_limit: Option<crate::exceptions::rate_limit::RateLimit>,
     pub(crate) logs: crate::logs::LogsConfig,
+    pub(crate) traces: Option<crate::traces::TracesConfig>,
     pub(crate) definitions_cache: Option<Arc<dyn crate::feature_flags::cache::DefinitionsCache>>,
     pub(crate) flag_result_cache: Option<(usize, Duration)>,
     pub(crate) max_queue_size: usize,
@@ -135,6 +136,7 @@ impl ClientBuilder {
                 log_captured_exceptions: false,
                 autocapture_rate_limit: None,
                 logs: crate::logs::LogsConfig::default(),
+                traces: None,
                 definitions_cache: None,
                 flag_result_cache: None,
                 max_queue_size: 10_000,
@@ -266,6 +268,13 @@ impl ClientBuilder {
         modules: I,
     ) -> Self {
         self.options.in_app.modules = modules.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Turns PostHog traces on ([`TracesConfig`](crate::traces::TracesConfig)); without it every
+    /// span is inert.
+    pub fn traces(mut self, config: crate::traces::TracesConfig) -> Self {
+        self.options.traces = Some(config);
         self
     }
 

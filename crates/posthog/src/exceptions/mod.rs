@@ -8,6 +8,7 @@ mod scope;
 
 pub(crate) use frames::InApp;
 pub use panic::PANIC_FLUSH_DEADLINE;
+pub(crate) use panic::message as panic_message;
 pub use scope::ERROR_SCOPE_SOURCE;
 pub(crate) use scope::catching;
 

@@ -283,6 +283,16 @@ impl Client {
                 log.attributes.entry(key).or_insert(value.into());
             }
         }
+        // Inside an active span, the log carries its ids (C-TRACES.6).
+        if log.trace_id.is_none() {
+            if let Some(span) = crate::traces::active_span() {
+                if let Some(parent) = span.traceparent() {
+                    let mut parts = parent.split('-').skip(1);
+                    log.trace_id = parts.next().map(str::to_owned);
+                    log.span_id = parts.next().map(str::to_owned);
+                }
+            }
+        }
         let record = LogRecord {
             body: log.body,
             level: log.level,

@@ -122,7 +122,7 @@ impl FakePostHog {
             if INGESTION.contains(&req.path.as_str()) || req.path == crate::AI_PATH {
                 return Some(Reply::ok());
             }
-            if req.path == crate::logs::LOGS_PATH {
+            if req.path == crate::logs::LOGS_PATH || req.path == crate::traces::TRACES_PATH {
                 return Some(Reply::json(200, &serde_json::json!({})));
             }
             match req.path.as_str() {
@@ -306,6 +306,22 @@ impl FakePostHog {
             .flat_map(|r| {
                 let body = r.json();
                 body["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// The spans of the traces endpoint's accepted requests (`/i/v1/traces`, decoded), in
+    /// arrival order, each an OTLP `span`.
+    pub fn spans(&self) -> Vec<Value> {
+        self.requests_to(crate::traces::TRACES_PATH)
+            .into_iter()
+            .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
+            .flat_map(|r| {
+                let body = r.json();
+                body["resourceSpans"][0]["scopeSpans"][0]["spans"]
                     .as_array()
                     .cloned()
                     .unwrap_or_default()

@@ -1,0 +1,441 @@
+//! PostHog traces (C-TRACES): spans recorded through [`Client::start_span`] and
+//! [`Client::with_span`] / [`Client::with_span_async`], shipped as OTLP/HTTP JSON to
+//! `/i/v1/traces` on a lane of their own (a route on the shared delivery lane). Tracing runs
+//! only with a [`TracesConfig`] (`ClientBuilder::traces`); otherwise, and when the client is
+//! disabled or opted out, every span is inert: same API, records nothing.
+
+mod span;
+
+pub use posthog_core::traces::{SpanKind, SpanStatus};
+pub use span::Span;
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use posthog_core::traces::{SpanRecord, envelope, parse_traceparent, valid_tracestate};
+use posthog_transport::Transport;
+use serde_json::{Map, Value};
+
+use crate::Client;
+use crate::lane::{Answer, Lane, LaneConfig, Overflow, Refusal, Route, SendFuture};
+
+/// The traces endpoint.
+pub const TRACES_PATH: &str = "/i/v1/traces";
+
+/// How spans are batched, bounded and described.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TracesConfig {
+    /// The longest a finished span waits for an export (default 5 s).
+    pub flush_interval: Duration,
+    /// Spans per export; an export starts as soon as this many wait (default 512).
+    pub max_export_batch_size: usize,
+    /// Finished spans held; past it the incoming span is dropped (default 2,048).
+    pub max_queue_size: usize,
+    /// Attributes per span (default 128; earlier ones win).
+    pub max_attributes: usize,
+    /// Events per span (default 128).
+    pub max_events: usize,
+    /// `service.name` (default `unknown_service`).
+    pub service_name: String,
+    /// `service.version`.
+    pub service_version: Option<String>,
+    /// `deployment.environment`.
+    pub environment: Option<String>,
+    /// More resource attributes (the SDK's identity keys win).
+    pub resource_attributes: Map<String, Value>,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        Self {
+            flush_interval: Duration::from_secs(5),
+            max_export_batch_size: 512,
+            max_queue_size: 2_048,
+            max_attributes: 128,
+            max_events: 128,
+            service_name: "unknown_service".into(),
+            service_version: None,
+            environment: None,
+            resource_attributes: Map::new(),
+        }
+    }
+}
+
+impl TracesConfig {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `service.name`, and `service.version` when given.
+    pub fn service(mut self, name: impl Into<String>, version: Option<&str>) -> Self {
+        self.service_name = name.into();
+        self.service_version = version.map(str::to_owned);
+        self
+    }
+
+    /// Sets `deployment.environment`.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// Sets the export interval and batch size.
+    pub fn batching(mut self, flush_interval: Duration, max_export_batch_size: usize) -> Self {
+        self.flush_interval = flush_interval;
+        self.max_export_batch_size = max_export_batch_size.max(1);
+        self
+    }
+
+    /// Sets the per-span caps.
+    pub fn caps(mut self, max_attributes: usize, max_events: usize) -> Self {
+        self.max_attributes = max_attributes;
+        self.max_events = max_events;
+        self
+    }
+}
+
+/// A span's parent.
+#[derive(Debug, Clone)]
+pub enum Parent {
+    /// A span of this process.
+    Span(Span),
+    /// A W3C `traceparent` (e.g. from an incoming request); an invalid one starts a new trace.
+    Traceparent(String),
+}
+
+/// Options of a new span.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SpanOptions {
+    /// Its kind (default `Internal`).
+    pub kind: SpanKind,
+    /// Attributes at start.
+    pub attributes: Map<String, Value>,
+    /// Its parent (default: the active span, else none: a new trace).
+    pub parent: Option<Parent>,
+    /// A W3C `tracestate` to carry (with a `Traceparent` parent); an invalid one is dropped.
+    pub tracestate: Option<String>,
+    /// A start in the past (default: now).
+    pub start_time: Option<SystemTime>,
+}
+
+impl SpanOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the kind.
+    pub fn kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Adds an attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the parent.
+    pub fn parent(mut self, parent: Parent) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+
+    /// Continues the trace of a W3C `traceparent`, with its `tracestate` when there is one.
+    pub fn continue_from(
+        mut self,
+        traceparent: impl Into<String>,
+        tracestate: Option<&str>,
+    ) -> Self {
+        self.parent = Some(Parent::Traceparent(traceparent.into()));
+        self.tracestate = tracestate.map(str::to_owned);
+        self
+    }
+
+    /// Sets the start time.
+    pub fn start_time(mut self, at: SystemTime) -> Self {
+        self.start_time = Some(at);
+        self
+    }
+}
+
+tokio::task_local! {
+    static TASK_SPAN: Span;
+}
+
+thread_local! {
+    static THREAD_SPANS: RefCell<Vec<Span>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The active span: the innermost `with_span` around this code, if any (C-TRACES.6).
+pub fn active_span() -> Option<Span> {
+    let thread = THREAD_SPANS.with(|s| s.borrow().last().cloned());
+    thread.or_else(|| TASK_SPAN.try_with(Span::clone).ok())
+}
+
+/// Random bytes from the operating system (C-TRACES.5), never all zero.
+fn random_id<const N: usize>() -> [u8; N] {
+    let mut id = [0u8; N];
+    while id == [0u8; N] {
+        if getrandom::fill(&mut id).is_err() {
+            // No OS randomness: fall back to a fresh UUIDv4's bytes (still OS-random when it
+            // works, never zero).
+            let uuid = uuid::Uuid::new_v4();
+            for (i, byte) in id.iter_mut().enumerate() {
+                *byte = uuid.as_bytes()[i % 16] | 1;
+            }
+        }
+    }
+    id
+}
+
+/// The traces lane and its settings.
+pub(crate) struct TracesRuntime {
+    lane: Lane<SpanRecord>,
+    config: TracesConfig,
+}
+
+impl TracesRuntime {
+    /// The lane, for flush and shutdown.
+    pub(crate) fn lane(&self) -> &Lane<SpanRecord> {
+        &self.lane
+    }
+}
+
+/// The traces route: spans encoded once on the lane's worker; an export is one resource, one
+/// scope, its spans, gzipped.
+struct TracesRoute {
+    resource: Map<String, Value>,
+    path: String,
+}
+
+impl Route for TracesRoute {
+    type Item = SpanRecord;
+
+    fn name(&self) -> &'static str {
+        "traces"
+    }
+
+    fn encode(&self, span: SpanRecord) -> Result<Bytes, Refusal> {
+        let mut out = Vec::with_capacity(512);
+        span.write_otlp(&mut out);
+        Ok(Bytes::from(out))
+    }
+
+    fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
+        let scope = (posthog_core::LIB_NAME, posthog_core::LIB_VERSION);
+        let body = envelope(&self.resource, scope, items.iter().map(|b| &b[..]));
+        let (transport, path) = (transport.clone(), self.path.clone());
+        Box::pin(async move {
+            let response = transport
+                .post_json(&path, Bytes::from(body), Some(true))
+                .await?;
+            Ok(Answer {
+                status: response.status(),
+                retry_after: posthog_transport::retry::classify::retry_after(response.headers()),
+                resend: Vec::new(),
+            })
+        })
+    }
+}
+
+fn resource(config: &TracesConfig) -> Map<String, Value> {
+    let mut out = config.resource_attributes.clone();
+    out.insert("service.name".into(), config.service_name.clone().into());
+    if let Some(version) = &config.service_version {
+        out.insert("service.version".into(), version.clone().into());
+    }
+    if let Some(environment) = &config.environment {
+        out.insert("deployment.environment".into(), environment.clone().into());
+    }
+    out.insert("telemetry.sdk.name".into(), posthog_core::LIB_NAME.into());
+    out.insert(
+        "telemetry.sdk.version".into(),
+        posthog_core::LIB_VERSION.into(),
+    );
+    out.insert("os.name".into(), std::env::consts::OS.into());
+    out
+}
+
+impl Client {
+    /// Starts a span, not made active (C-TRACES.1): its parent is `opts.parent`, else the
+    /// active span, else none (a new trace). Inert when tracing cannot run. End it with
+    /// [`Span::end`].
+    pub fn start_span(&self, name: impl Into<String>, opts: SpanOptions) -> Span {
+        let Some(runtime) = self.traces_runtime() else {
+            return Span::noop();
+        };
+        if !self.is_enabled() || self.is_opted_out() {
+            return Span::noop();
+        }
+        let parent = match opts.parent {
+            Some(Parent::Span(span)) => span.ids,
+            Some(Parent::Traceparent(text)) => parse_traceparent(&text).map(|(t, s)| {
+                let state = opts.tracestate.filter(|s| valid_tracestate(s));
+                (t, s, state)
+            }),
+            None => active_span().and_then(|span| span.ids),
+        };
+        let (trace_id, parent_span_id, trace_state) = match parent {
+            Some((t, s, state)) => (t, Some(s), state),
+            None => (random_id::<16>(), None, None),
+        };
+        let span_id = random_id::<8>();
+        let mut name = name.into();
+        if name.trim().is_empty() {
+            tracing::debug!(target: "posthog", "a span without a name is called `unknown`");
+            name = "unknown".into();
+        }
+        let start = opts.start_time.unwrap_or_else(SystemTime::now);
+        let mut attributes = Map::new();
+        let (distinct_id, session_id) = crate::context::current_ids();
+        for (key, value) in [
+            ("posthogDistinctId", distinct_id),
+            ("sessionId", session_id),
+        ] {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                attributes.insert(key.into(), value.into());
+            }
+        }
+        let lane = runtime.lane.clone();
+        let live = span::Live {
+            record: SpanRecord {
+                trace_id,
+                span_id,
+                parent_span_id,
+                trace_state: trace_state.clone(),
+                name,
+                kind: opts.kind,
+                start_unix_nano: span::now_nanos(start),
+                end_unix_nano: 0,
+                attributes,
+                events: Vec::new(),
+                status: SpanStatus::Unset,
+                dropped_attributes: 0,
+                dropped_events: 0,
+            },
+            ended: false,
+            max_attributes: runtime.config.max_attributes,
+            max_events: runtime.config.max_events,
+            sink: Arc::new(move |record| {
+                lane.push(record);
+            }),
+        };
+        let span = Span {
+            live: Some(Arc::new(Mutex::new(live))),
+            ids: Some((trace_id, span_id, trace_state)),
+        };
+        // The caller's attributes win over the context's.
+        span.set_attributes(opts.attributes);
+        span
+    }
+
+    /// Runs `f` inside a new span, made active for it (C-TRACES.4): an `Err` or a panic sets
+    /// status error (unless `f` set `Ok`) and adds an `exception` event; the span ends; the
+    /// result or the panic is handed back unchanged. With tracing off, `f` just runs.
+    pub fn with_span<T, E: std::fmt::Display>(
+        &self,
+        name: impl Into<String>,
+        opts: SpanOptions,
+        f: impl FnOnce(&Span) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let span = self.start_span(name, opts);
+        THREAD_SPANS.with(|s| s.borrow_mut().push(span.clone()));
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(&span)));
+        THREAD_SPANS.with(|s| s.borrow_mut().pop());
+        settle(&span, outcome)
+    }
+
+    /// [`Client::with_span`] for a future: the span is active for everything the future
+    /// awaits (not for tasks it spawns) and ends when it settles.
+    pub async fn with_span_async<T, E, F, Fut>(
+        &self,
+        name: impl Into<String>,
+        opts: SpanOptions,
+        f: F,
+    ) -> Result<T, E>
+    where
+        E: std::fmt::Display,
+        F: FnOnce(Span) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let span = self.start_span(name, opts);
+        let future = TASK_SPAN.scope(span.clone(), f(span.clone()));
+        let outcome = crate::exceptions::catching(future).await;
+        settle(&span, outcome)
+    }
+
+    /// The traces lane, started on the first span; `None` without a traces config or when
+    /// the client sends nothing.
+    fn traces_runtime(&self) -> Option<&TracesRuntime> {
+        let config = self.options().traces.as_ref()?;
+        let (transport, runtime) = (self.transport()?, self.worker_runtime()?);
+        Some(self.traces_cell().get_or_init(|| {
+            let options = self.options();
+            let token = posthog_transport::query_escape(transport.project_token().as_str());
+            let route = TracesRoute {
+                resource: resource(config),
+                path: format!("{TRACES_PATH}?token={token}"),
+            };
+            let lane_config = LaneConfig {
+                queue_size: config.max_queue_size.max(1),
+                overflow: Overflow::DropIncoming,
+                flush_at: config.max_export_batch_size.max(1),
+                flush_interval: config.flush_interval,
+                max_item_bytes: 1_000_000,
+                max_batch_bytes: 1_500_000,
+                max_in_flight: 1,
+                retry_for: options.retry_for,
+                max_retries: options.max_retries,
+                backoff_base: Duration::from_millis(200),
+                backoff_cap: Duration::from_secs(30),
+            };
+            TracesRuntime {
+                lane: Lane::start(route, transport.clone(), lane_config, None, runtime),
+                config: config.clone(),
+            }
+        }))
+    }
+}
+
+/// Ends `span` after its closure or future: an `Err` or a panic marks it failed.
+fn settle<T, E: std::fmt::Display>(
+    span: &Span,
+    outcome: std::thread::Result<Result<T, E>>,
+) -> Result<T, E> {
+    let already_ok = || {
+        span.live
+            .as_ref()
+            .and_then(|l| l.lock().ok().map(|l| l.record.status == SpanStatus::Ok))
+            .unwrap_or(false)
+    };
+    match outcome {
+        Ok(Ok(value)) => {
+            span.end();
+            Ok(value)
+        }
+        Ok(Err(error)) => {
+            if !already_ok() {
+                span.record_exception(std::any::type_name::<E>(), &error.to_string());
+            }
+            span.end();
+            Err(error)
+        }
+        Err(payload) => {
+            if !already_ok() {
+                let message = crate::exceptions::panic_message(&*payload);
+                span.record_exception("panic", &message);
+            }
+            span.end();
+            resume_unwind(payload)
+        }
+    }
+}

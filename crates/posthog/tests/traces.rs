@@ -1,0 +1,303 @@
+//! C-TRACES: spans through the client, against FakePostHog over real HTTP. Each test names
+//! the rows it proves.
+
+use posthog::context::Context;
+use posthog::logs::Log;
+use posthog::test_util::FakePostHog;
+use posthog::traces::{Parent, SpanKind, SpanOptions, SpanStatus, TracesConfig, active_span};
+use posthog::{Client, ClientBuilder};
+use serde_json::{Map, Value, json};
+
+fn client(server: &FakePostHog) -> Client {
+    ClientBuilder::new("phc_test_token")
+        .host(server.url())
+        .traces(TracesConfig::new().service("orders", Some("2.0.0")))
+        .build()
+        .unwrap()
+}
+
+fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
+    span["attributes"]
+        .as_array()?
+        .iter()
+        .find(|kv| kv["key"] == key)
+        .map(|kv| &kv["value"])
+}
+
+/// C-TRACES.1/.5/.8: `start_span` is not made active; `with_span` is; a child shares the trace
+/// id and records its parent; ids are lower-case hex of 32 and 16 characters.
+#[tokio::test]
+async fn c_traces_1_spans_and_their_tree() {
+    let server = FakePostHog::start().await;
+    let client = client(&server);
+    let manual = client.start_span("manual", SpanOptions::new().kind(SpanKind::Client));
+    assert!(active_span().is_none(), "start_span does not activate");
+    let result: Result<u32, std::io::Error> =
+        client.with_span("outer", SpanOptions::new(), |outer| {
+            assert!(active_span().is_some());
+            let child = client.start_span("child", SpanOptions::new());
+            child.end();
+            outer.set_attribute("answer", 42);
+            Ok(7)
+        });
+    assert_eq!(result.unwrap(), 7);
+    manual.end();
+    client.flush().await;
+    let spans = server.spans();
+    let by = |name: &str| spans.iter().find(|s| s["name"] == name).cloned().unwrap();
+    let (outer, child, manual) = (by("outer"), by("child"), by("manual"));
+    assert_eq!(child["traceId"], outer["traceId"]);
+    assert_eq!(child["parentSpanId"], outer["spanId"]);
+    assert!(outer.get("parentSpanId").is_none(), "a root");
+    assert_ne!(
+        manual["traceId"], outer["traceId"],
+        "another root, another trace"
+    );
+    assert_eq!(manual["kind"], 3);
+    assert_eq!(outer["kind"], 1);
+    for span in [&outer, &child] {
+        let (t, s) = (
+            span["traceId"].as_str().unwrap(),
+            span["spanId"].as_str().unwrap(),
+        );
+        assert_eq!((t.len(), s.len()), (32, 16));
+        assert!(
+            t.chars()
+                .chain(s.chars())
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        );
+    }
+    assert_eq!(
+        attribute(&outer, "answer"),
+        Some(&json!({"intValue": "42"}))
+    );
+    let start: u64 = outer["startTimeUnixNano"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let end: u64 = outer["endTimeUnixNano"].as_str().unwrap().parse().unwrap();
+    assert!(end >= start);
+}
+
+/// C-TRACES.3: without a traces config every span is inert: the same API, nothing recorded,
+/// no traceparent; the scoped helper still runs the closure.
+#[tokio::test]
+async fn c_traces_3_inert_spans_without_a_config() {
+    let server = FakePostHog::start().await;
+    let client = ClientBuilder::new("phc_test_token")
+        .host(server.url())
+        .build()
+        .unwrap();
+    let span = client.start_span("nothing", SpanOptions::new());
+    span.set_attribute("a", 1)
+        .add_event("e", Map::new())
+        .set_status(SpanStatus::Ok);
+    assert_eq!((span.traceparent(), span.tracestate()), (None, None));
+    assert!(!span.is_recording());
+    span.end();
+    let value: Result<u8, std::io::Error> = client.with_span("runs", SpanOptions::new(), |_| Ok(3));
+    assert_eq!(value.unwrap(), 3);
+    client.flush().await;
+    assert!(server.requests_to(posthog::traces::TRACES_PATH).is_empty());
+}
+
+/// C-TRACES.4: an `Err` or a panic marks the span failed with an `exception` event and is
+/// handed back unchanged; a status the closure set to `Ok` is kept.
+#[tokio::test]
+async fn c_traces_4_failures_mark_the_span() {
+    let server = FakePostHog::start().await;
+    let client = client(&server);
+    let failed: Result<(), String> =
+        client.with_span("fails", SpanOptions::new(), |_| Err("no stock".into()));
+    assert_eq!(failed.unwrap_err(), "no stock");
+    let kept: Result<(), String> = client.with_span("ok anyway", SpanOptions::new(), |span| {
+        span.set_status(SpanStatus::Ok);
+        Err("ignored".into())
+    });
+    assert!(kept.is_err());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _: Result<(), String> =
+            client.with_span("panics", SpanOptions::new(), |_| panic!("kaboom"));
+    }));
+    assert!(panicked.is_err(), "the panic goes on");
+    client.flush().await;
+    let spans = server.spans();
+    let by = |name: &str| spans.iter().find(|s| s["name"] == name).cloned().unwrap();
+    let fails = by("fails");
+    assert_eq!(fails["status"], json!({"code": 2, "message": "no stock"}));
+    assert_eq!(fails["events"][0]["name"], "exception");
+    assert_eq!(
+        attribute(&fails["events"][0], "exception.message"),
+        Some(&json!({"stringValue": "no stock"}))
+    );
+    assert_eq!(by("ok anyway")["status"], json!({"code": 1}));
+    assert_eq!(by("panics")["status"]["message"], "kaboom");
+}
+
+/// C-TRACES.2: the handle's API; `end` is idempotent and later calls do nothing.
+#[tokio::test]
+async fn c_traces_2_the_handle_and_an_idempotent_end() {
+    let server = FakePostHog::start().await;
+    let client = client(&server);
+    let span = client.start_span("draft", SpanOptions::new());
+    span.update_name("final")
+        .add_event("cache miss", Map::new())
+        .record_exception("Timeout", "upstream slow");
+    span.end();
+    span.end();
+    span.set_attribute("late", true);
+    client.flush().await;
+    let spans = server.spans();
+    assert_eq!(spans.len(), 1, "one record per span");
+    assert_eq!(spans[0]["name"], "final");
+    assert_eq!(spans[0]["events"].as_array().unwrap().len(), 2);
+    assert!(attribute(&spans[0], "late").is_none());
+}
+
+/// C-TRACES.7: a `traceparent` parent continues its trace and keeps a valid `tracestate`;
+/// an invalid one starts a new root; `traceparent()` is `00-<trace>-<span>-01`.
+#[tokio::test]
+async fn c_traces_7_w3c_continuation() {
+    let server = FakePostHog::start().await;
+    let client = client(&server);
+    let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    let span = client.start_span(
+        "GET /orders/{id}",
+        SpanOptions::new()
+            .kind(SpanKind::Server)
+            .continue_from(incoming, Some("vendor=1")),
+    );
+    let parent = span.traceparent().unwrap();
+    assert!(parent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    assert!(parent.ends_with("-01"));
+    assert_eq!(span.tracestate().as_deref(), Some("vendor=1"));
+    let child = client.start_span("db", SpanOptions::new().parent(Parent::Span(span.clone())));
+    assert_eq!(child.tracestate().as_deref(), Some("vendor=1"), "inherited");
+    child.end();
+    span.end();
+    let fresh = client.start_span(
+        "fresh",
+        SpanOptions::new().continue_from("not-a-traceparent", Some("x=1")),
+    );
+    fresh.end();
+    client.flush().await;
+    let spans = server.spans();
+    let by = |name: &str| spans.iter().find(|s| s["name"] == name).cloned().unwrap();
+    let server_span = by("GET /orders/{id}");
+    assert_eq!(server_span["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(server_span["parentSpanId"], "00f067aa0ba902b7");
+    assert_eq!(server_span["traceState"], "vendor=1");
+    assert_eq!(server_span["kind"], 2);
+    let fresh = by("fresh");
+    assert_ne!(fresh["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert!(fresh.get("parentSpanId").is_none() && fresh.get("traceState").is_none());
+}
+
+/// C-TRACES.6/.12: inside an active span, logs carry its ids; the context's distinct id and
+/// session id are frozen into spans at start; an async scope keeps the span active across
+/// awaits.
+#[tokio::test]
+async fn c_traces_6_active_span_context_and_logs() {
+    let server = FakePostHog::start().await;
+    let client = client(&server);
+    Context::new()
+        .distinct_id("user-9")
+        .session_id("s-9")
+        .scope(async {
+            let _: Result<(), String> = client
+                .with_span_async("request", SpanOptions::new(), |_span| async {
+                    tokio::task::yield_now().await;
+                    client.capture_log(Log::new("inside"));
+                    let child = client.start_span("after await", SpanOptions::new());
+                    child.end();
+                    Ok(())
+                })
+                .await;
+        })
+        .await;
+    client.flush().await;
+    let spans = server.spans();
+    let by = |name: &str| spans.iter().find(|s| s["name"] == name).cloned().unwrap();
+    let (request, child) = (by("request"), by("after await"));
+    assert_eq!(child["parentSpanId"], request["spanId"]);
+    assert_eq!(
+        attribute(&request, "posthogDistinctId"),
+        Some(&json!({"stringValue": "user-9"}))
+    );
+    assert_eq!(
+        attribute(&request, "sessionId"),
+        Some(&json!({"stringValue": "s-9"}))
+    );
+    let log = &server.log_records()[0];
+    assert_eq!(log["traceId"], request["traceId"]);
+    assert_eq!(log["spanId"], request["spanId"]);
+}
+
+/// C-TRACES.10: per-span caps: the earliest attributes and events win, the rest are counted.
+#[tokio::test]
+async fn c_traces_10_caps_count_what_they_drop() {
+    let server = FakePostHog::start().await;
+    let client = ClientBuilder::new("phc_test_token")
+        .host(server.url())
+        .traces(TracesConfig::new().caps(2, 1))
+        .build()
+        .unwrap();
+    let span = client.start_span("capped", SpanOptions::new());
+    span.set_attribute("a", 1)
+        .set_attribute("b", 2)
+        .set_attribute("c", 3);
+    span.add_event("one", Map::new())
+        .add_event("two", Map::new());
+    span.end();
+    client.flush().await;
+    let s = &server.spans()[0];
+    assert!(attribute(s, "a").is_some() && attribute(s, "c").is_none());
+    assert_eq!(
+        (
+            s["droppedAttributesCount"].clone(),
+            s["droppedEventsCount"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    assert_eq!(s["events"][0]["name"], "one");
+}
+
+/// C-TRACES.13/.14/.15/.18: one export is one resource and one scope, gzipped, to
+/// `/i/v1/traces`; the resource names the service and the SDK; `flush()` includes spans.
+#[tokio::test]
+async fn c_traces_14_the_export() {
+    let server = FakePostHog::start().await;
+    let client = client(&server);
+    for i in 0..3 {
+        client
+            .start_span(format!("span {i}"), SpanOptions::new())
+            .end();
+    }
+    client.flush().await;
+    let requests = server.requests_to(posthog::traces::TRACES_PATH);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].header("content-encoding"), Some("gzip"));
+    let body = requests[0].json();
+    assert_eq!(body["resourceSpans"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let resource = &body["resourceSpans"][0]["resource"];
+    assert_eq!(
+        attribute(resource, "service.name"),
+        Some(&json!({"stringValue": "orders"}))
+    );
+    assert_eq!(
+        attribute(resource, "telemetry.sdk.name"),
+        Some(&json!({"stringValue": "posthog-rust"}))
+    );
+    assert_eq!(
+        body["resourceSpans"][0]["scopeSpans"][0]["scope"]["name"],
+        "posthog-rust"
+    );
+}
