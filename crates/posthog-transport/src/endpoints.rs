@@ -469,18 +469,25 @@ impl Transport {
     /// One attempt of `POST {host}{path_and_query}` with a JSON body, for a pipeline that
     /// schedules its own retries (a delivery lane's route: the AI lane's `/i/v0/ai/batch/`,
     /// logs' `/i/v1/logs`). `gzip`: compress the body (`Content-Encoding: gzip`), or `None` to
-    /// follow the capture setting. Any status is `Ok`: the caller reads the answer.
+    /// follow the capture setting; `bearer`: send the project token as `Authorization: Bearer`
+    /// (traces). Any status is `Ok`: the caller reads the answer.
     pub async fn post_json(
         &self,
         path_and_query: &str,
         json: Bytes,
         gzip: Option<bool>,
+        bearer: bool,
     ) -> Result<Response<Bytes>, TransportError> {
         if !path_and_query.starts_with('/') {
             return Err(TransportError::config("ingestion paths start with /"));
         }
         let url = format!("{}{path_and_query}", self.config.host);
-        let request = json_request(Method::POST, &url, json)?;
+        let mut request = json_request(Method::POST, &url, json)?;
+        if bearer {
+            let token = HeaderValue::from_str(&format!("Bearer {}", self.config.token.as_str()))
+                .map_err(|_| TransportError::config("the project token is not a valid header"))?;
+            request.headers_mut().insert(AUTHORIZATION, token);
+        }
         let capture = self.config.capture.clone();
         let policy = RequestPolicy {
             retry: RetryPolicy::none(),

@@ -64,7 +64,7 @@ impl Route for AiRoute {
         let body = self.envelope.body_of(items.iter().map(|b| &b[..]));
         let transport = transport.clone();
         Box::pin(async move {
-            let response = transport.post_json(AI_PATH, body, None).await?;
+            let response = transport.post_json(AI_PATH, body, None, false).await?;
             Ok(Answer {
                 status: response.status(),
                 retry_after: posthog_transport::retry::classify::retry_after(response.headers()),

@@ -278,6 +278,17 @@ async fn c_traces_14_the_export() {
     let requests = server.requests_to(posthog::traces::TRACES_PATH);
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Bearer phc_test_token")
+    );
+    assert!(
+        !requests[0]
+            .query
+            .clone()
+            .unwrap_or_default()
+            .contains("token=")
+    );
     let body = requests[0].json();
     assert_eq!(body["resourceSpans"].as_array().unwrap().len(), 1);
     assert_eq!(

@@ -172,7 +172,7 @@ impl Route for LogsRoute {
         let (transport, path, gzip) = (transport.clone(), self.path.clone(), self.gzip);
         Box::pin(async move {
             let response = transport
-                .post_json(&path, Bytes::from(body), Some(gzip))
+                .post_json(&path, Bytes::from(body), Some(gzip), false)
                 .await?;
             Ok(Answer {
                 status: response.status(),

@@ -4,8 +4,12 @@
 //! only with a [`TracesConfig`] (`ClientBuilder::traces`); otherwise, and when the client is
 //! disabled or opted out, every span is inert: same API, records nothing.
 
+#[cfg(feature = "tracing")]
+mod layer;
 mod span;
 
+#[cfg(feature = "tracing")]
+pub use layer::SpansLayer;
 pub use posthog_core::traces::{SpanKind, SpanStatus};
 pub use span::Span;
 
@@ -236,7 +240,7 @@ impl Route for TracesRoute {
         let (transport, path) = (transport.clone(), self.path.clone());
         Box::pin(async move {
             let response = transport
-                .post_json(&path, Bytes::from(body), Some(true))
+                .post_json(&path, Bytes::from(body), Some(true), true)
                 .await?;
             Ok(Answer {
                 status: response.status(),
@@ -380,10 +384,10 @@ impl Client {
         let (transport, runtime) = (self.transport()?, self.worker_runtime()?);
         Some(self.traces_cell().get_or_init(|| {
             let options = self.options();
-            let token = posthog_transport::query_escape(transport.project_token().as_str());
+            // The token goes as `Authorization: Bearer` (C-TRACES.15).
             let route = TracesRoute {
                 resource: resource(config),
-                path: format!("{TRACES_PATH}?token={token}"),
+                path: TRACES_PATH.to_owned(),
             };
             let lane_config = LaneConfig {
                 queue_size: config.max_queue_size.max(1),
