@@ -348,6 +348,19 @@ fn bench(extra: &[String]) -> Result {
             "logs",
         ],
         &[],
+    )?;
+    cargo(
+        &[
+            "bench",
+            "--locked",
+            "-p",
+            "posthog",
+            "--features",
+            "tracing,test-util",
+            "--bench",
+            "traces",
+        ],
+        &[],
     )
 }
 

@@ -58,7 +58,7 @@ pub struct SpanEvent {
 }
 
 /// A finished span.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SpanRecord {
     /// 16 bytes, never all zero.
     pub trace_id: [u8; 16],

@@ -185,18 +185,41 @@ pub fn active_span() -> Option<Span> {
     thread.or_else(|| TASK_SPAN.try_with(Span::clone).ok())
 }
 
+/// OS randomness read 4 KiB at a time per thread: one system call per 256 trace ids instead
+/// of one per id (the bytes are the operating system's CSPRNG output, only buffered).
+struct RandomPool {
+    bytes: [u8; 4096],
+    used: usize,
+}
+
+thread_local! {
+    static RANDOM: RefCell<RandomPool> = const {
+        RefCell::new(RandomPool { bytes: [0; 4096], used: 4096 })
+    };
+}
+
 /// Random bytes from the operating system (C-TRACES.5), never all zero.
 fn random_id<const N: usize>() -> [u8; N] {
     let mut id = [0u8; N];
     while id == [0u8; N] {
-        if getrandom::fill(&mut id).is_err() {
-            // No OS randomness: fall back to a fresh UUIDv4's bytes (still OS-random when it
-            // works, never zero).
-            let uuid = uuid::Uuid::new_v4();
-            for (i, byte) in id.iter_mut().enumerate() {
-                *byte = uuid.as_bytes()[i % 16] | 1;
+        RANDOM.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.used + N > pool.bytes.len() {
+                if getrandom::fill(&mut pool.bytes).is_err() {
+                    // No OS randomness: a fresh UUIDv4's bytes (never all zero).
+                    let uuid = uuid::Uuid::new_v4();
+                    for (i, byte) in pool.bytes.iter_mut().enumerate() {
+                        *byte = uuid.as_bytes()[i % 16] | 1;
+                    }
+                }
+                pool.used = 0;
             }
-        }
+            let at = pool.used;
+            id.copy_from_slice(&pool.bytes[at..at + N]);
+            // Used bytes are cleared, so no id can be read twice.
+            pool.bytes[at..at + N].fill(0);
+            pool.used += N;
+        });
     }
     id
 }

@@ -148,7 +148,11 @@ impl Span {
             live.ended = true;
             let end = now_nanos(time).max(live.record.start_unix_nano);
             live.record.end_unix_nano = end;
-            (live.sink.clone(), live.record.clone())
+            // The record leaves with the end: nothing reads it afterwards but its kind.
+            let kind = live.record.kind;
+            let record = std::mem::take(&mut live.record);
+            live.record.kind = kind;
+            (live.sink.clone(), record)
         });
         if let Some((sink, record)) = finished {
             sink(record);
