@@ -15,9 +15,11 @@
 
 mod capture_errors;
 mod propagate;
+mod trace;
 
 pub use capture_errors::{CaptureErrorsLayer, CaptureErrorsService, MIDDLEWARE_SOURCE};
 pub use propagate::{PropagateContextLayer, PropagateContextService};
+pub use trace::{SpanNamer, TraceLayer, TraceService};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -15,7 +15,8 @@ use super::{DISTINCT_ID_HEADER, SESSION_ID_HEADER};
 /// Adds the tracing headers to outbound requests for the listed hosts.
 ///
 /// Hosts match exactly (case-insensitive, no wildcards). For a listed host, stale
-/// `X-POSTHOG-*` values are replaced by the active context's (or removed when it has none);
+/// `X-POSTHOG-*` values are replaced by the active context's (or removed when it has none),
+/// and so are W3C `traceparent`/`tracestate`, from the active span;
 /// other hosts are left untouched. A value that cannot be a header is skipped (fail open).
 ///
 /// ```
@@ -95,9 +96,16 @@ where
         if listed {
             let (distinct_id, session_id) = crate::context::current_ids();
             let headers = request.headers_mut();
+            // The active span continues in the downstream service (W3C trace context).
+            let span = crate::traces::active_span();
+            let (traceparent, tracestate) = span
+                .map(|s| (s.traceparent(), s.tracestate()))
+                .unwrap_or_default();
             for (name, value) in [
                 (DISTINCT_ID_HEADER, distinct_id),
                 (SESSION_ID_HEADER, session_id),
+                ("traceparent", traceparent),
+                ("tracestate", tracestate),
             ] {
                 headers.remove(name);
                 if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {

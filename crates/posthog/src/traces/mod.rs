@@ -179,6 +179,11 @@ thread_local! {
     static THREAD_SPANS: RefCell<Vec<Span>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Runs `future` with `span` active for everything it awaits.
+pub(crate) async fn scope<F: Future>(span: Span, future: F) -> F::Output {
+    TASK_SPAN.scope(span, future).await
+}
+
 /// The active span: the innermost `with_span` around this code, if any (C-TRACES.6).
 pub fn active_span() -> Option<Span> {
     let thread = THREAD_SPANS.with(|s| s.borrow().last().cloned());
