@@ -312,3 +312,98 @@ async fn c_traces_14_the_export() {
         "posthog-rust"
     );
 }
+
+/// C-TRACES.17: past the live-span limit `start_span` is inert; an ended span frees its slot.
+#[tokio::test]
+async fn c_traces_17_the_live_span_limit() {
+    let server = FakePostHog::start().await;
+    let client = ClientBuilder::new("phc_test_token")
+        .host(server.url())
+        .traces(TracesConfig::new().live_spans(2, std::time::Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    let (a, b) = (
+        client.start_span("a", SpanOptions::new()),
+        client.start_span("b", SpanOptions::new()),
+    );
+    let c = client.start_span("c", SpanOptions::new());
+    assert!(a.is_recording() && b.is_recording());
+    assert!(!c.is_recording(), "over the limit: inert");
+    a.end();
+    let d = client.start_span("d", SpanOptions::new());
+    assert!(d.is_recording(), "a's slot is free again");
+    drop(b);
+    let e = client.start_span("e", SpanOptions::new());
+    assert!(
+        e.is_recording(),
+        "a span dropped unended frees its slot too"
+    );
+    d.end();
+    e.end();
+    client.flush().await;
+    let names: Vec<_> = server
+        .spans()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["a", "d", "e"]);
+}
+
+/// A span hook sees each finished span: it may change or drop it; one that panics drops the
+/// span (fail-closed).
+#[tokio::test]
+async fn c_traces_span_hooks_change_drop_and_fail_closed() {
+    let server = FakePostHog::start().await;
+    let config = TracesConfig::new()
+        .before_send(|mut span| {
+            if span.name == "explode" {
+                panic!("a broken hook");
+            }
+            span.name = span.name.replace("secret", "[redacted]");
+            Some(span)
+        })
+        .before_send(|span| (span.name != "health check").then_some(span));
+    let client = ClientBuilder::new("phc_test_token")
+        .host(server.url())
+        .traces(config)
+        .build()
+        .unwrap();
+    for name in ["GET secret", "health check", "explode"] {
+        client.start_span(name, SpanOptions::new()).end();
+    }
+    client.flush().await;
+    let names: Vec<_> = server
+        .spans()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["GET [redacted]"]);
+}
+
+/// C-TRACES.14: one export body, as sent.
+#[tokio::test]
+async fn c_traces_14_an_export_snapshot() {
+    let server = FakePostHog::start().await;
+    let client = client(&server);
+    let _: Result<(), String> = client.with_span(
+        "GET /orders/{id}",
+        SpanOptions::new()
+            .kind(SpanKind::Server)
+            .attribute("http.request.method", "GET"),
+        |span| {
+            span.add_event("cache miss", Map::new());
+            Ok(())
+        },
+    );
+    client.flush().await;
+    let body = server.requests_to(posthog::traces::TRACES_PATH)[0].json();
+    insta::assert_json_snapshot!("traces_export_body", body, {
+        ".resourceSpans[].scopeSpans[].scope.version" => "[version]",
+        ".resourceSpans[].resource.attributes" => "[resource]",
+        ".resourceSpans[].scopeSpans[].spans[].traceId" => "[trace id]",
+        ".resourceSpans[].scopeSpans[].spans[].spanId" => "[span id]",
+        ".resourceSpans[].scopeSpans[].spans[].startTimeUnixNano" => "[time]",
+        ".resourceSpans[].scopeSpans[].spans[].endTimeUnixNano" => "[time]",
+        ".resourceSpans[].scopeSpans[].spans[].events[].timeUnixNano" => "[time]",
+    });
+}

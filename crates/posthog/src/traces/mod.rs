@@ -30,8 +30,12 @@ use crate::lane::{Answer, Lane, LaneConfig, Overflow, Refusal, Route, SendFuture
 /// The traces endpoint.
 pub const TRACES_PATH: &str = "/i/v1/traces";
 
+/// A hook that sees each finished span before it is exported: returns it (changed or not) or
+/// `None` to drop it. A hook that panics drops the span (fail-closed, as for events).
+pub type SpanHook = Arc<dyn Fn(SpanRecord) -> Option<SpanRecord> + Send + Sync>;
+
 /// How spans are batched, bounded and described.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct TracesConfig {
     /// The longest a finished span waits for an export (default 5 s).
@@ -52,6 +56,26 @@ pub struct TracesConfig {
     pub environment: Option<String>,
     /// More resource attributes (the SDK's identity keys win).
     pub resource_attributes: Map<String, Value>,
+    /// Spans started and not yet ended, at most (default 10,000); past it `start_span` gives
+    /// an inert span (C-TRACES.17).
+    pub max_live_spans: usize,
+    /// A span ended later than this after it started is dropped instead of exported
+    /// (default 1 hour).
+    pub max_span_age: Duration,
+    pub(crate) before_send: Vec<SpanHook>,
+}
+
+impl std::fmt::Debug for TracesConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracesConfig")
+            .field("flush_interval", &self.flush_interval)
+            .field("max_export_batch_size", &self.max_export_batch_size)
+            .field("max_queue_size", &self.max_queue_size)
+            .field("service_name", &self.service_name)
+            .field("max_live_spans", &self.max_live_spans)
+            .field("before_send", &self.before_send.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for TracesConfig {
@@ -66,6 +90,9 @@ impl Default for TracesConfig {
             service_version: None,
             environment: None,
             resource_attributes: Map::new(),
+            max_live_spans: 10_000,
+            max_span_age: Duration::from_secs(3600),
+            before_send: Vec::new(),
         }
     }
 }
@@ -93,6 +120,22 @@ impl TracesConfig {
     pub fn batching(mut self, flush_interval: Duration, max_export_batch_size: usize) -> Self {
         self.flush_interval = flush_interval;
         self.max_export_batch_size = max_export_batch_size.max(1);
+        self
+    }
+
+    /// Adds a hook run on each finished span before export (in the order added; fail-closed).
+    pub fn before_send(
+        mut self,
+        hook: impl Fn(SpanRecord) -> Option<SpanRecord> + Send + Sync + 'static,
+    ) -> Self {
+        self.before_send.push(Arc::new(hook));
+        self
+    }
+
+    /// Sets the live-span limits.
+    pub fn live_spans(mut self, max_live_spans: usize, max_span_age: Duration) -> Self {
+        self.max_live_spans = max_live_spans;
+        self.max_span_age = max_span_age;
         self
     }
 
@@ -233,6 +276,10 @@ fn random_id<const N: usize>() -> [u8; N] {
 pub(crate) struct TracesRuntime {
     lane: Lane<SpanRecord>,
     config: TracesConfig,
+    /// Spans started and not yet ended.
+    live: Arc<std::sync::atomic::AtomicUsize>,
+    /// Spans dropped (live limit, age, hooks), and whether this interval warned already.
+    dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl TracesRuntime {
@@ -337,7 +384,19 @@ impl Client {
                 attributes.insert(key.into(), value.into());
             }
         }
+        use std::sync::atomic::Ordering;
+        let live_count = runtime.live.clone();
+        if live_count.fetch_add(1, Ordering::Relaxed) >= runtime.config.max_live_spans {
+            live_count.fetch_sub(1, Ordering::Relaxed);
+            note_drop(&runtime.dropped, "the live-span limit was reached");
+            return Span::noop();
+        }
         let lane = runtime.lane.clone();
+        let (hooks, caps) = (
+            runtime.config.before_send.clone(),
+            (runtime.config.max_attributes, runtime.config.max_events),
+        );
+        let (max_age, dropped) = (runtime.config.max_span_age, runtime.dropped.clone());
         let live = span::Live {
             record: SpanRecord {
                 trace_id,
@@ -357,8 +416,20 @@ impl Client {
             ended: false,
             max_attributes: runtime.config.max_attributes,
             max_events: runtime.config.max_events,
-            sink: Arc::new(move |record| {
-                lane.push(record);
+            live_count: Some(live_count),
+            sink: Arc::new(move |record: SpanRecord| {
+                let age = Duration::from_nanos(
+                    record.end_unix_nano.saturating_sub(record.start_unix_nano),
+                );
+                if age > max_age {
+                    return note_drop(&dropped, "a span outlived the maximum span age");
+                }
+                match run_hooks(&hooks, record, caps) {
+                    Some(record) => {
+                        lane.push(record);
+                    }
+                    None => note_drop(&dropped, "a before_send hook dropped a span"),
+                }
             }),
         };
         let span = Span {
@@ -433,9 +504,45 @@ impl Client {
             TracesRuntime {
                 lane: Lane::start(route, transport.clone(), lane_config, None, runtime),
                 config: config.clone(),
+                live: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+                dropped: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             }
         }))
     }
+}
+
+/// Counts a dropped span; the first of each thousand is logged (a summary, not one line each).
+fn note_drop(dropped: &std::sync::atomic::AtomicU64, why: &str) {
+    let n = dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if n % 1000 == 0 {
+        tracing::warn!(target: "posthog", dropped = n + 1, "span dropped: {why}");
+    }
+}
+
+/// Runs the span hooks in order, fail-closed: a hook that panics drops the span. The caps are
+/// applied again after them (C-TRACES.10).
+fn run_hooks(
+    hooks: &[SpanHook],
+    mut record: SpanRecord,
+    (max_attributes, max_events): (usize, usize),
+) -> Option<SpanRecord> {
+    for hook in hooks {
+        record = crate::hooks::contain(|| hook(record))??;
+    }
+    if !hooks.is_empty() {
+        while record.attributes.len() > max_attributes {
+            let Some(last) = record.attributes.keys().next_back().cloned() else {
+                break;
+            };
+            record.attributes.remove(&last);
+            record.dropped_attributes += 1;
+        }
+        if record.events.len() > max_events {
+            record.dropped_events += (record.events.len() - max_events) as u32;
+            record.events.truncate(max_events);
+        }
+    }
+    Some(record)
 }
 
 /// Ends `span` after its closure or future: an `Err` or a panic marks it failed.

@@ -15,6 +15,23 @@ pub(super) struct Live {
     pub(super) max_events: usize,
     /// Where the finished record goes.
     pub(super) sink: Arc<dyn Fn(SpanRecord) + Send + Sync>,
+    /// The runtime's count of live spans: this span leaves it when it ends or is dropped
+    /// without ending (its record is then lost, as the contract allows for open spans).
+    pub(super) live_count: Option<Arc<std::sync::atomic::AtomicUsize>>,
+}
+
+impl Live {
+    fn leave(&mut self) {
+        if let Some(count) = self.live_count.take() {
+            count.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.leave();
+    }
 }
 
 /// A span. Clone it freely: clones are the same span. An inert span (tracing off, disabled,
@@ -146,6 +163,7 @@ impl Span {
     pub fn end_at(&self, time: SystemTime) {
         let finished = self.with(|live| {
             live.ended = true;
+            live.leave();
             let end = now_nanos(time).max(live.record.start_unix_nano);
             live.record.end_unix_nano = end;
             // The record leaves with the end: nothing reads it afterwards but its kind.
