@@ -313,55 +313,29 @@ fn bench(extra: &[String]) -> Result {
         "\ntargets: flags/rollout_50 <= 2.00x; flags/all_30_flags <= 2000 ns; transport/stack <= 1.10x"
     );
     // The client's benchmarks print their own figures (medians, ratios, p99, events/s, RSS).
-    cargo(
-        &["bench", "--locked", "-p", "posthog", "--bench", "flags"],
-        &[],
-    )?;
-    cargo(
-        &[
-            "bench",
-            "--locked",
-            "-p",
-            "posthog",
-            "--bench",
-            "exceptions",
-        ],
-        &[],
-    )?;
-    cargo(
-        &["bench", "--locked", "-p", "posthog", "--bench", "pipeline"],
-        &[],
-    )?;
-    cargo(
-        &["bench", "--locked", "-p", "posthog", "--bench", "faults"],
-        &[],
-    )?;
-    cargo(
-        &[
-            "bench",
-            "--locked",
-            "-p",
-            "posthog",
-            "--features",
-            "tracing,test-util",
-            "--bench",
-            "logs",
-        ],
-        &[],
-    )?;
-    cargo(
-        &[
-            "bench",
-            "--locked",
-            "-p",
-            "posthog",
-            "--features",
-            "tracing,test-util",
-            "--bench",
-            "traces",
-        ],
-        &[],
-    )
+    for (bench, features) in [
+        ("flags", "test-util"),
+        ("exceptions", "test-util"),
+        ("pipeline", "test-util"),
+        ("faults", "test-util"),
+        ("logs", "tracing,test-util"),
+        ("traces", "tracing,test-util"),
+    ] {
+        cargo(
+            &[
+                "bench",
+                "--locked",
+                "-p",
+                "posthog",
+                "--features",
+                features,
+                "--bench",
+                bench,
+            ],
+            &[],
+        )?;
+    }
+    Ok(())
 }
 
 fn median_ns(dir: &Path) -> Result<f64> {

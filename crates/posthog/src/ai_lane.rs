@@ -12,11 +12,9 @@ use posthog_transport::Transport;
 use uuid::Uuid;
 
 use crate::Client;
-use crate::lane::{
-    Answer, Lane, LaneConfig, Loss, LossKind, OnLoss, Overflow, Refusal, Route, SendFuture,
-};
+use crate::lane::{Lane, LaneConfig, LossKind, Overflow, Refusal, Route, SendFuture};
 use crate::pipeline::Envelope;
-use crate::report::{DeliveryError, DeliveryErrorKind, OnError};
+use crate::report::{DeliveryError, DeliveryErrorKind};
 
 /// The AI endpoint.
 pub const AI_PATH: &str = "/i/v0/ai/batch/";
@@ -62,15 +60,7 @@ impl Route for AiRoute {
 
     fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
         let body = self.envelope.body_of(items.iter().map(|b| &b[..]));
-        let transport = transport.clone();
-        Box::pin(async move {
-            let response = transport.post_json(AI_PATH, body, None, false).await?;
-            Ok(Answer {
-                status: response.status(),
-                retry_after: posthog_transport::retry::classify::retry_after(response.headers()),
-                resend: Vec::new(),
-            })
-        })
+        crate::routes::post(transport, AI_PATH, body.to_vec(), None, false)
     }
 }
 
@@ -102,23 +92,6 @@ pub(crate) fn delivery_kind(kind: LossKind) -> DeliveryErrorKind {
         LossKind::RetriesExhausted => DeliveryErrorKind::RetriesExhausted,
         LossKind::ShutdownTimeout => DeliveryErrorKind::ShutdownTimeout,
     }
-}
-
-/// Hands the lane's losses to `on_error` (the lane counts and logs them itself).
-fn report_losses(on_error: Option<OnError>) -> Option<OnLoss> {
-    let on_error = on_error?;
-    Some(std::sync::Arc::new(move |loss: &Loss| {
-        let error = DeliveryError {
-            kind: delivery_kind(loss.kind),
-            count: loss.count,
-            uuids: Vec::new(),
-            status: loss.status,
-            message: format!("AI lane: {}", loss.message),
-        };
-        if crate::hooks::contain(|| on_error(&error)).is_none() {
-            tracing::warn!(target: "posthog", "the on_error callback panicked");
-        }
-    }))
 }
 
 impl Client {
@@ -219,7 +192,7 @@ impl Client {
             let route = AiRoute {
                 envelope: Envelope::new(&options.api_key, options.historical_migration),
             };
-            let on_loss = report_losses(options.on_error.clone());
+            let on_loss = crate::routes::report_losses(options.on_error.clone(), "AI lane");
             Lane::start(route, transport.clone(), config(options), on_loss, runtime)
         }))
     }

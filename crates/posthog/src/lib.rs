@@ -62,9 +62,12 @@ pub mod middleware;
 mod options;
 mod pipeline;
 mod report;
+mod routes;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 pub mod traces;
+#[cfg(feature = "tracing")]
+mod tracing_fields;
 #[cfg(feature = "tracing")]
 pub mod tracing_layer;
 

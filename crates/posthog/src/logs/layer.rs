@@ -5,7 +5,6 @@
 //! `posthog…`) are never shipped, so there is no feedback loop.
 
 use serde_json::{Map, Value};
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
@@ -14,6 +13,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::{Log, LogLevel};
 use crate::Client;
+use crate::tracing_fields::Fields;
 
 /// Ships `tracing` events as PostHog log records.
 ///
@@ -57,55 +57,6 @@ impl LogsLayer {
 
 /// A span's fields, kept in its extensions.
 struct SpanFields(Map<String, Value>);
-
-/// Collects fields as JSON values; `message` apart.
-#[derive(Default)]
-struct Fields {
-    message: Option<String>,
-    map: Map<String, Value>,
-}
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_owned());
-        } else {
-            self.map.insert(field.name().into(), value.into());
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.map.insert(field.name().into(), value.into());
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.map.insert(field.name().into(), value.into());
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        // NaN and the infinities have no JSON number: their names, as OTLP sends them.
-        let value = match serde_json::Number::from_f64(value) {
-            Some(number) => Value::Number(number),
-            None if value.is_nan() => "NaN".into(),
-            None if value > 0.0 => "Infinity".into(),
-            None => "-Infinity".into(),
-        };
-        self.map.insert(field.name().into(), value);
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.map.insert(field.name().into(), value.into());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let text = format!("{value:?}");
-        if field.name() == "message" {
-            self.message = Some(text);
-        } else {
-            self.map.insert(field.name().into(), text.into());
-        }
-    }
-}
 
 fn level_of(level: &tracing::Level) -> LogLevel {
     match *level {

@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 pub use posthog_core::logs::LogLevel;
 
 use crate::Client;
-use crate::lane::{Answer, Lane, LaneConfig, Loss, OnLoss, Overflow, Refusal, Route, SendFuture};
+use crate::lane::{Lane, LaneConfig, Overflow, Refusal, Route, SendFuture};
 
 /// The logs endpoint.
 pub const LOGS_PATH: &str = "/i/v1/logs";
@@ -169,54 +169,8 @@ impl Route for LogsRoute {
     fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
         let scope = (posthog_core::LIB_NAME, posthog_core::LIB_VERSION);
         let body = envelope(&self.resource, scope, items.iter().map(|b| &b[..]));
-        let (transport, path, gzip) = (transport.clone(), self.path.clone(), self.gzip);
-        Box::pin(async move {
-            let response = transport
-                .post_json(&path, Bytes::from(body), Some(gzip), false)
-                .await?;
-            Ok(Answer {
-                status: response.status(),
-                retry_after: posthog_transport::retry::classify::retry_after(response.headers()),
-                resend: Vec::new(),
-            })
-        })
+        crate::routes::post(transport, &self.path, body, Some(self.gzip), false)
     }
-}
-
-/// The resource attributes (C-LOGS.7): the user's, then the SDK's identity, which wins.
-fn resource(config: &LogsConfig) -> Map<String, Value> {
-    let mut out = config.resource_attributes.clone();
-    out.insert("service.name".into(), config.service_name.clone().into());
-    if let Some(version) = &config.service_version {
-        out.insert("service.version".into(), version.clone().into());
-    }
-    if let Some(environment) = &config.environment {
-        out.insert("deployment.environment".into(), environment.clone().into());
-    }
-    out.insert("telemetry.sdk.name".into(), posthog_core::LIB_NAME.into());
-    out.insert(
-        "telemetry.sdk.version".into(),
-        posthog_core::LIB_VERSION.into(),
-    );
-    out.insert("os.name".into(), std::env::consts::OS.into());
-    out
-}
-
-/// Hands the lane's losses to `on_error` (the lane logs them).
-fn report_losses(on_error: Option<crate::OnError>) -> Option<OnLoss> {
-    let on_error = on_error?;
-    Some(std::sync::Arc::new(move |loss: &Loss| {
-        let error = crate::DeliveryError {
-            kind: crate::ai_lane::delivery_kind(loss.kind),
-            count: loss.count,
-            uuids: Vec::new(),
-            status: loss.status,
-            message: format!("logs: {}", loss.message),
-        };
-        if crate::hooks::contain(|| on_error(&error)).is_none() {
-            tracing::warn!(target: "posthog", "the on_error callback panicked");
-        }
-    }))
 }
 
 /// The logger facade (C-LOGS.1): `client.logger().info("ready", attributes)`.
@@ -319,7 +273,12 @@ impl Client {
             let config = &options.logs;
             let token = posthog_transport::query_escape(transport.project_token().as_str());
             let route = LogsRoute {
-                resource: resource(config),
+                resource: crate::routes::resource(
+                    &config.service_name,
+                    config.service_version.as_deref(),
+                    config.environment.as_deref(),
+                    &config.resource_attributes,
+                ),
                 path: format!("{LOGS_PATH}?token={token}"),
                 gzip: config.gzip,
             };
@@ -336,7 +295,7 @@ impl Client {
                 backoff_base: std::time::Duration::from_millis(200),
                 backoff_cap: std::time::Duration::from_secs(30),
             };
-            let on_loss = report_losses(options.on_error.clone());
+            let on_loss = crate::routes::report_losses(options.on_error.clone(), "logs");
             LogsRuntime {
                 lane: Lane::start(route, transport.clone(), lane_config, on_loss, runtime),
                 rate: rate::RateCap::new(config.rate_limit, config.rate_window),

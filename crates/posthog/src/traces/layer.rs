@@ -5,8 +5,6 @@
 //! `#[instrument]` sends traces with no other code. The SDK's own spans (target `posthog…`)
 //! are skipped.
 
-use serde_json::{Map, Value};
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::Layer;
@@ -15,6 +13,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::{Parent, Span, SpanOptions, SpanStatus};
 use crate::Client;
+use crate::tracing_fields::Fields;
 
 /// Turns `tracing` spans into PostHog spans.
 ///
@@ -44,44 +43,6 @@ impl SpansLayer {
     /// A layer recording every `tracing` span.
     pub fn new(client: Client) -> Self {
         Self { client }
-    }
-}
-
-/// Collects fields as JSON values; `message` apart.
-#[derive(Default)]
-struct Fields {
-    message: Option<String>,
-    map: Map<String, Value>,
-}
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_owned());
-        } else {
-            self.map.insert(field.name().into(), value.into());
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.map.insert(field.name().into(), value.into());
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.map.insert(field.name().into(), value.into());
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.map.insert(field.name().into(), value.into());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let text = format!("{value:?}");
-        if field.name() == "message" {
-            self.message = Some(text);
-        } else {
-            self.map.insert(field.name().into(), text.into());
-        }
     }
 }
 

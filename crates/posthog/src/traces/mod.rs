@@ -25,7 +25,7 @@ use posthog_transport::Transport;
 use serde_json::{Map, Value};
 
 use crate::Client;
-use crate::lane::{Answer, Lane, LaneConfig, Overflow, Refusal, Route, SendFuture};
+use crate::lane::{Lane, LaneConfig, Overflow, Refusal, Route, SendFuture};
 
 /// The traces endpoint.
 pub const TRACES_PATH: &str = "/i/v1/traces";
@@ -312,36 +312,8 @@ impl Route for TracesRoute {
     fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
         let scope = (posthog_core::LIB_NAME, posthog_core::LIB_VERSION);
         let body = envelope(&self.resource, scope, items.iter().map(|b| &b[..]));
-        let (transport, path) = (transport.clone(), self.path.clone());
-        Box::pin(async move {
-            let response = transport
-                .post_json(&path, Bytes::from(body), Some(true), true)
-                .await?;
-            Ok(Answer {
-                status: response.status(),
-                retry_after: posthog_transport::retry::classify::retry_after(response.headers()),
-                resend: Vec::new(),
-            })
-        })
+        crate::routes::post(transport, &self.path, body, Some(true), true)
     }
-}
-
-fn resource(config: &TracesConfig) -> Map<String, Value> {
-    let mut out = config.resource_attributes.clone();
-    out.insert("service.name".into(), config.service_name.clone().into());
-    if let Some(version) = &config.service_version {
-        out.insert("service.version".into(), version.clone().into());
-    }
-    if let Some(environment) = &config.environment {
-        out.insert("deployment.environment".into(), environment.clone().into());
-    }
-    out.insert("telemetry.sdk.name".into(), posthog_core::LIB_NAME.into());
-    out.insert(
-        "telemetry.sdk.version".into(),
-        posthog_core::LIB_VERSION.into(),
-    );
-    out.insert("os.name".into(), std::env::consts::OS.into());
-    out
 }
 
 impl Client {
@@ -485,7 +457,12 @@ impl Client {
             let options = self.options();
             // The token goes as `Authorization: Bearer` (C-TRACES.15).
             let route = TracesRoute {
-                resource: resource(config),
+                resource: crate::routes::resource(
+                    &config.service_name,
+                    config.service_version.as_deref(),
+                    config.environment.as_deref(),
+                    &config.resource_attributes,
+                ),
                 path: TRACES_PATH.to_owned(),
             };
             let lane_config = LaneConfig {
