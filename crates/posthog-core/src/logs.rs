@@ -239,21 +239,38 @@ pub fn envelope<'a>(
     scope: (&str, &str),
     records: impl Iterator<Item = &'a [u8]>,
 ) -> Vec<u8> {
-    let resource = serde_json::to_string(&json!({"attributes": key_values(resource_attributes)}))
-        .unwrap_or_else(|_| "{}".into());
-    let scope = serde_json::to_string(&json!({"name": scope.0, "version": scope.1}))
-        .unwrap_or_else(|_| "{}".into());
+    otlp_envelope(
+        ("resourceLogs", "scopeLogs", "logRecords"),
+        resource_attributes,
+        scope,
+        records,
+    )
+}
+
+/// An OTLP export body: one resource with `resource_attributes`, one scope, the items already
+/// encoded. `keys` names the signal's three levels (`resourceLogs`/`scopeLogs`/`logRecords`,
+/// `resourceSpans`/`scopeSpans`/`spans`).
+pub(crate) fn otlp_envelope<'a>(
+    (resources, scopes, items_key): (&str, &str, &str),
+    resource_attributes: &Map<String, Value>,
+    (scope_name, scope_version): (&str, &str),
+    items: impl Iterator<Item = &'a [u8]>,
+) -> Vec<u8> {
     let mut out = Vec::new();
-    out.extend_from_slice(b"{\"resourceLogs\":[{\"resource\":");
-    out.extend_from_slice(resource.as_bytes());
-    out.extend_from_slice(b",\"scopeLogs\":[{\"scope\":");
-    out.extend_from_slice(scope.as_bytes());
-    out.extend_from_slice(b",\"logRecords\":[");
-    for (i, record) in records.enumerate() {
+    out.extend_from_slice(
+        format!("{{\"{resources}\":[{{\"resource\":{{\"attributes\":").as_bytes(),
+    );
+    write_key_values(&mut out, resource_attributes);
+    out.extend_from_slice(format!("}},\"{scopes}\":[{{\"scope\":{{\"name\":").as_bytes());
+    write_str(&mut out, scope_name);
+    out.extend_from_slice(b",\"version\":");
+    write_str(&mut out, scope_version);
+    out.extend_from_slice(format!("}},\"{items_key}\":[").as_bytes());
+    for (i, item) in items.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(record);
+        out.extend_from_slice(item);
     }
     out.extend_from_slice(b"]}]}]}");
     out

@@ -237,22 +237,12 @@ pub fn envelope<'a>(
     scope: (&str, &str),
     spans: impl Iterator<Item = &'a [u8]>,
 ) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":");
-    write_key_values(&mut out, resource_attributes);
-    out.extend_from_slice(b"},\"scopeSpans\":[{\"scope\":{\"name\":");
-    write_str(&mut out, scope.0);
-    out.extend_from_slice(b",\"version\":");
-    write_str(&mut out, scope.1);
-    out.extend_from_slice(b"},\"spans\":[");
-    for (i, span) in spans.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(span);
-    }
-    out.extend_from_slice(b"]}]}]}");
-    out
+    crate::logs::otlp_envelope(
+        ("resourceSpans", "scopeSpans", "spans"),
+        resource_attributes,
+        scope,
+        spans,
+    )
 }
 
 #[cfg(test)]
