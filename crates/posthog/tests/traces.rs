@@ -407,3 +407,64 @@ async fn c_traces_14_an_export_snapshot() {
         ".resourceSpans[].scopeSpans[].spans[].events[].timeUnixNano" => "[time]",
     });
 }
+
+/// C-TRACES.16/.20/.22: a full queue refuses the incoming span (queued ones stay); shutdown
+/// exports what is queued within its deadline; no tracing call surfaces a delivery failure.
+#[tokio::test(flavor = "current_thread")]
+async fn c_traces_16_a_full_queue_refuses_the_incoming_span_and_shutdown_exports() {
+    let server = FakePostHog::start().await;
+    let mut config = TracesConfig::new();
+    config.max_queue_size = 2;
+    let client = ClientBuilder::new("phc_test_token")
+        .host(server.url())
+        .traces(config)
+        .build()
+        .unwrap();
+    // The lane's worker has not run yet on this single thread: the queue fills.
+    for name in ["first", "second", "third"] {
+        client.start_span(name, SpanOptions::new()).end();
+    }
+    let report = client.shutdown(std::time::Duration::from_secs(5)).await;
+    assert_eq!(report.undelivered, 0);
+    let names: Vec<_> = server
+        .spans()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["first", "second"], "queued spans are never evicted");
+}
+
+/// C-TRACES.21: a 413 halves the export and resends the same spans; a 503 is retried; none of
+/// it reaches the caller.
+#[tokio::test]
+async fn c_traces_21_answers_halve_retry_or_drop() {
+    let server = FakePostHog::start().await;
+    let client = ClientBuilder::new("phc_test_token")
+        .host(server.url())
+        .traces(TracesConfig::new())
+        .build()
+        .unwrap();
+    server.script([
+        posthog::test_util::Reply::status(413),
+        posthog::test_util::Reply::status(503),
+    ]);
+    for i in 0..4 {
+        client.start_span(format!("s{i}"), SpanOptions::new()).end();
+    }
+    let _ = client.shutdown(std::time::Duration::from_secs(10)).await;
+    let sizes: Vec<usize> = server
+        .requests_to(posthog::traces::TRACES_PATH)
+        .iter()
+        .map(|r| {
+            r.json()["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        [4, 2, 2, 2],
+        "413 → halves; the 503'd half is sent again"
+    );
+    assert_eq!(server.spans().len(), 4);
+}
