@@ -40,6 +40,7 @@
 //! | `zstd` | no | Zstandard request bodies for capture v1 (`ContentEncoding::Zstd`; builds the zstd C library) |
 //! | `tracing` | no | `tracing_layer::ExceptionLayer`: error-level `tracing` events as `$exception` events; `logs::LogsLayer`: `tracing` events as PostHog logs |
 //! | `log` | no | `logs::PostHogLogger`: a `log::Log` shipping `log` records as PostHog logs |
+//! | `openai` | no | `openai::OpenAI`: chat completions through `async-openai` captured as `$ai_generation` events |
 
 #![cfg_attr(
     not(test),
@@ -59,6 +60,8 @@ mod hooks;
 mod lane;
 pub mod logs;
 pub mod middleware;
+#[cfg(feature = "openai")]
+pub mod openai;
 mod options;
 mod pipeline;
 mod report;

@@ -28,6 +28,8 @@ pub(crate) struct Options {
     pub(crate) flag_retries: u32,
     pub(crate) in_app: crate::exceptions::InApp,
     pub(crate) log_captured_exceptions: bool,
+    pub(crate) privacy_mode: bool,
+    pub(crate) full_ai_capture: bool,
     pub(crate) autocapture_rate_limit: Option<crate::exceptions::rate_limit::RateLimit>,
     pub(crate) logs: crate::logs::LogsConfig,
     pub(crate) traces: Option<crate::traces::TracesConfig>,
@@ -134,6 +136,8 @@ impl ClientBuilder {
                     modules: Vec::new(),
                 },
                 log_captured_exceptions: false,
+                privacy_mode: false,
+                full_ai_capture: false,
                 autocapture_rate_limit: None,
                 logs: crate::logs::LogsConfig::default(),
                 traces: None,
@@ -309,6 +313,27 @@ impl ClientBuilder {
     /// Also log each captured exception through `tracing` at error level.
     pub fn log_captured_exceptions(mut self, on: bool) -> Self {
         self.options.log_captured_exceptions = on;
+        self
+    }
+
+    /// LLM analytics without content: AI wrappers (feature `openai`) capture usage, latency,
+    /// model and errors but never prompts or outputs (`$ai_input`, `$ai_output_choices`),
+    /// whatever a call asks (Python's `privacy_mode`). Off by default. Events you build and
+    /// send with [`Client::capture_ai`](crate::Client::capture_ai) are never touched.
+    pub fn privacy_mode(mut self, on: bool) -> Self {
+        self.options.privacy_mode = on;
+        self
+    }
+
+    /// Full AI capture for the AI wrappers (feature `openai`; C-CAPTURE-AI.10, Python's
+    /// `enable_full_ai_capture`): their events go to the AI lane
+    /// ([`Client::capture_ai`](crate::Client::capture_ai), 8 MiB per event) instead of
+    /// `/batch/`, and media in prompts and outputs (base64 data URLs and inline data) is
+    /// passed through instead of replaced by a `[base64 image redacted]` placeholder.
+    /// [`privacy_mode`](Self::privacy_mode) still wins. Off by default; it never changes
+    /// events you send with `capture_ai` yourself.
+    pub fn enable_full_ai_capture(mut self, on: bool) -> Self {
+        self.options.full_ai_capture = on;
         self
     }
 
