@@ -56,3 +56,43 @@ async fn instrumented_code_sends_a_trace() {
         json!({"code": 2, "message": "payment declined"})
     );
 }
+
+/// C-LOGS (tracing integration) with C-TRACES.6: with both layers installed, a `tracing` event
+/// inside an instrumented span ships as a log record carrying that span's trace and span ids.
+#[tokio::test(flavor = "current_thread")]
+async fn logs_inside_a_recorded_span_carry_its_ids() {
+    let server = FakePostHog::start().await;
+    let client = posthog::Client::builder("phc_test_token")
+        .host(server.url())
+        .traces(TracesConfig::new())
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(posthog::traces::SpansLayer::new(client.clone()))
+        .with(posthog::logs::LogsLayer::new(client.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        let _checkout = tracing::info_span!("checkout").entered();
+        price(1);
+        tracing::info!("checked out");
+    });
+    tracing::subscriber::with_default(
+        tracing_subscriber::registry().with(posthog::logs::LogsLayer::new(client.clone())),
+        || tracing::info!("outside any span"),
+    );
+    client.flush().await;
+    let spans = server.spans();
+    let by = |name: &str| spans.iter().find(|s| s["name"] == name).cloned().unwrap();
+    let (checkout, price) = (by("checkout"), by("price"));
+    let records = server.log_records();
+    let log = |body: &str| {
+        records
+            .iter()
+            .find(|r| r["body"]["stringValue"] == body)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(log("priced")["traceId"], price["traceId"]);
+    assert_eq!(log("priced")["spanId"], price["spanId"]);
+    assert_eq!(log("checked out")["spanId"], checkout["spanId"]);
+    assert!(log("outside any span").get("traceId").is_none());
+}

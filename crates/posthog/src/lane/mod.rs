@@ -6,7 +6,8 @@
 //! Per lane ([`LaneConfig`]): a bounded queue with an overflow policy (drop the incoming item
 //! or the oldest), batches cut by count, bytes and interval, a per-item byte cap, sends in
 //! flight, retries paced by the server's health ([`health`]) with `Retry-After` as a floor,
-//! bounded by a retry window or count, 413 halving, flush, a bounded shutdown, counters
+//! bounded by a retry window or count, 413 halving (batches stay at most half size until
+//! healthy sends ramp them back up by one item each), flush, a bounded shutdown, counters
 //! ([`LaneStats`]) and a report of every item lost ([`Loss`]).
 //!
 //! The events pipeline (`pipeline/`) predates the lane and shares its [`health`] pacing; the

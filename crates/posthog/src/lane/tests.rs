@@ -195,6 +195,35 @@ async fn a_413_halves_the_batch_and_a_single_item_is_lost() {
     );
 }
 
+/// C-LOGS.17: after a 413 the lane cuts batches of at most half the refused one, and each
+/// healthy send ramps the size back up by one, to `flush_at`.
+#[tokio::test]
+async fn after_a_413_batches_stay_halved_and_ramp_back_by_one_per_healthy_send() {
+    let s = setup(LaneConfig {
+        flush_at: 8,
+        ..LaneConfig::default()
+    })
+    .await;
+    s.server.script([Reply::status(413)]);
+    for n in 1..=8 {
+        s.lane.push(n);
+    }
+    s.lane.flush().await;
+    // [1..8] → 413: halves of 4, each a healthy send (limit 4 → 5 → 6).
+    for n in 11..=18 {
+        s.lane.push(n);
+    }
+    s.lane.flush().await;
+    // Limit 6: [11..16] (→ 7), then [17, 18] (→ 8).
+    for n in 21..=29 {
+        s.lane.push(n);
+    }
+    s.lane.flush().await;
+    let sizes: Vec<usize> = bodies(&s.server).iter().map(Vec::len).collect();
+    assert_eq!(sizes, [8, 4, 4, 6, 2, 8, 1]);
+    assert!(s.losses.lock().unwrap().is_empty());
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn overflow_drops_the_incoming_or_the_oldest() {
     for (policy, kept) in [

@@ -66,6 +66,9 @@ pub(super) struct Worker<R: Route> {
     /// Items per send in flight, by task (to report a send that panicked or was aborted).
     in_flight_items: HashMap<tokio::task::Id, usize>,
     health: Health,
+    /// Items per batch now: `flush_at`, halved by a 413 and back up by one per healthy send
+    /// (C-LOGS.17).
+    batch_limit: usize,
     flushes: Vec<Waiter>,
     shutdown: Option<(Instant, Waiter)>,
 }
@@ -77,6 +80,7 @@ impl<R: Route> Worker<R> {
         shared: Arc<Shared<R::Item>>,
         requests: mpsc::UnboundedReceiver<Control>,
     ) -> Self {
+        let batch_limit = shared.config.flush_at.max(1);
         Self {
             route: Arc::new(route),
             transport,
@@ -91,6 +95,7 @@ impl<R: Route> Worker<R> {
             in_flight: JoinSet::new(),
             in_flight_items: HashMap::new(),
             health: Health::default(),
+            batch_limit,
             flushes: Vec::new(),
             shutdown: None,
         }
@@ -196,9 +201,9 @@ impl<R: Route> Worker<R> {
             || self
                 .buffer_since
                 .is_some_and(|since| now.duration_since(since) >= config.flush_interval);
+        let limit = self.batch_limit;
         while !self.buffer.is_empty() {
-            let full =
-                self.buffer.len() >= config.flush_at || self.buffer_bytes >= config.max_batch_bytes;
+            let full = self.buffer.len() >= limit || self.buffer_bytes >= config.max_batch_bytes;
             if !full && !due {
                 break;
             }
@@ -206,7 +211,7 @@ impl<R: Route> Worker<R> {
             let take = self
                 .buffer
                 .iter()
-                .take(config.flush_at.max(1))
+                .take(limit)
                 .take_while(|item| {
                     bytes += item.len();
                     bytes <= config.max_batch_bytes
@@ -275,6 +280,7 @@ impl<R: Route> Worker<R> {
         match code {
             200..=299 => {
                 self.health.succeeded();
+                self.batch_limit = (self.batch_limit + 1).min(self.shared.config.flush_at.max(1));
                 let resend: Vec<Bytes> = answer
                     .resend
                     .iter()
@@ -300,7 +306,9 @@ impl<R: Route> Worker<R> {
                 }
             }
             413 if batch.items.len() > 1 => {
-                // Too large for the server: send each half on its own (no backoff).
+                // Too large for the server: send each half on its own (no backoff), and cut
+                // batches no larger than a half until healthy sends ramp the size back up.
+                self.batch_limit = self.batch_limit.min(batch.items.len() / 2).max(1);
                 let mut first = batch.items;
                 let second = first.split_off(first.len() / 2);
                 self.ready.push_front(Batch::new(second, now));

@@ -111,10 +111,24 @@ where
         attributes.extend(fields.map);
         attributes.insert("target".into(), meta.target().into());
         let body = fields.message.unwrap_or_else(|| meta.name().to_owned());
-        self.client.capture_log(
-            Log::new(body)
-                .level(level_of(meta.level()))
-                .attributes(attributes),
-        );
+        let mut log = Log::new(body)
+            .level(level_of(meta.level()))
+            .attributes(attributes);
+        // Inside a `tracing` span that `traces::SpansLayer` recorded, the record carries that
+        // PostHog span's ids (else `capture_log` takes the active span's, if any).
+        let recorded = ctx.event_scope(event).and_then(|mut scope| {
+            scope.find_map(|span| {
+                span.extensions()
+                    .get::<crate::traces::Span>()
+                    .and_then(crate::traces::Span::traceparent)
+            })
+        });
+        if let Some(traceparent) = recorded {
+            let mut parts = traceparent.split('-').skip(1);
+            if let (Some(trace_id), Some(span_id)) = (parts.next(), parts.next()) {
+                log = log.trace(trace_id, span_id);
+            }
+        }
+        self.client.capture_log(log);
     }
 }
