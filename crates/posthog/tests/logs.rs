@@ -357,3 +357,39 @@ async fn c_logs_14_requests_carry_at_most_the_cap_one_at_a_time() {
     let gap = requests[1].at.duration_since(requests[0].at);
     assert!(gap >= Duration::from_millis(45), "one in flight: {gap:?}");
 }
+
+/// C-LOGS.4/.5/.9: one logs body, as sent (times, the SDK's version and the resource attributes,
+/// which name the machine, redacted; c_logs_6 checks those).
+#[tokio::test]
+async fn c_logs_9_a_body_snapshot() {
+    let server = FakePostHog::start().await;
+    let client = client_with(
+        &server,
+        LogsConfig::new()
+            .service("checkout", Some("1.4.0"))
+            .environment("staging"),
+    );
+    let _guard = Context::new().distinct_id("user-123").enter();
+    client.capture_log(
+        Log::new("payment declined")
+            .level(LogLevel::Error)
+            .attributes(attrs(json!({
+                "order_id": 4999,
+                "amount": 12.5,
+                "retry": false,
+                "tags": ["card", "eu"],
+                "card": {"brand": "visa"},
+            })))
+            .trace("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+            .trace_flags(1),
+    );
+    client.logger().info("ready", Map::new());
+    client.flush().await;
+    let body = server.requests_to(posthog::logs::LOGS_PATH)[0].json();
+    insta::assert_json_snapshot!("logs_body", body, {
+        ".resourceLogs[].scopeLogs[].scope.version" => "[version]",
+        ".resourceLogs[].scopeLogs[].logRecords[].timeUnixNano" => "[time]",
+        ".resourceLogs[].scopeLogs[].logRecords[].observedTimeUnixNano" => "[time]",
+        ".resourceLogs[].resource.attributes" => "[resource]",
+    });
+}
