@@ -38,7 +38,7 @@
 //! | `eyre` | no | `Client::capture_eyre` for `eyre::Report` |
 //! | `br` | no | Brotli request bodies for capture v1 (`ContentEncoding::Brotli`) |
 //! | `zstd` | no | Zstandard request bodies for capture v1 (`ContentEncoding::Zstd`; builds the zstd C library) |
-//! | `tracing` | no | `tracing_layer::ExceptionLayer`: error-level `tracing` events as `$exception` events; `logs::LogsLayer`: `tracing` events as PostHog logs |
+//! | `tracing` | no | `tracing_layer::ExceptionLayer`: error-level `tracing` events as `$exception` events; `logs::LogsLayer`: `tracing` events as PostHog logs; `traces::SpansLayer`: `tracing` spans as PostHog spans |
 //! | `log` | no | `logs::PostHogLogger`: a `log::Log` shipping `log` records as PostHog logs |
 //! | `openai` | no | `openai::OpenAI`: chat completions through `async-openai` captured as `$ai_generation` events |
 

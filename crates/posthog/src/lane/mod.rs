@@ -10,9 +10,9 @@
 //! healthy sends ramp them back up by one item each), flush, a bounded shutdown, counters
 //! ([`LaneStats`]) and a report of every item lost ([`Loss`]).
 //!
-//! The events pipeline (`pipeline/`) predates the lane and shares its [`health`] pacing; the
-//! AI lane (`ai_lane.rs`) is the first route on it, and logs and traces are to follow.
-//! docs/architecture.md says how to add one.
+//! Three routes run on it: the AI lane (`ai_lane.rs`), logs (`logs/`) and traces (`traces/`).
+//! The events pipeline (`pipeline/`) predates the lane and shares only its [`health`] pacing.
+//! docs/architecture.md says how to add a route.
 
 pub(crate) mod health;
 mod worker;
