@@ -347,6 +347,9 @@ impl Client {
             return Err("event name is empty".into());
         }
         crate::context::apply(&mut event);
+        if self.inner.options.capture_trace_context || event.name() == "$exception" {
+            crate::traces::attach_active_ids(&mut event);
+        }
         if event.get_distinct_id().trim().is_empty() {
             return Err(format!("event {:?} has no distinct id", event.name()));
         }

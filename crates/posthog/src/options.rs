@@ -29,6 +29,7 @@ pub(crate) struct Options {
     pub(crate) in_app: crate::exceptions::InApp,
     pub(crate) log_captured_exceptions: bool,
     pub(crate) privacy_mode: bool,
+    pub(crate) capture_trace_context: bool,
     pub(crate) full_ai_capture: bool,
     pub(crate) autocapture_rate_limit: Option<crate::exceptions::rate_limit::RateLimit>,
     pub(crate) logs: crate::logs::LogsConfig,
@@ -137,6 +138,7 @@ impl ClientBuilder {
                 },
                 log_captured_exceptions: false,
                 privacy_mode: false,
+                capture_trace_context: false,
                 full_ai_capture: false,
                 autocapture_rate_limit: None,
                 logs: crate::logs::LogsConfig::default(),
@@ -313,6 +315,16 @@ impl ClientBuilder {
     /// Also log each captured exception through `tracing` at error level.
     pub fn log_captured_exceptions(mut self, on: bool) -> Self {
         self.options.log_captured_exceptions = on;
+        self
+    }
+
+    /// Inside an active PostHog span ([`Client::with_span`](crate::Client::with_span), the
+    /// request span of `middleware::TraceLayer`), add its ids as `$trace_id` and `$span_id` to
+    /// events sent with `capture` and `capture_ai`, to find a trace from an event (Python's
+    /// `capture_trace_context`). Ids you set yourself win. Off by default; `$exception` events
+    /// always carry them.
+    pub fn capture_trace_context(mut self, on: bool) -> Self {
+        self.options.capture_trace_context = on;
         self
     }
 

@@ -468,3 +468,61 @@ async fn c_traces_21_answers_halve_retry_or_drop() {
     );
     assert_eq!(server.spans().len(), 4);
 }
+
+/// C-TRACES.6 for events: inside an active span, `$exception` events always carry its ids as
+/// `$trace_id`/`$span_id`; `capture` and `capture_ai` do with `capture_trace_context`; ids set
+/// by the caller win; outside a span nothing is added.
+#[tokio::test]
+async fn c_traces_6_events_inside_a_span_carry_its_ids() {
+    for trace_context in [false, true] {
+        let server = FakePostHog::start().await;
+        let client = ClientBuilder::new("phc_test_token")
+            .host(server.url())
+            .traces(TracesConfig::new())
+            .capture_trace_context(trace_context)
+            .build()
+            .unwrap();
+        let _: Result<(), String> = client.with_span("request", SpanOptions::new(), |_| {
+            client.capture(posthog::Event::new("inside", "u"));
+            client.capture(
+                posthog::Event::new("own ids", "u")
+                    .property("$trace_id", "mine")
+                    .property("$span_id", "mine too"),
+            );
+            client.capture_ai(posthog::Event::new("$ai_span", "u"));
+            client.capture_exception(
+                &std::io::Error::other("boom"),
+                "u",
+                &posthog::ExceptionOptions::default(),
+            );
+            Ok(())
+        });
+        client.capture(posthog::Event::new("outside", "u"));
+        client.flush().await;
+        let request = server.spans()[0].clone();
+        let mut events = server.events();
+        events.extend(server.ai_events());
+        let by = |name: &str| events.iter().find(|e| e["event"] == name).cloned().unwrap();
+        let ids = |e: &Value| {
+            (
+                e["properties"]["$trace_id"].clone(),
+                e["properties"]["$span_id"].clone(),
+            )
+        };
+        let span_ids = (request["traceId"].clone(), request["spanId"].clone());
+        assert_eq!(ids(&by("$exception")), span_ids);
+        let expected = if trace_context {
+            span_ids.clone()
+        } else {
+            (Value::Null, Value::Null)
+        };
+        assert_eq!(
+            ids(&by("inside")),
+            expected,
+            "capture_trace_context {trace_context}"
+        );
+        assert_eq!(ids(&by("$ai_span")), expected);
+        assert_eq!(ids(&by("own ids")), (json!("mine"), json!("mine too")));
+        assert_eq!(ids(&by("outside")), (Value::Null, Value::Null));
+    }
+}

@@ -233,6 +233,23 @@ pub fn active_span() -> Option<Span> {
     thread.or_else(|| TASK_SPAN.try_with(Span::clone).ok())
 }
 
+/// Adds the active span's ids to `event` as `$trace_id` and `$span_id` (lowercase hex), unless
+/// it has its own (C-TRACES.6).
+pub(crate) fn attach_active_ids(event: &mut posthog_core::Event) {
+    let Some(traceparent) = active_span().and_then(|span| span.traceparent()) else {
+        return;
+    };
+    let mut parts = traceparent.split('-').skip(1);
+    let properties = event.properties_mut();
+    for key in ["$trace_id", "$span_id"] {
+        if let Some(id) = parts.next() {
+            properties
+                .entry(key)
+                .or_insert_with(|| Value::String(id.to_owned()));
+        }
+    }
+}
+
 /// OS randomness read 4 KiB at a time per thread: one system call per 256 trace ids instead
 /// of one per id (the bytes are the operating system's CSPRNG output, only buffered).
 struct RandomPool {
