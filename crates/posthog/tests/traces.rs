@@ -1,6 +1,8 @@
 //! C-TRACES: spans through the client, against FakePostHog over real HTTP. Each test names
 //! the rows it proves.
 
+mod support;
+
 use posthog::context::Context;
 use posthog::logs::Log;
 use posthog::test_util::FakePostHog;
@@ -349,6 +351,89 @@ async fn c_traces_17_the_live_span_limit() {
     assert_eq!(names, ["a", "d", "e"]);
 }
 
+/// C-TRACES.17: a span left open past the maximum age is evicted when a span starts: its
+/// handle does nothing from then on, its slot is free, nothing is exported for it, and the
+/// drop is counted; drops are summarised in at most one warning per flush interval.
+#[tokio::test]
+async fn c_traces_17_over_age_spans_are_evicted() {
+    let server = FakePostHog::start().await;
+    let log = support::log::Log::default();
+    let _guard = log.on_this_thread();
+    let client = ClientBuilder::new("phc_test_token")
+        .host(server.url())
+        .traces(TracesConfig::new().live_spans(1, std::time::Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    let leaked = client.start_span("leaked", SpanOptions::new());
+    assert!(
+        !client
+            .start_span("refused", SpanOptions::new())
+            .is_recording()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(80));
+    let fresh = client.start_span("fresh", SpanOptions::new());
+    assert!(fresh.is_recording(), "the over-age span's slot is free");
+    assert!(!leaked.is_recording(), "its handle does nothing now");
+    leaked.set_attribute("late", 1);
+    leaked.end();
+    fresh.end();
+    client.flush().await;
+    let names: Vec<_> = server
+        .spans()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["fresh"]);
+    assert_eq!(client.traces_stats().dropped, 2);
+    assert_eq!(client.traces_stats().exported, 1);
+    let warnings = log.text().matches("spans dropped").count();
+    assert_eq!(
+        warnings,
+        1,
+        "one warning per flush interval: {}",
+        log.text()
+    );
+}
+
+/// C-TRACES.9/.24: before export an empty name becomes `unknown`, a time the wire cannot
+/// carry (before 1970, past i64::MAX ns: PostHog would refuse the whole request) becomes now,
+/// an end before the start becomes the start, and a start over 24 h ago is warned about.
+#[tokio::test]
+async fn c_traces_9_validity_before_export() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let server = FakePostHog::start().await;
+    let log = support::log::Log::default();
+    let _guard = log.on_this_thread();
+    let client = client(&server);
+    let before = SystemTime::now();
+    client
+        .start_span(
+            "",
+            SpanOptions::new().start_time(UNIX_EPOCH - Duration::from_secs(1)),
+        )
+        .end_at(UNIX_EPOCH + Duration::from_secs(10_000_000_000));
+    let day_old = before - Duration::from_secs(25 * 3600);
+    client
+        .start_span("backdated", SpanOptions::new().start_time(day_old))
+        .end_at(day_old - Duration::from_secs(5));
+    client.flush().await;
+    let spans = server.spans();
+    let nanos = |v: &Value| v.as_str().unwrap().parse::<u64>().unwrap();
+    let since_epoch = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let unknown = spans.iter().find(|s| s["name"] == "unknown").unwrap();
+    assert!(nanos(&unknown["startTimeUnixNano"]) >= since_epoch(before));
+    assert!(nanos(&unknown["endTimeUnixNano"]) >= nanos(&unknown["startTimeUnixNano"]));
+    assert!(nanos(&unknown["endTimeUnixNano"]) <= i64::MAX as u64);
+    let backdated = spans.iter().find(|s| s["name"] == "backdated").unwrap();
+    assert_eq!(backdated["startTimeUnixNano"], backdated["endTimeUnixNano"]);
+    assert_eq!(nanos(&backdated["startTimeUnixNano"]), since_epoch(day_old));
+    assert!(
+        log.text().contains("more than 24 hours ago"),
+        "{}",
+        log.text()
+    );
+}
+
 /// A span hook sees each finished span: it may change or drop it; one that panics drops the
 /// span (fail-closed).
 #[tokio::test]
@@ -525,4 +610,91 @@ async fn c_traces_6_events_inside_a_span_carry_its_ids() {
         assert_eq!(ids(&by("own ids")), (json!("mine"), json!("mine too")));
         assert_eq!(ids(&by("outside")), (Value::Null, Value::Null));
     }
+}
+
+fn span_counts(server: &FakePostHog) -> Vec<usize> {
+    server
+        .requests_to(posthog::traces::TRACES_PATH)
+        .iter()
+        .map(|r| {
+            r.json()["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .collect()
+}
+
+/// C-TRACES.18/.19/.23: a batch's worth of spans starts an export at once, the interval sends
+/// the rest, `flush()` includes spans; each request carries at most `max_export_batch_size`
+/// spans, and one export is in flight at a time.
+#[tokio::test]
+async fn c_traces_18_19_exports_by_batch_interval_and_flush_one_at_a_time() {
+    use posthog::test_util::Reply;
+    use std::time::Duration;
+    let server = FakePostHog::start().await;
+    let config = TracesConfig::new()
+        .service("orders", None)
+        .environment("test")
+        .batching(Duration::from_millis(200), 3);
+    let client = ClientBuilder::new("phc_test_token")
+        .host(server.url())
+        .traces(config)
+        .build()
+        .unwrap();
+    // A batch's worth: exported without a flush, well before the interval.
+    for i in 0..3 {
+        client.start_span(format!("s{i}"), SpanOptions::new()).end();
+    }
+    let waited = std::time::Instant::now();
+    while span_counts(&server).is_empty() && waited.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(span_counts(&server), [3]);
+    // One span: the interval sends it.
+    client.start_span("lonely", SpanOptions::new()).end();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(span_counts(&server), [3, 1]);
+    // Seven more, slow answers, then flush: batches of at most 3, never two at once.
+    server.script((0..3).map(|_| Reply::ok().delay(Duration::from_millis(60))));
+    for i in 0..7 {
+        client.start_span(format!("t{i}"), SpanOptions::new()).end();
+    }
+    client.flush().await;
+    let counts = span_counts(&server);
+    assert_eq!(counts[2..].iter().sum::<usize>(), 7);
+    assert!(counts.iter().all(|&n| n <= 3), "{counts:?}");
+    let requests = server.requests_to(posthog::traces::TRACES_PATH);
+    for pair in requests[2..].windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(
+            gap >= Duration::from_millis(55),
+            "one export in flight: {gap:?}"
+        );
+    }
+}
+
+/// C-TRACES.24/.21: PostHog answers a missing or refused token with 401: the batch is dropped,
+/// not retried, counted, and the span API never sees it.
+#[tokio::test]
+async fn c_traces_24_a_401_drops_the_batch_without_retrying() {
+    let server = FakePostHog::start().await;
+    let client = client(&server);
+    server.script([posthog::test_util::Reply::status(401)]);
+    client.start_span("refused", SpanOptions::new()).end();
+    client.flush().await;
+    client.start_span("accepted", SpanOptions::new()).end();
+    client.flush().await;
+    assert_eq!(
+        span_counts(&server),
+        [1, 1],
+        "no retry of the refused batch"
+    );
+    let names: Vec<_> = server.spans().iter().map(|s| s["name"].clone()).collect();
+    assert_eq!(
+        names,
+        [json!("accepted")],
+        "FakePostHog keeps accepted spans"
+    );
+    let stats = client.traces_stats();
+    assert_eq!((stats.failed, stats.exported), (1, 1));
 }

@@ -345,7 +345,10 @@ impl<I: Send + 'static> Lane<I> {
             return false;
         }
         shared.counters.queued.fetch_add(1, Ordering::Relaxed);
-        if len >= shared.config.flush_at {
+        // The first item after the worker took the queue starts its interval (the worker,
+        // asleep with nothing held, would not look again for an hour); a batch's worth is cut
+        // at once.
+        if len == 1 || len >= shared.config.flush_at {
             shared.wake.notify_one();
         }
         true

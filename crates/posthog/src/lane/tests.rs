@@ -144,6 +144,15 @@ async fn the_interval_sends_a_partial_batch() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(bodies(&s.server), [[7]]);
+    // Later, with the worker asleep and holding nothing: the next item goes out after the
+    // interval too, not when the worker next happens to wake.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.lane.push(8);
+    let pushed = Instant::now();
+    while s.lane.stats().sent == 1 && pushed.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(bodies(&s.server), [[7], [8]]);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "tracing")]
 mod layer;
+mod live;
 mod span;
 
 #[cfg(feature = "tracing")]
@@ -59,8 +60,9 @@ pub struct TracesConfig {
     /// Spans started and not yet ended, at most (default 10,000); past it `start_span` gives
     /// an inert span (C-TRACES.17).
     pub max_live_spans: usize,
-    /// A span ended later than this after it started is dropped instead of exported
-    /// (default 1 hour).
+    /// A span open longer than this is evicted (its handles do nothing from then on and its
+    /// slot is free), and one ended later than this after it started is dropped instead of
+    /// exported (default 1 hour).
     pub max_span_age: Duration,
     pub(crate) before_send: Vec<SpanHook>,
 }
@@ -145,6 +147,19 @@ impl TracesConfig {
         self.max_events = max_events;
         self
     }
+}
+
+/// Span counters, from [`Client::traces_stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TracesStats {
+    /// Spans PostHog accepted.
+    pub exported: u64,
+    /// Spans dropped before export: the live-span limit, over age, a `before_send` hook, a
+    /// full queue.
+    pub dropped: u64,
+    /// Spans lost in export (refused, retries exhausted, the shutdown deadline).
+    pub failed: u64,
 }
 
 /// A span's parent.
@@ -293,10 +308,8 @@ fn random_id<const N: usize>() -> [u8; N] {
 pub(crate) struct TracesRuntime {
     lane: Lane<SpanRecord>,
     config: TracesConfig,
-    /// Spans started and not yet ended.
-    live: Arc<std::sync::atomic::AtomicUsize>,
-    /// Spans dropped (live limit, age, hooks), and whether this interval warned already.
-    dropped: Arc<std::sync::atomic::AtomicU64>,
+    /// The open spans and the spans dropped.
+    live: Arc<live::LiveSpans>,
 }
 
 impl TracesRuntime {
@@ -363,6 +376,12 @@ impl Client {
             name = "unknown".into();
         }
         let start = opts.start_time.unwrap_or_else(SystemTime::now);
+        if SystemTime::now()
+            .duration_since(start)
+            .is_ok_and(|age| age > Duration::from_secs(24 * 3600))
+        {
+            tracing::warn!(target: "posthog", span = %name, "a span starts more than 24 hours ago; PostHog may clamp its time");
+        }
         let mut attributes = Map::new();
         let (distinct_id, session_id) = crate::context::current_ids();
         for (key, value) in [
@@ -373,11 +392,8 @@ impl Client {
                 attributes.insert(key.into(), value.into());
             }
         }
-        use std::sync::atomic::Ordering;
-        let live_count = runtime.live.clone();
-        if live_count.fetch_add(1, Ordering::Relaxed) >= runtime.config.max_live_spans {
-            live_count.fetch_sub(1, Ordering::Relaxed);
-            note_drop(&runtime.dropped, "the live-span limit was reached");
+        let started = std::time::Instant::now();
+        if !runtime.live.enter(started) {
             return Span::noop();
         }
         let lane = runtime.lane.clone();
@@ -385,8 +401,8 @@ impl Client {
             runtime.config.before_send.clone(),
             (runtime.config.max_attributes, runtime.config.max_events),
         );
-        let (max_age, dropped) = (runtime.config.max_span_age, runtime.dropped.clone());
-        let live = span::Live {
+        let (max_age, drops) = (runtime.config.max_span_age, runtime.live.drops.clone());
+        let mut live = span::Live {
             record: SpanRecord {
                 trace_id,
                 span_id,
@@ -405,24 +421,30 @@ impl Client {
             ended: false,
             max_attributes: runtime.config.max_attributes,
             max_events: runtime.config.max_events,
-            live_count: Some(live_count),
+            place: Some((runtime.live.clone(), None)),
             sink: Arc::new(move |record: SpanRecord| {
                 let age = Duration::from_nanos(
                     record.end_unix_nano.saturating_sub(record.start_unix_nano),
                 );
                 if age > max_age {
-                    return note_drop(&dropped, "a span outlived the maximum span age");
+                    return drops.note("a span outlived the maximum span age");
                 }
                 match run_hooks(&hooks, record, caps) {
                     Some(record) => {
                         lane.push(record);
                     }
-                    None => note_drop(&dropped, "a before_send hook dropped a span"),
+                    None => drops.note("a before_send hook dropped a span"),
                 }
             }),
         };
+        let live = Arc::new_cyclic(|this| {
+            if let Some((_, slot)) = &mut live.place {
+                *slot = runtime.live.track(started, this.clone());
+            }
+            Mutex::new(live)
+        });
         let span = Span {
-            live: Some(Arc::new(Mutex::new(live))),
+            live: Some(live),
             ids: Some((trace_id, span_id, trace_state)),
         };
         // The caller's attributes win over the context's.
@@ -465,6 +487,21 @@ impl Client {
         settle(&span, outcome)
     }
 
+    /// The span counters (C-TRACES.17): every span dropped — at the live-span limit, open past
+    /// the maximum age, refused by a hook, or by a full queue — is counted in `dropped`. All
+    /// zero before the first span (or without a traces config).
+    pub fn traces_stats(&self) -> TracesStats {
+        let Some(runtime) = self.traces_cell().get() else {
+            return TracesStats::default();
+        };
+        let lane = runtime.lane.stats();
+        TracesStats {
+            exported: lane.sent,
+            dropped: runtime.live.drops.total() + lane.dropped,
+            failed: lane.failed,
+        }
+    }
+
     /// The traces lane, started on the first span; `None` without a traces config or when
     /// the client sends nothing.
     fn traces_runtime(&self) -> Option<&TracesRuntime> {
@@ -498,18 +535,13 @@ impl Client {
             TracesRuntime {
                 lane: Lane::start(route, transport.clone(), lane_config, None, runtime),
                 config: config.clone(),
-                live: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-                dropped: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+                live: Arc::new(live::LiveSpans::new(
+                    config.max_live_spans,
+                    config.max_span_age,
+                    Arc::new(live::Drops::new(config.flush_interval)),
+                )),
             }
         }))
-    }
-}
-
-/// Counts a dropped span; the first of each thousand is logged (a summary, not one line each).
-fn note_drop(dropped: &std::sync::atomic::AtomicU64, why: &str) {
-    let n = dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if n % 1000 == 0 {
-        tracing::warn!(target: "posthog", dropped = n + 1, "span dropped: {why}");
     }
 }
 

@@ -15,15 +15,31 @@ pub(super) struct Live {
     pub(super) max_events: usize,
     /// Where the finished record goes.
     pub(super) sink: Arc<dyn Fn(SpanRecord) + Send + Sync>,
-    /// The runtime's count of live spans: this span leaves it when it ends or is dropped
-    /// without ending (its record is then lost, as the contract allows for open spans).
-    pub(super) live_count: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    /// The runtime's open spans and this span's slot there: it leaves when it ends, is
+    /// evicted, or is dropped without ending (its record is then lost, as the contract allows
+    /// for open spans).
+    pub(super) place: Option<(Arc<super::live::LiveSpans>, Option<usize>)>,
 }
 
 impl Live {
+    /// Open past the maximum span age: ended without a record, its slot freed; the handles
+    /// do nothing from now on (C-TRACES.17).
+    /// `false` when it had ended already.
+    pub(super) fn evict(&mut self) -> bool {
+        if self.ended {
+            return false;
+        }
+        self.ended = true;
+        self.leave();
+        self.record = SpanRecord::default();
+        true
+    }
+
     fn leave(&mut self) {
-        if let Some(count) = self.live_count.take() {
-            count.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        match self.place.take() {
+            Some((spans, Some(slot))) => spans.leave(slot),
+            Some((spans, None)) => spans.leave_unslotted(),
+            None => {}
         }
     }
 }
@@ -51,9 +67,20 @@ impl std::fmt::Debug for Span {
     }
 }
 
+/// `at` in nanoseconds since the Unix epoch; a time the wire cannot carry (before the epoch,
+/// or past `i64::MAX` ns, which would make PostHog refuse the whole export) is replaced by now
+/// (C-TRACES.9).
 pub(super) fn now_nanos(at: SystemTime) -> u64 {
-    at.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    let nanos = |t: SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| u64::try_from(d.as_nanos()).ok())
+            .filter(|n| i64::try_from(*n).is_ok())
+    };
+    nanos(at).unwrap_or_else(|| {
+        tracing::debug!(target: "posthog", "a span time out of range was replaced by now");
+        nanos(SystemTime::now()).unwrap_or(0)
+    })
 }
 
 impl Span {
