@@ -393,3 +393,35 @@ async fn c_logs_9_a_body_snapshot() {
         ".resourceLogs[].resource.attributes" => "[resource]",
     });
 }
+
+/// C-LOGS.13: reaching the threshold sends at once, and a timer sends what waits without a
+/// `flush()` call, also after the worker slept holding nothing (before the lane fix a lone
+/// record then waited for the next flush).
+#[tokio::test]
+async fn c_logs_13_the_timer_and_the_threshold_send_without_a_flush() {
+    let server = FakePostHog::start().await;
+    let config = LogsConfig::new().batching(Duration::from_millis(150), 4);
+    let client = client_with(&server, config);
+    let sent = |server: &FakePostHog| server.log_records().len();
+    let wait_for = |n: usize| {
+        let server = &server;
+        async move {
+            let started = std::time::Instant::now();
+            while sent(server) < n && started.elapsed() < Duration::from_secs(3) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            started.elapsed()
+        }
+    };
+    // The threshold: four records go at once, long before the interval.
+    for i in 0..4 {
+        client.capture_log(Log::new(format!("burst {i}")));
+    }
+    assert!(wait_for(4).await < Duration::from_millis(140));
+    // The worker is idle now; one record goes out after about one interval.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.capture_log(Log::new("lone"));
+    let waited = wait_for(5).await;
+    assert_eq!(sent(&server), 5);
+    assert!(waited < Duration::from_millis(1_000), "{waited:?}");
+}
