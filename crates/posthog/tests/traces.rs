@@ -18,6 +18,15 @@ fn client(server: &FakePostHog) -> Client {
         .unwrap()
 }
 
+/// The names of the spans the server received, in order.
+fn span_names(server: &FakePostHog) -> Vec<String> {
+    server
+        .spans()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
     span["attributes"]
         .as_array()?
@@ -343,11 +352,7 @@ async fn c_traces_17_the_live_span_limit() {
     d.end();
     e.end();
     client.flush().await;
-    let names: Vec<_> = server
-        .spans()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_owned())
-        .collect();
+    let names = span_names(&server);
     assert_eq!(names, ["a", "d", "e"]);
 }
 
@@ -378,11 +383,7 @@ async fn c_traces_17_over_age_spans_are_evicted() {
     leaked.end();
     fresh.end();
     client.flush().await;
-    let names: Vec<_> = server
-        .spans()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_owned())
-        .collect();
+    let names = span_names(&server);
     assert_eq!(names, ["fresh"]);
     assert_eq!(client.traces_stats().dropped, 2);
     assert_eq!(client.traces_stats().exported, 1);
@@ -457,11 +458,7 @@ async fn c_traces_span_hooks_change_drop_and_fail_closed() {
         client.start_span(name, SpanOptions::new()).end();
     }
     client.flush().await;
-    let names: Vec<_> = server
-        .spans()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_owned())
-        .collect();
+    let names = span_names(&server);
     assert_eq!(names, ["GET [redacted]"]);
 }
 
@@ -511,11 +508,7 @@ async fn c_traces_16_a_full_queue_refuses_the_incoming_span_and_shutdown_exports
     }
     let report = client.shutdown(std::time::Duration::from_secs(5)).await;
     assert_eq!(report.undelivered, 0);
-    let names: Vec<_> = server
-        .spans()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_owned())
-        .collect();
+    let names = span_names(&server);
     assert_eq!(names, ["first", "second"], "queued spans are never evicted");
 }
 

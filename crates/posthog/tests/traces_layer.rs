@@ -14,6 +14,15 @@ fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
         .map(|kv| &kv["value"])
 }
 
+/// A client with tracing on, sending to `server`.
+fn traced_client(server: &FakePostHog) -> posthog::Client {
+    posthog::Client::builder("phc_test_token")
+        .host(server.url())
+        .traces(TracesConfig::new())
+        .build()
+        .unwrap()
+}
+
 #[tracing::instrument]
 fn price(order_id: u64) -> u64 {
     tracing::info!(items = 3, "priced");
@@ -23,11 +32,7 @@ fn price(order_id: u64) -> u64 {
 #[tokio::test(flavor = "current_thread")]
 async fn instrumented_code_sends_a_trace() {
     let server = FakePostHog::start().await;
-    let client = posthog::Client::builder("phc_test_token")
-        .host(server.url())
-        .traces(TracesConfig::new())
-        .build()
-        .unwrap();
+    let client = traced_client(&server);
     let subscriber =
         tracing_subscriber::registry().with(posthog::traces::SpansLayer::new(client.clone()));
     tracing::subscriber::with_default(subscriber, || {
@@ -62,11 +67,7 @@ async fn instrumented_code_sends_a_trace() {
 #[tokio::test(flavor = "current_thread")]
 async fn logs_inside_a_recorded_span_carry_its_ids() {
     let server = FakePostHog::start().await;
-    let client = posthog::Client::builder("phc_test_token")
-        .host(server.url())
-        .traces(TracesConfig::new())
-        .build()
-        .unwrap();
+    let client = traced_client(&server);
     let subscriber = tracing_subscriber::registry()
         .with(posthog::traces::SpansLayer::new(client.clone()))
         .with(posthog::logs::LogsLayer::new(client.clone()));
