@@ -120,14 +120,11 @@ where
             scope.find_map(|span| {
                 span.extensions()
                     .get::<crate::traces::Span>()
-                    .and_then(crate::traces::Span::traceparent)
+                    .and_then(crate::traces::Span::ids_hex)
             })
         });
-        if let Some(traceparent) = recorded {
-            let mut parts = traceparent.split('-').skip(1);
-            if let (Some(trace_id), Some(span_id)) = (parts.next(), parts.next()) {
-                log = log.trace(trace_id, span_id);
-            }
+        if let Some((trace_id, span_id)) = recorded {
+            log = log.trace(trace_id, span_id);
         }
         self.client.capture_log(log);
     }

@@ -239,12 +239,11 @@ impl Client {
         }
         // Inside an active span, the log carries its ids (C-TRACES.6).
         if log.trace_id.is_none() {
-            if let Some(span) = crate::traces::active_span() {
-                if let Some(parent) = span.traceparent() {
-                    let mut parts = parent.split('-').skip(1);
-                    log.trace_id = parts.next().map(str::to_owned);
-                    log.span_id = parts.next().map(str::to_owned);
-                }
+            if let Some((trace_id, span_id)) =
+                crate::traces::active_span().and_then(|span| span.ids_hex())
+            {
+                log.trace_id = Some(trace_id);
+                log.span_id = Some(span_id);
             }
         }
         let record = LogRecord {

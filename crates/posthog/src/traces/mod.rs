@@ -251,17 +251,12 @@ pub fn active_span() -> Option<Span> {
 /// Adds the active span's ids to `event` as `$trace_id` and `$span_id` (lowercase hex), unless
 /// it has its own (C-TRACES.6).
 pub(crate) fn attach_active_ids(event: &mut posthog_core::Event) {
-    let Some(traceparent) = active_span().and_then(|span| span.traceparent()) else {
+    let Some((trace_id, span_id)) = active_span().and_then(|span| span.ids_hex()) else {
         return;
     };
-    let mut parts = traceparent.split('-').skip(1);
     let properties = event.properties_mut();
-    for key in ["$trace_id", "$span_id"] {
-        if let Some(id) = parts.next() {
-            properties
-                .entry(key)
-                .or_insert_with(|| Value::String(id.to_owned()));
-        }
+    for (key, id) in [("$trace_id", trace_id), ("$span_id", span_id)] {
+        properties.entry(key).or_insert(Value::String(id));
     }
 }
 

@@ -171,6 +171,14 @@ impl Span {
         self.ids.as_ref().map(|(t, s, _)| traceparent(t, s))
     }
 
+    /// The span's trace id and span id as lower-case hex (32 and 16 characters), `None` for an
+    /// inert span: what logs and events inside it carry.
+    pub(crate) fn ids_hex(&self) -> Option<(String, String)> {
+        self.ids
+            .as_ref()
+            .map(|(t, s, _)| (posthog_core::traces::hex(t), posthog_core::traces::hex(s)))
+    }
+
     /// The span's `tracestate`, if it has one.
     pub fn tracestate(&self) -> Option<String> {
         self.ids.as_ref().and_then(|(_, _, state)| state.clone())
