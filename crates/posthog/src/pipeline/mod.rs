@@ -9,7 +9,7 @@
 //! worth of events is waiting, for a flush or shutdown, or by its interval timer, so a capture in
 //! a quiet service does not pay for a cross-thread wake-up.
 
-mod answers;
+mod settle;
 mod arena;
 mod backlog;
 mod batch;
