@@ -66,7 +66,7 @@ impl Route for AiRoute {
 
 /// The lane's settings from the client's: its own queue of the client's size, the client's
 /// batch count and interval, AI-sized byte caps.
-pub(crate) fn config(options: &crate::options::Options) -> LaneConfig {
+pub(crate) fn config(options: &crate::client::config::Options) -> LaneConfig {
     LaneConfig {
         queue_size: options.max_queue_size.max(1),
         overflow: Overflow::DropIncoming,

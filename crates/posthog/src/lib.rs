@@ -50,6 +50,7 @@
 pub use posthog_api as api;
 mod ai_lane;
 pub mod blocking;
+mod capture;
 mod client;
 pub mod context;
 mod error;
@@ -62,7 +63,6 @@ pub mod logs;
 pub mod middleware;
 #[cfg(feature = "openai")]
 pub mod openai;
-mod options;
 mod pipeline;
 mod report;
 mod routes;
@@ -76,7 +76,7 @@ pub mod tracing_layer;
 
 #[doc(inline)]
 pub use ai_lane::{AI_BATCH_BYTES, AI_PATH, MAX_AI_EVENT_BYTES};
-pub use client::{Client, SHUTDOWN_SLACK};
+pub use client::{CaptureMode, Client, ClientBuilder, DEFAULT_HOST, SHUTDOWN_SLACK};
 #[doc(inline)]
 pub use error::Error;
 #[doc(inline)]
@@ -90,7 +90,6 @@ pub use global::{GlobalGuard, capture, global, init_global};
 #[doc(inline)]
 pub use hooks::{BeforeSend, HookError};
 #[doc(inline)]
-pub use options::{CaptureMode, ClientBuilder, DEFAULT_HOST};
 #[doc(inline)]
 pub use pipeline::{FlushReport, ShutdownReport};
 #[doc(inline)]

@@ -9,11 +9,11 @@
 //! worth of events is waiting, for a flush or shutdown, or by its interval timer, so a capture in
 //! a quiet service does not pay for a cross-thread wake-up.
 
-mod settle;
 mod arena;
 mod backlog;
 mod batch;
 mod flushing;
+mod settle;
 
 mod overflow;
 mod pace;
@@ -42,7 +42,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::client::Defaults;
+use crate::capture::Defaults;
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind, OnError};
 use arena::Arena;
 use batch::{PendingBatch, cut};

@@ -9,7 +9,7 @@ use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
 use super::{DRAIN_STEP, Drained, Msg, Worker, WorkerConfig};
-use crate::client::Defaults;
+use crate::capture::Defaults;
 use crate::report::Counters;
 
 fn worker(rx: mpsc::Receiver<Msg>, wake: Arc<Notify>) -> Worker {

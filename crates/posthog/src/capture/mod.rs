@@ -1,0 +1,313 @@
+//! Capture: the calls that queue events ([`Client::capture`], the identity calls,
+//! `capture_immediate`), admission ([`admission`]) and the SDK-owned properties
+//! ([`defaults`]). The events themselves travel on the events pipeline (`pipeline/`).
+
+mod admission;
+mod defaults;
+
+pub(crate) use defaults::Defaults;
+
+use chrono::{DateTime, Utc};
+use posthog_core::{Event, PersonProperties, Properties};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::Client;
+use crate::error::Error;
+use crate::pipeline::{Msg, report};
+use crate::report::{Counters, DeliveryError, DeliveryErrorKind};
+
+impl Client {
+    /// Captures an event; returns its uuid, or `None` when it was not queued (disabled, opted
+    /// out, invalid, dropped by a hook, or the queue was full — each counted and, when data is
+    /// lost, reported through `on_error`). Never blocks and never does I/O (C-CAPTURE).
+    ///
+    /// An event with an empty distinct id takes the active [`Context`](crate::context::Context)'s;
+    /// inside a context without one it is sent personless.
+    pub fn capture(&self, event: Event) -> Option<Uuid> {
+        let now = Utc::now();
+        let event = self.admit(event, now)?;
+        let add_defaults = !self.defaults_set_at_admission();
+        self.enqueue(event, |event| self.event_message(event, add_defaults, now))
+    }
+
+    /// The worker's message for an admitted event. An occasional capture hands over the event
+    /// itself, serialised by the worker off this thread. A thread capturing back to back
+    /// ([`crate::pipeline::back_to_back`]), or any capture while the worker is behind (a
+    /// batch's worth already waiting, as in a burst), serialises a `/batch/` event here
+    /// instead, into this thread's arena: the channel then carries bytes that the worker only
+    /// queues, rather than event maps it would serialise and free across threads, so it
+    /// catches up, the channel does not overflow, and a queued event holds its JSON only.
+    /// (Capture v1 events always go as they are.)
+    fn event_message(
+        &self,
+        event: Event,
+        add_defaults: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Msg, String> {
+        let v1 = self.inner.options.capture_mode == crate::CaptureMode::V1;
+        let serialise_here = !v1
+            && (crate::pipeline::back_to_back(now.timestamp_micros())
+                || self.inner.tx.as_ref().is_some_and(|queue| queue.busy()));
+        if !serialise_here {
+            let event = Box::new(event);
+            return Ok(if add_defaults {
+                Msg::Event(event)
+            } else {
+                Msg::Complete(event)
+            });
+        }
+        let uuid = event.get_uuid().unwrap_or_default();
+        crate::pipeline::local_json(&self.inner.defaults.merged(&event, add_defaults))
+            .map(|json| Msg::Json { uuid, json })
+            .map_err(|err| format!("event {uuid} did not serialise: {err}"))
+    }
+
+    /// Captures an event reduced to the properties `keep` allows, after hooks, context and
+    /// the SDK's own properties (super properties included) were applied, so none of them
+    /// can add back what was removed (C-FLAG-CALLED.7).
+    pub(crate) fn capture_reduced(
+        &self,
+        event: Event,
+        keep: impl Fn(&str) -> bool,
+    ) -> Option<Uuid> {
+        let now = Utc::now();
+        let mut event = self.admit(event, now)?;
+        if !self.defaults_set_at_admission() {
+            self.inner.defaults.apply(&mut event);
+        }
+        event.properties_mut().retain(|k, _| keep(k));
+        self.enqueue(event, |event| self.event_message(event, false, now))
+    }
+
+    /// Captures an `$exception` event whose stack the worker resolves and attaches before
+    /// serialising it (no `before_send` hook can be waiting to see it).
+    pub(crate) fn capture_with_trace(
+        &self,
+        event: Event,
+        trace: std::backtrace::Backtrace,
+    ) -> Option<Uuid> {
+        let event = self.admit(event, Utc::now())?;
+        let add_defaults = !self.defaults_set_at_admission();
+        self.enqueue(event, |event| {
+            Ok(Msg::Exception {
+                event: Box::new(event),
+                trace: Box::new(trace),
+                add_defaults,
+            })
+        })
+    }
+
+    /// Hands an admitted event to the worker as the message `wrap` makes of it (an `Err`:
+    /// the event could not be serialised, which is counted and reported).
+    fn enqueue(
+        &self,
+        event: Event,
+        wrap: impl FnOnce(Event) -> Result<Msg, String>,
+    ) -> Option<Uuid> {
+        let uuid = event.get_uuid();
+        if self.inner.options.debug {
+            tracing::info!(target: "posthog", event = event.name(), distinct_id = event.get_distinct_id(), uuid = ?uuid, "captured");
+        }
+        if !self.inner.options.send {
+            return uuid;
+        }
+        let tx = self.inner.tx.as_ref()?;
+        let msg = match wrap(event) {
+            Ok(msg) => msg,
+            Err(message) => {
+                self.drop_event(DeliveryErrorKind::Invalid, uuid, message);
+                return None;
+            }
+        };
+        let msg = if tx.overflowing() {
+            msg
+        } else {
+            match tx.try_send(msg) {
+                Ok(()) => {
+                    Counters::add(&self.inner.counters.captured, 1);
+                    return uuid;
+                }
+                Err(mpsc::error::TrySendError::Full(msg)) => msg,
+                Err(mpsc::error::TrySendError::Closed(_)) => return self.shut_out(uuid),
+            }
+        };
+        // The channel is full (or the overflow in use, whose events must not be overtaken):
+        // the event waits serialised, within `max_pending_bytes`.
+        let event = match self.message_json(msg) {
+            Ok(event) => event,
+            Err(message) => {
+                self.drop_event(DeliveryErrorKind::Invalid, uuid, message);
+                return None;
+            }
+        };
+        match tx.overflow(event) {
+            Ok(()) => {
+                Counters::add(&self.inner.counters.captured, 1);
+                uuid
+            }
+            Err(crate::pipeline::Refused::Full) => {
+                let message = format!(
+                    "queue full ({} events waiting and max_pending_bytes ({}) reached); event dropped",
+                    self.inner.options.max_queue_size, self.inner.options.max_pending_bytes
+                );
+                self.drop_event(DeliveryErrorKind::QueueFull, uuid, message);
+                None
+            }
+            Err(crate::pipeline::Refused::Closed) => self.shut_out(uuid),
+        }
+    }
+
+    /// Reports an event that arrived after the worker stopped taking events (the client is
+    /// shutting down); always `None`.
+    fn shut_out(&self, uuid: Option<Uuid>) -> Option<Uuid> {
+        let message = "event captured while the client shut down; dropped".to_owned();
+        self.drop_event(DeliveryErrorKind::Abandoned, uuid, message);
+        None
+    }
+
+    /// An event message serialised on this thread, as the worker would have: for the
+    /// overflow, when the channel is full.
+    fn message_json(&self, msg: Msg) -> Result<crate::pipeline::PendingEvent, String> {
+        let (mut event, add_defaults) = match msg.into_payload(&self.inner.options.in_app) {
+            Ok(crate::pipeline::Payload::Json(event)) => return Ok(event),
+            Ok(crate::pipeline::Payload::Event(event, add_defaults)) => (event, add_defaults),
+            Err(_) => return Err("not an event".into()),
+        };
+        let uuid = event.get_uuid().unwrap_or_default();
+        let v1 = self.inner.options.capture_mode == crate::CaptureMode::V1;
+        let defaults = &self.inner.defaults;
+        crate::pipeline::with_local(|arena| {
+            crate::pipeline::write_event(arena, &mut event, add_defaults, defaults, v1)
+        })
+        .map(|json| crate::pipeline::PendingEvent { uuid, json })
+        .map_err(|err| format!("event {uuid} did not serialise: {err}"))
+    }
+
+    /// Captures and delivers one event now, returning the delivery outcome (C-CAPTURE.10):
+    /// for scripts and serverless handlers.
+    ///
+    /// Admission is `capture`'s (C-BEFORE-SEND.5): `Ok(None)` when the event was not sent
+    /// because the client is disabled or opted out, the event is invalid, or a `before_send`
+    /// hook dropped it or failed (a failing hook is counted and reported through `on_error`,
+    /// never returned as an error, C-BEFORE-SEND.7). `Ok(Some(uuid))` once PostHog accepted
+    /// it; `Err` when the delivery failed (also counted as failed and reported).
+    pub async fn capture_immediate(&self, event: Event) -> Result<Option<Uuid>, Error> {
+        let Some(mut event) = self.admit(event, Utc::now()) else {
+            return Ok(None);
+        };
+        let transport = self.inner.transport.as_ref().ok_or(Error::Shutdown)?;
+        let uuid = event.get_uuid().unwrap_or_default();
+        if !self.defaults_set_at_admission() {
+            self.inner.defaults.apply(&mut event);
+        }
+        Counters::add(&self.inner.counters.captured, 1);
+        match transport.send_event(&event).await {
+            Ok(_) => {
+                Counters::add(&self.inner.counters.sent, 1);
+                Ok(Some(uuid))
+            }
+            Err(err) => {
+                let error = DeliveryError {
+                    kind: if err.status_code().is_some() {
+                        DeliveryErrorKind::Rejected
+                    } else {
+                        DeliveryErrorKind::RetriesExhausted
+                    },
+                    count: 1,
+                    uuids: vec![uuid],
+                    status: err.status_code().map(|s| s.as_u16()),
+                    message: format!("immediate capture of {uuid} failed: {err}"),
+                };
+                report(
+                    &self.inner.counters,
+                    self.inner.options.on_error.as_ref(),
+                    error,
+                    true,
+                );
+                Err(err.into())
+            }
+        }
+    }
+
+    fn capture_built(&self, built: Result<Event, posthog_core::EventError>) -> Option<Uuid> {
+        match built {
+            Ok(event) => self.capture(event),
+            Err(err) => {
+                if self.is_enabled() && !self.is_opted_out() {
+                    self.drop_event(
+                        DeliveryErrorKind::Invalid,
+                        None,
+                        format!("invalid call dropped: {err}"),
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    /// `$identify`: sets person properties for `distinct_id` (C-IDENTIFY).
+    pub fn identify(
+        &self,
+        distinct_id: impl Into<String>,
+        person: PersonProperties,
+    ) -> Option<Uuid> {
+        self.capture_built(Event::identify(distinct_id, person))
+    }
+
+    /// `$set`: overwrites person properties (C-IDENTIFY.5).
+    pub fn set(&self, distinct_id: impl Into<String>, properties: Properties) -> Option<Uuid> {
+        self.capture_built(Event::set_person(distinct_id, properties))
+    }
+
+    /// `$set_once`: sets person properties that are still unset (C-IDENTIFY.5).
+    pub fn set_once(&self, distinct_id: impl Into<String>, properties: Properties) -> Option<Uuid> {
+        self.capture_built(Event::set_person_once(distinct_id, properties))
+    }
+
+    /// `$create_alias`: links `new_id` to the person known as `previous_id`; the event's
+    /// distinct id is `previous_id` (C-ALIAS).
+    pub fn alias(&self, previous_id: impl Into<String>, new_id: impl Into<String>) -> Option<Uuid> {
+        self.capture_built(Event::alias(previous_id, new_id))
+    }
+
+    /// `$groupidentify`: creates or updates a group's properties; the event's distinct id is
+    /// `$<type>_<key>` (C-GROUP-IDENTIFY).
+    pub fn group_identify(
+        &self,
+        group_type: impl Into<String>,
+        group_key: impl Into<String>,
+        properties: Properties,
+    ) -> Option<Uuid> {
+        self.capture_built(Event::group_identify(group_type, group_key, properties))
+    }
+
+    /// [`Client::group_identify`] with an explicit distinct id (C-GROUP-IDENTIFY.3).
+    pub fn group_identify_as(
+        &self,
+        distinct_id: impl Into<String>,
+        group_type: impl Into<String>,
+        group_key: impl Into<String>,
+        properties: Properties,
+    ) -> Option<Uuid> {
+        let distinct_id = distinct_id.into();
+        self.capture_built(
+            Event::group_identify(group_type, group_key, properties)
+                .map(|e| e.distinct_id(distinct_id)),
+        )
+    }
+
+    /// `$pageview` with `$current_url`.
+    pub fn pageview(&self, distinct_id: impl Into<String>, url: impl Into<String>) -> Option<Uuid> {
+        self.capture(Event::pageview(distinct_id, url))
+    }
+
+    /// `$screen` with `$screen_name`.
+    pub fn screen(
+        &self,
+        distinct_id: impl Into<String>,
+        screen_name: impl Into<String>,
+    ) -> Option<Uuid> {
+        self.capture(Event::screen(distinct_id, screen_name))
+    }
+}

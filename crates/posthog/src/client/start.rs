@@ -1,0 +1,132 @@
+//! Starting a client: the transport, the events worker, the flag poller.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use posthog_transport::{RetryPolicy, Transport};
+use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+
+use super::{Client, Inner};
+use crate::capture::Defaults;
+use crate::client::config::Options;
+use crate::error::Error;
+use crate::pipeline::{Worker, WorkerConfig};
+use crate::report::Counters;
+
+impl Client {
+    pub(crate) fn start(options: Options) -> Result<Client, Error> {
+        let counters = Arc::new(Counters::default());
+        let defaults = Arc::new(Defaults::new(
+            &options.super_properties,
+            options.disable_geoip,
+        ));
+        let enabled = !options.disabled && !options.api_key.is_empty();
+        if !options.disabled && options.api_key.is_empty() {
+            tracing::warn!(target: "posthog", "no PostHog project API key: the client is disabled and sends nothing");
+        }
+        let flags = Arc::new(crate::feature_flags::FlagsRuntime::new(
+            options.definitions_cache.clone(),
+            options.flag_result_cache,
+            options.on_error.clone(),
+        ));
+        let mut worker_runtime = None;
+        let (transport, tx) = if enabled {
+            let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+            worker_runtime = Some(runtime.clone());
+            let mut transport = Transport::builder(&options.api_key)
+                .host(&options.host)
+                .gzip(options.gzip)
+                .gzip_level(options.gzip_level)
+                .capture_timeout(options.timeout)
+                .flags_timeout(options.feature_flags_request_timeout)
+                .flag_retries(options.flag_retries)
+                .max_retries(0);
+            if let Some(key) = &options.personal_api_key {
+                transport = transport.personal_api_key(key);
+            }
+            if let Some(service) = &options.service {
+                transport = transport.service(service.clone());
+            }
+            let transport = transport.build()?;
+            let (tx, rx) = mpsc::channel(options.max_queue_size);
+            let (stop, stop_rx) = oneshot::channel();
+            let wake = Arc::new(tokio::sync::Notify::new());
+            let shared = Arc::new(crate::pipeline::Shared::new(options.max_pending_bytes));
+            let config = WorkerConfig {
+                flush_at: if options.sync_mode {
+                    1
+                } else {
+                    options.flush_at
+                },
+                flush_interval: options.flush_interval,
+                max_batch_bytes: options.max_batch_bytes,
+                max_event_bytes: options.max_event_bytes,
+                max_retries: options.max_retries,
+                retry_for: options.retry_for,
+                max_pending_bytes: options.max_pending_bytes,
+                max_in_flight: options.max_in_flight,
+                retry: RetryPolicy::ingestion(options.max_retries.unwrap_or(0)),
+                debug: options.debug,
+                in_app: options.in_app.clone(),
+                drop_timeout: options.shutdown_timeout,
+                v1: (options.capture_mode == crate::CaptureMode::V1).then(|| {
+                    options.content_encoding.unwrap_or(if options.gzip {
+                        posthog_transport::ContentEncoding::Gzip
+                    } else {
+                        posthog_transport::ContentEncoding::Identity
+                    })
+                }),
+            };
+            let flush_at = config.flush_at;
+            let worker = Worker::new(
+                rx,
+                stop_rx,
+                wake.clone(),
+                transport.clone(),
+                &options.api_key,
+                options.historical_migration,
+                config,
+                counters.clone(),
+                options.on_error.clone(),
+                defaults.clone(),
+                shared.clone(),
+            );
+            runtime.spawn(worker.run());
+            if options.local_evaluation && options.personal_api_key.is_some() {
+                let _entered = runtime.enter();
+                flags.start_poller(transport.clone(), options.poll_interval);
+            } else if options.local_evaluation_asked {
+                tracing::warn!(target: "posthog", "local flag evaluation needs a personal API key (personal_api_key); flags will be evaluated remotely");
+            }
+            (
+                Some(transport),
+                Some(crate::pipeline::Queue::new(
+                    tx, stop, wake, flush_at, shared,
+                )),
+            )
+        } else {
+            (None, None)
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                exceptions: crate::exceptions::RecentErrors::default(),
+                autocapture_limiter: options
+                    .autocapture_rate_limit
+                    .map(crate::exceptions::rate_limit::Limiter::new),
+                flags,
+                defaults,
+                options,
+                transport,
+                tx,
+                counters,
+                opted_out: AtomicBool::new(false),
+                shut_down: AtomicBool::new(false),
+                runtime: worker_runtime,
+                ai_lane: std::sync::OnceLock::new(),
+                logs: std::sync::OnceLock::new(),
+                traces: std::sync::OnceLock::new(),
+                shutdown_report: AsyncMutex::new(None),
+            }),
+        })
+    }
+}
