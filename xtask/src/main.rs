@@ -125,7 +125,7 @@ fn ci() -> Result {
         "posthog-flags",
         "posthog-transport",
         "posthog-api",
-        "posthog",
+        "posthog-sdk",
     ] {
         cargo(&["check", "--locked", "-p", krate, "--lib"], &[])?;
     }
@@ -143,7 +143,7 @@ fn run_example(name: &str) -> Result {
         "--locked",
         "-q",
         "-p",
-        "posthog",
+        "posthog-sdk",
         "--features",
         "test-util",
         "--example",
@@ -326,7 +326,7 @@ fn bench(extra: &[String]) -> Result {
                 "bench",
                 "--locked",
                 "-p",
-                "posthog",
+                "posthog-sdk",
                 "--features",
                 features,
                 "--bench",
