@@ -1,12 +1,12 @@
 //! [`HttpClient`]: the default HTTP stack, hyper-util's pooled client over rustls.
 //!
 //! Connections are kept alive and reused; HTTPS negotiates HTTP/2 through ALPN when the server
-//! offers it. Certificates are checked against the Mozilla roots compiled in (feature
-//! `webpki-roots`, default) or the system store (feature `native-roots`).
+//! offers it. TLS is rustls with the provider and roots [`crate::tls`] picks (or a
+//! `ClientConfig` of yours); connections go through the proxy [`Proxy`] names (by default the
+//! environment's `HTTPS_PROXY`/`NO_PROXY`).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::Service;
 
+use crate::proxy::{Proxy, ProxyConnector};
 use crate::{ErrorKind, TransportError};
 
 /// Settings of the default HTTP client.
@@ -28,6 +29,8 @@ pub struct HttpClientBuilder {
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
     max_response_bytes: usize,
+    proxy: Proxy,
+    tls: Option<rustls::ClientConfig>,
 }
 
 impl Default for HttpClientBuilder {
@@ -37,6 +40,8 @@ impl Default for HttpClientBuilder {
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 8,
             max_response_bytes: 32 * 1024 * 1024,
+            proxy: Proxy::from_env(),
+            tls: None,
         }
     }
 }
@@ -66,29 +71,41 @@ impl HttpClientBuilder {
         self
     }
 
+    /// The outbound proxy (default: [`Proxy::from_env`], read when the client is built).
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Your own rustls configuration (provider, roots, client certificates), instead of the
+    /// one the crate's features give (see the crate's TLS notes). Its ALPN protocols are set
+    /// by the client (HTTP/2, HTTP/1.1).
+    pub fn tls_config(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Builds the client. Must be called inside a tokio runtime only when used, not here.
+    ///
+    /// Fails with a configuration error when no TLS setup is available: no crypto provider
+    /// (neither the `ring` nor the `aws-lc-rs` feature, none installed process-wide) or no
+    /// root certificates (neither `webpki-roots` nor `native-roots`), and no
+    /// [`HttpClientBuilder::tls_config`].
     pub fn build(self) -> Result<HttpClient, TransportError> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(self.connect_timeout));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        #[cfg(feature = "native-roots")]
-        let builder = builder
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| {
-                TransportError::config(format!("cannot load the system's root certificates: {e}"))
-            })?;
-        #[cfg(not(feature = "native-roots"))]
-        let builder = builder
-            .with_provider_and_webpki_roots(provider)
-            .map_err(|e| TransportError::config(format!("cannot set up TLS: {e}")))?;
-        let https = builder
+        let tls = match self.tls {
+            Some(config) => config,
+            None => crate::tls::default_config()?,
+        };
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(http);
+            .wrap_connector(ProxyConnector::new(http, &self.proxy));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(self.pool_idle_timeout)
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
@@ -104,7 +121,7 @@ impl HttpClientBuilder {
 /// `http::Response<Bytes>` with the whole body read.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<ProxyConnector>, Full<Bytes>>,
     max_response_bytes: usize,
 }
 

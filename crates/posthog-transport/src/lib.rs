@@ -39,12 +39,14 @@ mod error;
 pub mod gzip;
 pub mod host;
 mod policy;
+mod proxy;
 pub mod retry;
 mod secret;
 pub mod service;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 pub mod timeout;
+mod tls;
 pub mod user_agent;
 
 pub use client::{HttpClient, HttpClientBuilder};
@@ -55,7 +57,10 @@ pub use endpoints::{
 pub use error::{BODY_EXCERPT_LIMIT, BoxError, ErrorKind, TransportError};
 pub use gzip::{Gzip, GzipLayer};
 pub use policy::RequestPolicy;
+pub use proxy::Proxy;
 pub use retry::{Retry, RetryLayer, RetryPolicy};
+/// The rustls this crate is built with, for [`HttpClientBuilder::tls_config`].
+pub use rustls;
 pub use secret::{ProjectToken, SecretKey};
 pub use service::{HttpService, StackConfig, from_service, layered};
 pub use timeout::{Timeout, TimeoutLayer};

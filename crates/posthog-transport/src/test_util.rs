@@ -21,6 +21,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::AbortHandle;
 
+mod connect_proxy;
+pub use connect_proxy::ConnectProxy;
+
 /// How the server answers one request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {

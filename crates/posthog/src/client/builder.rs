@@ -106,6 +106,8 @@ impl ClientBuilder {
                 on_error: None,
                 before_send: Vec::new(),
                 service: None,
+                proxy: None,
+                tls: None,
             },
         }
     }
@@ -476,9 +478,34 @@ impl ClientBuilder {
         self
     }
 
-    /// Replaces the HTTP stack (see `posthog_transport::from_service`).
+    /// Replaces the HTTP stack (see `posthog_transport::from_service`); [`ClientBuilder::proxy`]
+    /// and [`ClientBuilder::tls_config`] then do not apply.
     pub fn http_service(mut self, service: HttpService) -> Self {
         self.options.service = Some(service);
+        self
+    }
+
+    /// The outbound proxy. Default: the environment's `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`,
+    /// bypassed for `NO_PROXY`'s hosts ([`Proxy::from_env`](posthog_transport::Proxy::from_env)),
+    /// read when the client is built. docs/proxies-and-tls.md has the details.
+    ///
+    /// ```
+    /// use posthog::transport::Proxy;
+    ///
+    /// let builder = posthog::Client::builder("phc_project_token")
+    ///     .proxy(Proxy::url("http://proxy.internal:3128").no_proxy("localhost"));
+    /// # let _ = builder;
+    /// ```
+    pub fn proxy(mut self, proxy: posthog_transport::Proxy) -> Self {
+        self.options.proxy = Some(proxy);
+        self
+    }
+
+    /// Your own rustls configuration (crypto provider, roots, client certificates) instead of
+    /// the one the features give: `ring` (or `aws-lc-rs`, or the provider installed
+    /// process-wide) with the Mozilla roots (or the system's, `native-roots`).
+    pub fn tls_config(mut self, config: posthog_transport::rustls::ClientConfig) -> Self {
+        self.options.tls = Some(config);
         self
     }
 

@@ -61,6 +61,10 @@ pub(crate) struct Options {
     pub(crate) on_error: Option<OnError>,
     pub(crate) before_send: Vec<BeforeSend>,
     pub(crate) service: Option<HttpService>,
+    /// The outbound proxy, when not the environment's.
+    pub(crate) proxy: Option<posthog_transport::Proxy>,
+    /// A TLS configuration of the user's.
+    pub(crate) tls: Option<posthog_transport::rustls::ClientConfig>,
 }
 
 /// Which ingestion endpoint events are sent to (protocol.md §1.4).

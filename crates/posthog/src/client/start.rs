@@ -46,6 +46,15 @@ impl Client {
             }
             if let Some(service) = &options.service {
                 transport = transport.service(service.clone());
+            } else if options.proxy.is_some() || options.tls.is_some() {
+                let mut http = posthog_transport::HttpClient::builder();
+                if let Some(proxy) = &options.proxy {
+                    http = http.proxy(proxy.clone());
+                }
+                if let Some(tls) = &options.tls {
+                    http = http.tls_config(tls.clone());
+                }
+                transport = transport.service(posthog_transport::from_service(http.build()?));
             }
             let transport = transport.build()?;
             let (tx, rx) = mpsc::channel(options.max_queue_size);
