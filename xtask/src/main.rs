@@ -1,9 +1,12 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
 //! - `ci`: every check CI runs (formatting, clippy, tests, the quickstart and API-tutorial
-//!   examples, docs, fixture sync, dependency guards), stopping at the first failure;
+//!   examples, docs, fixture sync, dependency guards, the feature matrix, `cargo package` and
+//!   an out-of-tree project), stopping at the first failure;
 //! - `sync-fixtures [--check]`: copy `../shared/fixtures` into `fixtures/` (or only compare);
 //! - `bench`: run the benchmarks and print medians with ratios to their floors.
+
+mod packaging;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -119,16 +122,13 @@ fn ci() -> Result {
         &[],
     )?;
     // Each crate alone, as a user builds it: dev-dependencies' features must not be what
-    // makes it compile.
-    for krate in [
-        "posthog-core",
-        "posthog-flags",
-        "posthog-transport",
-        "posthog-api",
-        "posthog-sdk",
-    ] {
+    // makes it compile; then with no features, each feature alone, and all.
+    for krate in packaging::PUBLISHED {
         cargo(&["check", "--locked", "-p", krate, "--lib"], &[])?;
     }
+    packaging::feature_matrix()?;
+    packaging::package()?;
+    packaging::out_of_tree()?;
     no_runtime_in(&["posthog-core", "posthog-flags"])?;
     lane_stands_alone()?;
     eprintln!("\nxtask ci: all checks passed");

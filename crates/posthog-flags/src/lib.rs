@@ -29,6 +29,7 @@
 //! # Ok::<(), posthog_flags::DefinitionsError>(())
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)

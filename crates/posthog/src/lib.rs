@@ -31,7 +31,9 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `webpki-roots` | yes | TLS trusts the Mozilla roots compiled in |
-//! | `native-roots` | no | TLS trusts the system's certificate store |
+//! | `ring` | yes | rustls on the `ring` crypto provider (unless one is installed process-wide) |
+//! | `native-roots` | no | TLS trusts the system's certificate store (with `webpki-roots`: both) |
+//! | `aws-lc-rs` | no | rustls on `aws-lc-rs` (preferred over `ring` when both are on) |
 //! | `test-util` | no | `test_util::FakePostHog`, an in-process PostHog for tests |
 //! | `redis` | no | `feature_flags::RedisDefinitionsCache`: flag definitions shared through Redis |
 //! | `anyhow` | no | `Client::capture_anyhow` for `anyhow::Error` |
@@ -42,6 +44,7 @@
 //! | `log` | no | `logs::PostHogLogger`: a `log::Log` shipping `log` records as PostHog logs |
 //! | `openai` | no | `openai::OpenAI`: chat completions through `async-openai` captured as `$ai_generation` events |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
