@@ -1,12 +1,13 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
 //! - `ci`: every check CI runs (formatting, clippy, tests, the quickstart and API-tutorial
-//!   examples, docs, fixture sync, dependency guards, the feature matrix, `cargo package` and
-//!   an out-of-tree project), stopping at the first failure;
+//!   examples, docs, fixture sync, dependency guards, the feature matrix, the wasm build and tests,
+//!   `cargo package` and an out-of-tree project), stopping at the first failure;
 //! - `sync-fixtures [--check]`: copy `../shared/fixtures` into `fixtures/` (or only compare);
 //! - `bench`: run the benchmarks and print medians with ratios to their floors.
 
 mod packaging;
+mod wasm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -127,6 +128,7 @@ fn ci() -> Result {
         cargo(&["check", "--locked", "-p", krate, "--lib"], &[])?;
     }
     packaging::feature_matrix()?;
+    wasm::check_and_test()?;
     packaging::package()?;
     packaging::out_of_tree()?;
     no_runtime_in(&["posthog-core", "posthog-flags"])?;

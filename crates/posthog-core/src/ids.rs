@@ -7,7 +7,6 @@
 //! are not meant to be unpredictable.
 
 use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use uuid::{Builder, Uuid};
 
@@ -37,10 +36,23 @@ fn next_u64() -> u64 {
 
 /// A fresh UUIDv7 (time-ordered, so PostHog can de-duplicate resent events by id).
 pub fn new_uuid() -> Uuid {
-    let millis = SystemTime::now()
+    uuid_at_millis(unix_millis())
+}
+
+/// Milliseconds since the Unix epoch, from the system clock.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+fn unix_millis() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    uuid_at_millis(millis)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Milliseconds since the Unix epoch, from JavaScript's `Date` (`std::time::SystemTime`
+/// panics on `wasm32-unknown-unknown`).
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+fn unix_millis() -> u64 {
+    chrono::Utc::now().timestamp_millis().max(0) as u64
 }
 
 /// A fresh UUIDv7 for a time the caller has already read, in milliseconds since the Unix
