@@ -43,6 +43,7 @@
 //! | `tracing` | no | `tracing_layer::ExceptionLayer`: error-level `tracing` events as `$exception` events; `logs::LogsLayer`: `tracing` events as PostHog logs; `traces::SpansLayer`: `tracing` spans as PostHog spans |
 //! | `log` | no | `logs::PostHogLogger`: a `log::Log` shipping `log` records as PostHog logs |
 //! | `openai` | no | `openai::OpenAI`: chat completions through `async-openai` captured as `$ai_generation` events |
+//! | `openfeature` | no | `openfeature::PostHogProvider`: PostHog flags behind OpenFeature's client API |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
@@ -66,6 +67,8 @@ pub mod logs;
 pub mod middleware;
 #[cfg(feature = "openai")]
 pub mod openai;
+#[cfg(feature = "openfeature")]
+pub mod openfeature;
 mod pipeline;
 mod report;
 mod routes;
