@@ -104,8 +104,15 @@ fn ci() -> Result {
         &["test", "--locked", "--workspace", "--all-features"],
         &[("INSTA_UPDATE", "no")],
     )?;
-    // The README's quickstart and the API tutorial, end to end against the in-process fake.
-    for example in ["quickstart", "api_tutorial"] {
+    // The README's quickstart, the API tutorial and the axum, CLI and worker examples, end to
+    // end against the in-process fake.
+    for example in [
+        "quickstart",
+        "api_tutorial",
+        "axum_service",
+        "cli",
+        "worker",
+    ] {
         run_example(example)?;
     }
     cargo(

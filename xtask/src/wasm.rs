@@ -43,8 +43,63 @@ pub(crate) fn check_and_test() -> Result {
             "wasm-bindgen-test-runner",
         )],
     )?;
+    edge_example()?;
     eprintln!("==> wasm: core and flags build for {TARGET}; the flag fixtures pass under Node");
     Ok(())
+}
+
+/// The `edge` example, built for wasm, bound for Node, called from JavaScript with the
+/// benchmark definitions: it must answer the flags the native evaluator answers for that
+/// subject (`checkout` is `"green"` for user-123, as `evaluate_file` prints natively).
+fn edge_example() -> Result {
+    cargo(
+        &[
+            "build",
+            "--locked",
+            "--target",
+            TARGET,
+            "-p",
+            "posthog-flags",
+            "--example",
+            "edge",
+        ],
+        &[],
+    )?;
+    let target = root().join("target");
+    let wasm = target.join(TARGET).join("debug/examples/edge.wasm");
+    let out = target.join("edge");
+    let status = Command::new("wasm-bindgen")
+        .args(["--target", "nodejs", "--out-dir"])
+        .arg(&out)
+        .arg(&wasm)
+        .status()
+        .map_err(|e| format!("cannot run wasm-bindgen: {e}"))?;
+    if !status.success() {
+        return Err(format!("wasm-bindgen failed ({status})"));
+    }
+    let script = format!(
+        r#"const {{ evaluate }} = require({module:?});
+const definitions = require("fs").readFileSync({definitions:?}, "utf8");
+const flags = JSON.parse(evaluate(definitions, "user-123", '{{"email": "ada@acme.com", "plan": "pro"}}'));
+if (flags.error || flags.checkout !== "green" || flags["pro-plan"] !== true) {{
+  console.error(flags); process.exit(1);
+}}
+console.log(`edge: ${{Object.keys(flags).length}} flags decided in wasm under Node`);"#,
+        module = out.join("edge.js").display().to_string(),
+        definitions = root()
+            .join("fixtures/bench/thirty_flags.json")
+            .display()
+            .to_string(),
+    );
+    let status = Command::new("node")
+        .args(["-e", &script])
+        .status()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the edge example failed under Node ({status})"))
+    }
 }
 
 fn succeeds(program: &str, args: &[&str]) -> bool {

@@ -3,7 +3,7 @@
 //! by a property, and one person.
 //!
 //! ```text
-//! cargo run -p posthog --features test-util --example api_tutorial
+//! cargo run -p posthog-sdk --features test-util --example api_tutorial
 //! ```
 //!
 //! With `POSTHOG_PERSONAL_API_KEY` set (and optionally `POSTHOG_API_HOST`, default

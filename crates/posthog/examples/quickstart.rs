@@ -2,7 +2,7 @@
 //! feature flags through it (locally, from definitions the server provides).
 //!
 //! ```text
-//! cargo run -p posthog --features test-util --example quickstart
+//! cargo run -p posthog-sdk --features test-util --example quickstart
 //! ```
 //!
 //! With `POSTHOG_API_KEY` set (and optionally `POSTHOG_HOST`) the events go to that PostHog.
