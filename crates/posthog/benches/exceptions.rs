@@ -2,7 +2,7 @@
 //! building the list, capturing the stack (the worker resolves it), assembling and queueing
 //! the event.
 //!
-//! Run: `cargo bench -p posthog --bench exceptions` (or `cargo xtask bench`). Median and p99
+//! Run: `cargo bench -p posthog-sdk --bench exceptions` (or `cargo xtask bench`). Median and p99
 //! of 2,000 captures are printed; nothing asserts a time.
 
 #![allow(missing_docs)]

@@ -4,7 +4,7 @@
 //! 10 s. Prints sent, stored unique, lost, duplicated (each duplicate is the same uuid stored
 //! twice: an answer cut off after the batch was stored) and reported [target: 0 lost].
 //!
-//! Run: `cargo bench -p posthog --bench faults` (or `cargo xtask bench`). The short form
+//! Run: `cargo bench -p posthog-sdk --bench faults` (or `cargo xtask bench`). The short form
 //! (100,000 events, with assertions) runs in CI as `tests/faults.rs`.
 
 #![allow(missing_docs)]

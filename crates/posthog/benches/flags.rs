@@ -4,7 +4,7 @@
 //! same key → value map. Targets (issues 5 and 15): the client costs at most 1.5x the bare
 //! evaluation, for one flag and for all 30.
 //!
-//! Run: `cargo bench -p posthog --bench flags` (or `cargo xtask bench`). Each of 301 rounds
+//! Run: `cargo bench -p posthog-sdk --bench flags` (or `cargo xtask bench`). Each of 301 rounds
 //! times 2,000 calls of each kind back to back; the medians of the per-call times and of the
 //! per-round ratios are printed (a round's ratio is measured at one machine speed, which on a
 //! shared machine changes from second to second). Nothing asserts a time.

@@ -2,7 +2,7 @@
 //! through `LogsLayer` [targets: median ≤ 1 µs, p99 ≤ 10 µs], and log records per second
 //! delivered end to end, gzipped, to a loopback FakePostHog [target: ≥ 200,000/s].
 //!
-//! Run: `cargo bench -p posthog --features tracing --bench logs` (or `cargo xtask bench`).
+//! Run: `cargo bench -p posthog-sdk --features tracing --bench logs` (or `cargo xtask bench`).
 //! Figures are printed; nothing asserts a time.
 
 #![allow(missing_docs)]

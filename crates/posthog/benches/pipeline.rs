@@ -14,7 +14,7 @@
 //!    two `format!`ed values and eight literal, numeric or boolean ones (1 formats every key
 //!    and value, 20 heap strings per event).
 //!
-//! Run: `cargo bench -p posthog --bench pipeline` (or `cargo xtask bench`). Figures are
+//! Run: `cargo bench -p posthog-sdk --bench pipeline` (or `cargo xtask bench`). Figures are
 //! printed; nothing here asserts a time.
 
 #![allow(missing_docs)]

@@ -2,7 +2,7 @@
 //! closure and of an `#[instrument]`ed function through `SpansLayer` [targets: median ≤ 1 µs
 //! each], and spans per second exported end to end, gzipped, to a loopback FakePostHog.
 //!
-//! Run: `cargo bench -p posthog --features tracing,test-util --bench traces` (or `cargo xtask
+//! Run: `cargo bench -p posthog-sdk --features tracing,test-util --bench traces` (or `cargo xtask
 //! bench`). Figures are printed; nothing asserts a time.
 
 #![allow(missing_docs)]

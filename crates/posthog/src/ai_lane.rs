@@ -104,6 +104,21 @@ impl Client {
     /// over 8 MiB are dropped, logged with their name and size only, and reported through
     /// `on_error`. Nothing is redacted or truncated. [`Client::capture`] never reroutes
     /// `$ai_*` events (C-CAPTURE-AI).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// use posthog::AiEvent;
+    /// let generation = AiEvent::generation("user-123", "trace-1", "gpt-4o-mini", "openai")
+    ///     .tokens(120, 48)
+    ///     .latency(std::time::Duration::from_millis(850));
+    /// client.capture_ai(generation.into());
+    /// # client.flush().await;
+    /// # assert_eq!(server.ai_events()[0]["event"], "$ai_generation");
+    /// # Ok(()) }
+    /// ```
     pub fn capture_ai(&self, event: Event) -> Option<Uuid> {
         let mut event = self.admit(event, Utc::now())?;
         if !self.defaults_set_at_admission() {
@@ -121,6 +136,17 @@ impl Client {
     /// [`Client::capture_immediate`] is to `capture`): `Ok(None)` when the event was not
     /// admitted or is over the 8 MiB cap (dropped and reported), `Ok(Some(uuid))` once PostHog
     /// accepted it, `Err` when the delivery failed (also reported through `on_error`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// let span = posthog::AiEvent::span("user-123", "trace-1").span_name("retrieve documents");
+    /// let uuid = client.capture_ai_immediate(span.into()).await?;
+    /// assert!(uuid.is_some());
+    /// # Ok(()) }
+    /// ```
     pub async fn capture_ai_immediate(&self, event: Event) -> Result<Option<Uuid>, crate::Error> {
         let Some(mut event) = self.admit(event, Utc::now()) else {
             return Ok(None);

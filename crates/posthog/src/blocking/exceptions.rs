@@ -10,6 +10,17 @@ use crate::ExceptionOptions;
 
 impl Client {
     /// See [`crate::Client::capture_exception`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// let error = std::io::Error::other("disk full");
+    /// client.capture_exception(&error, "user-123", &posthog::ExceptionOptions::default());
+    /// assert_eq!(client.flush().sent, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn capture_exception<E: StdError + 'static>(
         &self,
         error: &E,
@@ -21,6 +32,16 @@ impl Client {
     }
 
     /// See [`crate::Client::capture_exception_dyn`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// let error: Box<dyn std::error::Error> = Box::new(std::io::Error::other("disk full"));
+    /// client.capture_exception_dyn(error.as_ref(), "std::io::Error", "user-123", &posthog::ExceptionOptions::default());
+    /// # Ok(()) }
+    /// ```
     pub fn capture_exception_dyn(
         &self,
         error: &(dyn StdError + 'static),
@@ -35,6 +56,16 @@ impl Client {
     }
 
     /// See [`crate::Client::capture_exception_message`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// client.capture_exception_message("ExportFailed", "quota exceeded", "user-123", &posthog::ExceptionOptions::default());
+    /// assert_eq!(client.flush().sent, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn capture_exception_message(
         &self,
         kind: &str,
@@ -49,6 +80,16 @@ impl Client {
     }
 
     /// See [`crate::Client::capture_anyhow`] (feature `anyhow`).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// let error = anyhow::anyhow!("timed out").context("exporting the report");
+    /// client.capture_anyhow(&error, "user-123", &posthog::ExceptionOptions::default());
+    /// # Ok(()) }
+    /// ```
     #[cfg(feature = "anyhow")]
     pub fn capture_anyhow(
         &self,
@@ -61,6 +102,16 @@ impl Client {
     }
 
     /// See [`crate::Client::capture_eyre`] (feature `eyre`).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// let report = eyre::eyre!("timed out").wrap_err("exporting the report");
+    /// client.capture_eyre(&report, "user-123", &posthog::ExceptionOptions::default());
+    /// # Ok(()) }
+    /// ```
     #[cfg(feature = "eyre")]
     pub fn capture_eyre(
         &self,

@@ -52,6 +52,19 @@ impl Client {
     }
 
     /// See [`crate::Client::is_feature_enabled`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// assert!(client.is_feature_enabled("beta", "user-123", &posthog::FlagOptions::new()));
+    /// # Ok(()) }
+    /// ```
     pub fn is_feature_enabled(&self, key: &str, distinct_id: &str, opts: &FlagOptions) -> bool {
         match self.get_feature_flag(key, distinct_id, opts) {
             Some(value) => value.is_enabled(),
@@ -60,6 +73,20 @@ impl Client {
     }
 
     /// See [`crate::Client::get_feature_flag_payload`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let payload = client.get_feature_flag_payload("checkout", "user-123", &posthog::FlagOptions::new());
+    /// assert_eq!(payload, Some(serde_json::json!({"cta": "Buy now"})));
+    /// # Ok(()) }
+    /// ```
     pub fn get_feature_flag_payload(
         &self,
         key: &str,
@@ -73,6 +100,20 @@ impl Client {
     }
 
     /// See [`crate::Client::get_feature_flag_result`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let result = client.get_feature_flag_result("checkout", "user-123", &posthog::FlagOptions::new()).expect("exists");
+    /// assert_eq!(result.variant.as_deref(), Some("blue"));
+    /// # Ok(()) }
+    /// ```
     pub fn get_feature_flag_result(
         &self,
         key: &str,
@@ -90,6 +131,20 @@ impl Client {
     /// # Errors
     ///
     /// As the async read: [`IncompleteFlags`] with what was decided.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let flags = client.get_all_flags("user-123", &posthog::FlagOptions::new())?;
+    /// assert_eq!(flags.len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn get_all_flags(
         &self,
         distinct_id: &str,
@@ -111,6 +166,20 @@ impl Client {
     /// # Errors
     ///
     /// As the async read: [`IncompleteFlags`] with both maps of what was decided.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let (flags, payloads) = client.get_all_flags_and_payloads("user-123", &posthog::FlagOptions::new())?;
+    /// assert_eq!((flags.len(), payloads.len()), (2, 1));
+    /// # Ok(()) }
+    /// ```
     pub fn get_all_flags_and_payloads(
         &self,
         distinct_id: &str,
@@ -128,6 +197,23 @@ impl Client {
     }
 
     /// See [`crate::Client::evaluate_flags`]: one snapshot, read without blocking afterwards.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let flags = client.evaluate_flags("user-123", &posthog::FlagOptions::new());
+    /// if flags.is_enabled("beta") {
+    ///     client.capture(flags.attach(posthog::Event::new("report_exported", "user-123")));
+    /// }
+    /// # assert_eq!(client.flush().sent, 2); // the event and `$feature_flag_called`
+    /// # Ok(()) }
+    /// ```
     pub fn evaluate_flags(&self, distinct_id: &str, opts: &FlagOptions) -> FeatureFlagEvaluations {
         let client = self.as_async();
         match self
@@ -140,6 +226,21 @@ impl Client {
     }
 
     /// See [`crate::Client::capture_with_flags`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// client.capture_with_flags(posthog::Event::new("report_exported", "user-123"), &posthog::FlagOptions::new());
+    /// # client.flush();
+    /// # assert_eq!(server.events()[0]["properties"]["$feature/beta"], true);
+    /// # Ok(()) }
+    /// ```
     pub fn capture_with_flags(&self, event: Event, opts: &FlagOptions) -> Option<Uuid> {
         let client = self.as_async();
         let uuid = self
@@ -150,6 +251,17 @@ impl Client {
     }
 
     /// See [`crate::Client::get_remote_config_payload`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build_blocking()?;
+    /// # server.set_remote_config("banner", serde_json::json!("{\"text\": \"Sale!\"}"));
+    /// let banner = client.get_remote_config_payload("banner");
+    /// assert_eq!(banner, Some(serde_json::json!({"text": "Sale!"})));
+    /// # Ok(()) }
+    /// ```
     pub fn get_remote_config_payload(&self, key: &str) -> Option<Value> {
         let client = self.as_async();
         self.inner
@@ -158,12 +270,35 @@ impl Client {
     }
 
     /// Loads the definitions now (see [`crate::Client::load_feature_flags`]).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # server.set_definitions(serde_json::json!({"flags": [{"key": "beta", "active": true,
+    /// #     "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}));
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build_blocking()?;
+    /// client.load_feature_flags();
+    /// assert!(client.feature_flag_definitions_loaded_at().is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn load_feature_flags(&self) {
         let client = self.as_async();
         self.inner.block_on(client.load_feature_flags());
     }
 
     /// See [`crate::Client::wait_for_flags`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # server.set_definitions(serde_json::json!({"flags": [{"key": "beta", "active": true,
+    /// #     "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}));
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build_blocking()?;
+    /// assert!(client.wait_for_flags(std::time::Duration::from_secs(5)));
+    /// # Ok(()) }
+    /// ```
     pub fn wait_for_flags(&self, timeout: Duration) -> bool {
         let client = self.as_async();
         self.inner
@@ -172,6 +307,18 @@ impl Client {
     }
 
     /// See [`crate::Client::feature_flag_definitions_loaded_at`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # server.set_definitions(serde_json::json!({"flags": [{"key": "beta", "active": true,
+    /// #     "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}));
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build_blocking()?;
+    /// client.wait_for_flags(std::time::Duration::from_secs(5));
+    /// assert!(client.feature_flag_definitions_loaded_at().is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn feature_flag_definitions_loaded_at(&self) -> Option<SystemTime> {
         self.as_async().feature_flag_definitions_loaded_at()
     }
@@ -181,6 +328,20 @@ impl Client {
     /// # Errors
     ///
     /// As the async call.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let decision = client.get_flags_decision("user-123", &posthog::FlagOptions::new())?;
+    /// assert!(decision.flags["beta"].enabled);
+    /// # Ok(()) }
+    /// ```
     pub fn get_flags_decision(
         &self,
         distinct_id: &str,
@@ -197,6 +358,20 @@ impl Client {
     /// # Errors
     ///
     /// As the async call.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let variants = client.get_feature_variants("user-123", &posthog::FlagOptions::new())?;
+    /// assert_eq!(variants["beta"], posthog::FlagValue::Bool(true));
+    /// # Ok(()) }
+    /// ```
     pub fn get_feature_variants(
         &self,
         distinct_id: &str,
@@ -213,6 +388,20 @@ impl Client {
     /// # Errors
     ///
     /// As the async call.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let payloads = client.get_feature_payloads("user-123", &posthog::FlagOptions::new())?;
+    /// assert_eq!(payloads["checkout"], serde_json::json!({"cta": "Buy now"}));
+    /// # Ok(()) }
+    /// ```
     pub fn get_feature_payloads(
         &self,
         distinct_id: &str,
@@ -229,6 +418,20 @@ impl Client {
     /// # Errors
     ///
     /// As the async call.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let (flags, payloads) = client.get_feature_flags_and_payloads("user-123", &posthog::FlagOptions::new())?;
+    /// assert_eq!((flags.len(), payloads.len()), (2, 1));
+    /// # Ok(()) }
+    /// ```
     pub fn get_feature_flags_and_payloads(
         &self,
         distinct_id: &str,
@@ -241,11 +444,38 @@ impl Client {
     }
 
     /// See [`crate::Client::feature_flag_definitions`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # server.set_definitions(serde_json::json!({"flags": [{"key": "beta", "active": true,
+    /// #     "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}));
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build_blocking()?;
+    /// client.wait_for_flags(std::time::Duration::from_secs(5));
+    /// let definitions = client.feature_flag_definitions().expect("loaded");
+    /// # let _ = definitions;
+    /// # Ok(()) }
+    /// ```
     pub fn feature_flag_definitions(&self) -> Option<FlagDefinitions> {
         self.as_async().feature_flag_definitions()
     }
 
     /// See [`crate::Client::clear_flag_result_cache`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let client = posthog::ClientBuilder::new("phc_project_token").host(server.url()).flag_result_cache(1_000, std::time::Duration::from_secs(60)).build_blocking()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// assert!(client.is_feature_enabled("beta", "user-123", &posthog::FlagOptions::new()));
+    /// client.clear_flag_result_cache();
+    /// # Ok(()) }
+    /// ```
     pub fn clear_flag_result_cache(&self) {
         self.as_async().clear_flag_result_cache();
     }

@@ -24,6 +24,18 @@ impl Client {
     ///
     /// An event with an empty distinct id takes the active [`Context`](crate::context::Context)'s;
     /// inside a context without one it is sent personless.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// let uuid = client.capture(posthog::Event::new("order_placed", "user-123").property("amount", 42));
+    /// assert!(uuid.is_some());
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["event"], "order_placed");
+    /// # Ok(()) }
+    /// ```
     pub fn capture(&self, event: Event) -> Option<Uuid> {
         let now = Utc::now();
         let event = self.admit(event, now)?;
@@ -192,6 +204,18 @@ impl Client {
     /// hook dropped it or failed (a failing hook is counted and reported through `on_error`,
     /// never returned as an error, C-BEFORE-SEND.7). `Ok(Some(uuid))` once PostHog accepted
     /// it; `Err` when the delivery failed (also counted as failed and reported).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// // Sent now, in its own request: for scripts and serverless handlers.
+    /// let uuid = client.capture_immediate(posthog::Event::new("job_done", "worker-1")).await?;
+    /// assert!(uuid.is_some());
+    /// # assert_eq!(server.events().len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn capture_immediate(&self, event: Event) -> Result<Option<Uuid>, Error> {
         let Some(mut event) = self.admit(event, Utc::now()) else {
             return Ok(None);
@@ -247,6 +271,21 @@ impl Client {
     }
 
     /// `$identify`: sets person properties for `distinct_id` (C-IDENTIFY).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// use posthog::PersonProperties;
+    /// client.identify(
+    ///     "user-123",
+    ///     PersonProperties::new().set("email", "ada@example.com").set_once("first_seen", "2026-12-01"),
+    /// );
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["event"], "$identify");
+    /// # Ok(()) }
+    /// ```
     pub fn identify(
         &self,
         distinct_id: impl Into<String>,
@@ -256,23 +295,75 @@ impl Client {
     }
 
     /// `$set`: overwrites person properties (C-IDENTIFY.5).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// let mut properties = posthog::Properties::new();
+    /// properties.insert("plan".into(), "pro".into());
+    /// client.set("user-123", properties);
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["properties"]["$set"]["plan"], "pro");
+    /// # Ok(()) }
+    /// ```
     pub fn set(&self, distinct_id: impl Into<String>, properties: Properties) -> Option<Uuid> {
         self.capture_built(Event::set_person(distinct_id, properties))
     }
 
     /// `$set_once`: sets person properties that are still unset (C-IDENTIFY.5).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// let mut properties = posthog::Properties::new();
+    /// properties.insert("signup_source".into(), "newsletter".into());
+    /// client.set_once("user-123", properties);
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["properties"]["$set_once"]["signup_source"], "newsletter");
+    /// # Ok(()) }
+    /// ```
     pub fn set_once(&self, distinct_id: impl Into<String>, properties: Properties) -> Option<Uuid> {
         self.capture_built(Event::set_person_once(distinct_id, properties))
     }
 
     /// `$create_alias`: links `new_id` to the person known as `previous_id`; the event's
     /// distinct id is `previous_id` (C-ALIAS).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// // The anonymous visitor "anon-42" signed up as "user-123".
+    /// client.alias("anon-42", "user-123");
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["event"], "$create_alias");
+    /// # Ok(()) }
+    /// ```
     pub fn alias(&self, previous_id: impl Into<String>, new_id: impl Into<String>) -> Option<Uuid> {
         self.capture_built(Event::alias(previous_id, new_id))
     }
 
     /// `$groupidentify`: creates or updates a group's properties; the event's distinct id is
     /// `$<type>_<key>` (C-GROUP-IDENTIFY).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// let mut properties = posthog::Properties::new();
+    /// properties.insert("name".into(), "Acme".into());
+    /// properties.insert("employees".into(), 250.into());
+    /// client.group_identify("company", "acme", properties);
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["distinct_id"], "$company_acme");
+    /// # Ok(()) }
+    /// ```
     pub fn group_identify(
         &self,
         group_type: impl Into<String>,
@@ -283,6 +374,17 @@ impl Client {
     }
 
     /// [`Client::group_identify`] with an explicit distinct id (C-GROUP-IDENTIFY.3).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// client.group_identify_as("user-123", "company", "acme", posthog::Properties::new());
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["distinct_id"], "user-123");
+    /// # Ok(()) }
+    /// ```
     pub fn group_identify_as(
         &self,
         distinct_id: impl Into<String>,
@@ -298,11 +400,33 @@ impl Client {
     }
 
     /// `$pageview` with `$current_url`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// client.pageview("user-123", "https://example.com/pricing");
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["properties"]["$current_url"], "https://example.com/pricing");
+    /// # Ok(()) }
+    /// ```
     pub fn pageview(&self, distinct_id: impl Into<String>, url: impl Into<String>) -> Option<Uuid> {
         self.capture(Event::pageview(distinct_id, url))
     }
 
     /// `$screen` with `$screen_name`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// client.screen("user-123", "Settings");
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["properties"]["$screen_name"], "Settings");
+    /// # Ok(()) }
+    /// ```
     pub fn screen(
         &self,
         distinct_id: impl Into<String>,

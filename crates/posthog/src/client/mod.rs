@@ -86,6 +86,20 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Options for a client of the project whose token is `api_key`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// let client = posthog::Client::builder("phc_project_token")
+    /// #   .host(server.url())
+    ///     .flush_at(50)
+    ///     .super_property("service", "checkout")
+    ///     .build()?; // inside a tokio runtime
+    /// assert!(client.is_enabled());
+    /// # Ok(()) }
+    /// ```
     pub fn builder(api_key: impl Into<String>) -> crate::ClientBuilder {
         crate::ClientBuilder::new(api_key)
     }
@@ -112,27 +126,84 @@ impl Client {
     }
 
     /// Whether events are being sent (not disabled, not shut down).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// assert!(client.is_enabled());
+    /// let off = posthog::Client::builder("phc_project_token").disabled(true).build()?;
+    /// assert!(!off.is_enabled());
+    /// # Ok(()) }
+    /// ```
     #[inline]
     pub fn is_enabled(&self) -> bool {
         self.inner.tx.is_some() && !self.inner.shut_down.load(Ordering::Acquire)
     }
 
     /// Stops capturing until [`Client::opt_in`]: every capture-type call is a no-op (C-CAPTURE.3).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// client.opt_out();
+    /// assert!(client.capture(posthog::Event::new("ignored", "user-123")).is_none());
+    /// client.opt_in();
+    /// assert!(client.capture(posthog::Event::new("counted", "user-123")).is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn opt_out(&self) {
         self.inner.opted_out.store(true, Ordering::Release);
     }
 
     /// Resumes capturing after [`Client::opt_out`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// client.opt_out();
+    /// client.opt_in();
+    /// assert!(!client.is_opted_out());
+    /// # Ok(()) }
+    /// ```
     pub fn opt_in(&self) {
         self.inner.opted_out.store(false, Ordering::Release);
     }
 
     /// Whether capturing is opted out.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// assert!(!client.is_opted_out());
+    /// client.opt_out();
+    /// assert!(client.is_opted_out());
+    /// # Ok(()) }
+    /// ```
     pub fn is_opted_out(&self) -> bool {
         self.inner.opted_out.load(Ordering::Acquire)
     }
 
     /// The counters: captured, sent, retried, dropped, failed, filtered, pending.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// client.capture(posthog::Event::new("order_placed", "user-123"));
+    /// client.flush().await;
+    /// let stats = client.stats();
+    /// assert_eq!((stats.captured, stats.sent, stats.dropped), (1, 1, 0));
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> Stats {
         let mut stats = self.inner.counters.snapshot();
         if let Some(lane) = self.inner.ai_lane.get() {
@@ -178,6 +249,17 @@ impl Client {
 
     /// Delivers everything captured before the call (C-FLUSH): each buffered event gets an
     /// attempt; retryable failures stay queued for a later retry. Returns at once when empty.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// client.capture(posthog::Event::new("order_placed", "user-123"));
+    /// let report = client.flush().await;
+    /// assert_eq!(report.sent, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn flush(&self) -> FlushReport {
         let Some(tx) = &self.inner.tx else {
             return FlushReport::default();
@@ -214,6 +296,17 @@ impl Client {
     }
 
     /// [`Client::flush`] with a deadline.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// client.capture(posthog::Event::new("order_placed", "user-123"));
+    /// let report = client.flush_timeout(std::time::Duration::from_secs(5)).await?;
+    /// assert_eq!(report.sent, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn flush_timeout(&self, timeout: Duration) -> Result<FlushReport, Error> {
         tokio::time::timeout(timeout, self.flush())
             .await
@@ -228,6 +321,18 @@ impl Client {
     /// unresponsive the server: at the deadline, sends still out are abandoned, and every
     /// event not delivered is counted in the report's `undelivered`, in [`Stats::failed`] and
     /// reported through `on_error` (kind `ShutdownTimeout`) before this returns.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// client.capture(posthog::Event::new("order_placed", "user-123"));
+    /// let report = client.shutdown(std::time::Duration::from_secs(5)).await;
+    /// assert_eq!((report.sent, report.undelivered, report.timed_out), (1, 0, false));
+    /// assert!(!client.is_enabled());
+    /// # Ok(()) }
+    /// ```
     pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
         let deadline = Instant::now() + timeout;
         let mut report = self.inner.shutdown_report.lock().await;
@@ -283,6 +388,22 @@ impl Client {
     /// runtime (blocking its only thread would stop the worker it waits for; await
     /// [`Client::shutdown`] there instead), when the client was shut down already, or when
     /// its worker is gone.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = tokio::runtime::Runtime::new()?;
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// let client = runtime.block_on(async {
+    ///     posthog::Client::builder("phc_project_token")
+    /// #       .host(server.url())
+    ///         .build()
+    /// })?;
+    /// client.capture(posthog::Event::new("order_placed", "user-123"));
+    /// // From synchronous code (not a runtime thread):
+    /// let report = client.shutdown_blocking(std::time::Duration::from_secs(5));
+    /// assert_eq!(report.map(|r| r.sent), Some(1));
+    /// # Ok(()) }
+    /// ```
     pub fn shutdown_blocking(&self, timeout: Duration) -> Option<ShutdownReport> {
         if self.inner.shut_down.load(Ordering::Acquire)
             || self.inner.tx.as_ref().is_none_or(|tx| tx.worker_gone())
@@ -314,6 +435,17 @@ impl Client {
     }
 
     /// [`Client::shutdown`] with the configured `shutdown_timeout` (30 s by default).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// client.capture(posthog::Event::new("order_placed", "user-123"));
+    /// let report = client.shutdown_default().await; // within `shutdown_timeout` (30 s by default)
+    /// assert_eq!(report.sent, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn shutdown_default(&self) -> ShutdownReport {
         self.shutdown(self.inner.options.shutdown_timeout).await
     }

@@ -277,6 +277,18 @@ impl Client {
     /// Captures an `anyhow::Error` (feature `anyhow`): its context messages and causes in order,
     /// outermost first, with the backtrace anyhow captured when there is one (else the current
     /// stack, marked synthetic).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// let error = anyhow::anyhow!("connection refused").context("loading the order");
+    /// client.capture_anyhow(&error, "user-123", &posthog::ExceptionOptions::default());
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["event"], "$exception");
+    /// # Ok(()) }
+    /// ```
     #[cfg(feature = "anyhow")]
     pub fn capture_anyhow(
         &self,
@@ -297,6 +309,18 @@ impl Client {
     /// Captures an `eyre::Report` (feature `eyre`): its wrap messages and causes in order,
     /// outermost first. eyre's default handler exposes no backtrace on stable Rust, so the
     /// stack is the capture site's, marked synthetic.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// let report = eyre::eyre!("connection refused").wrap_err("loading the order");
+    /// client.capture_eyre(&report, "user-123", &posthog::ExceptionOptions::default());
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["event"], "$exception");
+    /// # Ok(()) }
+    /// ```
     #[cfg(feature = "eyre")]
     pub fn capture_eyre(
         &self,
@@ -311,6 +335,18 @@ impl Client {
     /// Captures something that is not an error (C-CAPTURE-EXCEPTION.8): `kind` becomes the
     /// exception's type and `message` its value; the stack is the capture site's, marked
     /// synthetic.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// use posthog::ExceptionOptions;
+    /// client.capture_exception_message("PaymentDeclined", "card declined", "user-123", &ExceptionOptions::default());
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["properties"]["$exception_list"][0]["type"], "PaymentDeclined");
+    /// # Ok(()) }
+    /// ```
     pub fn capture_exception_message(
         &self,
         kind: &str,
@@ -406,6 +442,19 @@ impl Client {
 
     /// [`Client::capture_exception`] for an error behind `dyn Error` (an `anyhow::Error`'s
     /// `as_ref()`, a boxed error, …): `type_name` names it (its concrete type is erased).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// use posthog::ExceptionOptions;
+    /// let error: Box<dyn std::error::Error> = Box::new(std::io::Error::other("disk full"));
+    /// client.capture_exception_dyn(error.as_ref(), "std::io::Error", "user-123", &ExceptionOptions::default());
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["event"], "$exception");
+    /// # Ok(()) }
+    /// ```
     pub fn capture_exception_dyn(
         &self,
         error: &(dyn StdError + 'static),

@@ -57,6 +57,16 @@ impl Client {
     /// stack, sent before the panic goes on (at most [`PANIC_FLUSH_DEADLINE`]); the panic hook
     /// that was installed before is kept and called afterwards. A panic inside a
     /// [`Context`](crate::context::Context) scope carries its distinct id, session and tags.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// // Panics on any thread are captured as `$exception` (and the previous hook still runs).
+    /// client.enable_exception_autocapture();
+    /// # Ok(()) }
+    /// ```
     pub fn enable_exception_autocapture(&self) {
         let client = self.clone();
         let previous = std::panic::take_hook();

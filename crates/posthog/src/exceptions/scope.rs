@@ -62,6 +62,22 @@ impl Client {
 
     /// [`Client::error_scope`] for blocking code: runs `f` with `context` active on this
     /// thread (as [`Context::enter`]) and captures the `Err` or panic that escapes it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// use posthog::context::Context;
+    /// let result: Result<u32, std::io::Error> = client
+    ///     .error_scope_blocking(Context::new().distinct_id("user-123"), || {
+    ///         Err(std::io::Error::other("disk full"))
+    ///     });
+    /// assert!(result.is_err()); // handed back unchanged, and captured
+    /// # client.flush().await;
+    /// # assert_eq!(server.events()[0]["distinct_id"], "user-123");
+    /// # Ok(()) }
+    /// ```
     pub fn error_scope_blocking<T, E, F>(&self, context: Context, f: F) -> Result<T, E>
     where
         F: FnOnce() -> Result<T, E>,

@@ -26,6 +26,26 @@ impl Client {
     /// is disabled, the request failed, or PostHog reported errors or its quota. It carries
     /// what was decided anyway: the values decided locally, and those PostHog computed unless
     /// it answered over quota.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// use posthog::FlagValue;
+    /// // A failed request still returns what was decided, with the reason.
+    /// let flags = client
+    ///     .get_all_flags("user-123", &posthog::FlagOptions::new())
+    ///     .await
+    ///     .unwrap_or_else(|incomplete| incomplete.into_partial());
+    /// assert_eq!(flags["beta"], FlagValue::Bool(true));
+    /// assert_eq!(flags["checkout"], FlagValue::Variant("blue".into()));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_all_flags(
         &self,
         distinct_id: &str,
@@ -45,6 +65,23 @@ impl Client {
     /// # Errors
     ///
     /// As [`Client::get_all_flags`], with both maps of what was decided (C-GET-FLAGS-PAYLOADS.5).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let (flags, payloads) = client
+    ///     .get_all_flags_and_payloads("user-123", &posthog::FlagOptions::new())
+    ///     .await?;
+    /// assert_eq!(flags.len(), 2);
+    /// assert_eq!(payloads["checkout"], serde_json::json!({"cta": "Buy now"}));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_all_flags_and_payloads(
         &self,
         distinct_id: &str,

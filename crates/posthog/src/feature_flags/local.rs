@@ -57,6 +57,19 @@ impl Client {
     /// Whether flag `key` is on for `distinct_id`, from the loaded definitions alone (see
     /// [`Client::get_feature_flag_local`]); the options' `default_value` (else `false`) when
     /// they cannot say.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # server.set_definitions(serde_json::json!({"flags": [{"key": "beta", "active": true,
+    /// #     "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}));
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build()?;
+    /// client.wait_for_flags(std::time::Duration::from_secs(5)).await;
+    /// // Never awaits and never asks PostHog: `false` when the definitions cannot decide.
+    /// assert!(client.is_feature_enabled_local("beta", "user-123", &posthog::FlagOptions::new()));
+    /// # Ok(()) }
+    /// ```
     pub fn is_feature_enabled_local(
         &self,
         key: &str,

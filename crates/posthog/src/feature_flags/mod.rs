@@ -290,6 +290,17 @@ fn with_scope_overrides(opts: &FlagOptions) -> Option<FlagOptions> {
 impl Client {
     /// The payload of a remote-config flag (`GET …/remote_config`, with the personal API
     /// key); `None` when there is none or it cannot be read (the reason is logged).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build()?;
+    /// # server.set_remote_config("banner", serde_json::json!("{\"text\": \"Sale!\"}"));
+    /// let banner = client.get_remote_config_payload("banner").await;
+    /// assert_eq!(banner, Some(serde_json::json!({"text": "Sale!"})));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_remote_config_payload(&self, key: &str) -> Option<Value> {
         if !self.is_enabled() {
             return None;
@@ -304,6 +315,21 @@ impl Client {
     }
 
     /// Forgets every cached flag result (see [`crate::ClientBuilder::flag_result_cache`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).flag_result_cache(1_000, std::time::Duration::from_secs(60)).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let opts = posthog::FlagOptions::new();
+    /// assert!(client.is_feature_enabled("beta", "user-123", &opts).await); // cached now
+    /// client.clear_flag_result_cache(); // the next read asks again
+    /// # Ok(()) }
+    /// ```
     pub fn clear_flag_result_cache(&self) {
         if let Some(results) = self.result_cache() {
             results.clear();
@@ -314,6 +340,21 @@ impl Client {
     /// definitions can, else by one `/flags` request (unless `only_evaluate_locally`). `None`
     /// when the flag is unknown or could not be evaluated (the reason is logged). Emits
     /// `$feature_flag_called` once per value unless turned off.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// use posthog::{FlagOptions, FlagValue};
+    /// let value = client.get_feature_flag("checkout", "user-123", &FlagOptions::new()).await;
+    /// assert_eq!(value, Some(FlagValue::Variant("blue".into())));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_feature_flag(
         &self,
         key: &str,
@@ -333,6 +374,23 @@ impl Client {
 
     /// Whether flag `key` is on (`true` or any variant) for `distinct_id`; the options'
     /// `default_value` (else `false`) when it has no value (C-IS-ENABLED).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let opts = posthog::FlagOptions::new().person_property("plan", "pro");
+    /// if client.is_feature_enabled("beta", "user-123", &opts).await {
+    ///     // the new code path
+    /// }
+    /// # assert!(client.is_feature_enabled("beta", "user-123", &opts).await);
+    /// # Ok(()) }
+    /// ```
     pub async fn is_feature_enabled(
         &self,
         key: &str,
@@ -347,6 +405,22 @@ impl Client {
 
     /// The payload of the value flag `key` has for `distinct_id` (C-GET-FLAG-PAYLOAD); no
     /// `$feature_flag_called` unless asked for.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let payload = client
+    ///     .get_feature_flag_payload("checkout", "user-123", &posthog::FlagOptions::new())
+    ///     .await;
+    /// assert_eq!(payload, Some(serde_json::json!({"cta": "Buy now"})));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_feature_flag_payload(
         &self,
         key: &str,
@@ -387,6 +461,25 @@ impl Client {
     }
 
     /// Value, payload and reason of flag `key` in one read (C-GET-FLAG-RESULT).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let result = client
+    ///     .get_feature_flag_result("checkout", "user-123", &posthog::FlagOptions::new())
+    ///     .await
+    ///     .expect("the flag exists");
+    /// assert!(result.enabled);
+    /// assert_eq!(result.variant.as_deref(), Some("blue"));
+    /// assert_eq!(result.payload, Some(serde_json::json!({"cta": "Buy now"})));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_feature_flag_result(
         &self,
         key: &str,
@@ -399,6 +492,18 @@ impl Client {
 
     /// Waits until local-evaluation definitions are loaded, at most `timeout`; `false` when they
     /// are not (no personal API key, refused, or not yet) (C-FLAG-DEFS.8).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # server.set_definitions(serde_json::json!({"flags": [{"key": "beta", "active": true,
+    /// #     "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}));
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build()?;
+    /// // With a personal API key, definitions load in the background; wait for them at startup.
+    /// assert!(client.wait_for_flags(std::time::Duration::from_secs(5)).await);
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_for_flags(&self, timeout: Duration) -> bool {
         match self.flags_runtime() {
             Some(runtime) if self.options().personal_api_key.is_some() => {
@@ -409,11 +514,35 @@ impl Client {
     }
 
     /// Whether local-evaluation definitions are loaded, and when.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # server.set_definitions(serde_json::json!({"flags": [{"key": "beta", "active": true,
+    /// #     "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}));
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build()?;
+    /// client.wait_for_flags(std::time::Duration::from_secs(5)).await;
+    /// assert!(client.feature_flag_definitions_loaded_at().is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn feature_flag_definitions_loaded_at(&self) -> Option<std::time::SystemTime> {
         self.flags_runtime()?.store.current().map(|l| l.loaded_at)
     }
 
     /// Loads the definitions now (otherwise the poller does every `poll_interval`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # server.set_definitions(serde_json::json!({"flags": [{"key": "beta", "active": true,
+    /// #     "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}));
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build()?;
+    /// client.load_feature_flags().await; // now, instead of at the next poll
+    /// assert!(client.feature_flag_definitions_loaded_at().is_some());
+    /// # Ok(()) }
+    /// ```
     pub async fn load_feature_flags(&self) {
         if let (Some(runtime), Some(transport)) = (self.flags_runtime(), self.transport()) {
             if transport.has_personal_api_key() {

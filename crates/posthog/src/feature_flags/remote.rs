@@ -20,6 +20,21 @@ impl Client {
     ///
     /// [`FlagsError`] when the client is disabled or the request gave no answer (timeout,
     /// HTTP status, connection). A quota-limited answer is `Ok`, marked `quota_limited`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let decision = client.get_flags_decision("user-123", &posthog::FlagOptions::new()).await?;
+    /// assert!(decision.flags["beta"].enabled);
+    /// assert!(!decision.quota_limited);
+    /// # Ok(()) }
+    /// ```
     pub async fn get_flags_decision(
         &self,
         distinct_id: &str,
@@ -49,6 +64,20 @@ impl Client {
     /// # Errors
     ///
     /// [`IncompleteFlags`] as for [`Client::get_all_flags`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let variants = client.get_feature_variants("user-123", &posthog::FlagOptions::new()).await?;
+    /// assert_eq!(variants["checkout"], posthog::FlagValue::Variant("blue".into()));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_feature_variants(
         &self,
         distinct_id: &str,
@@ -66,6 +95,20 @@ impl Client {
     /// # Errors
     ///
     /// [`IncompleteFlags`] as for [`Client::get_all_flags`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let payloads = client.get_feature_payloads("user-123", &posthog::FlagOptions::new()).await?;
+    /// assert_eq!(payloads["checkout"], serde_json::json!({"cta": "Buy now"}));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_feature_payloads(
         &self,
         distinct_id: &str,
@@ -84,6 +127,22 @@ impl Client {
     ///
     /// [`IncompleteFlags`] as for [`Client::get_all_flags`]: no answer, over quota (nothing
     /// kept), or errors while computing (what was computed kept).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// # server.set_flags(serde_json::json!({"flags": {
+    /// #     "beta": {"key": "beta", "enabled": true, "reason": {"code": "condition_match"}},
+    /// #     "checkout": {"key": "checkout", "enabled": true, "variant": "blue",
+    /// #                  "metadata": {"payload": "{\"cta\": \"Buy now\"}"}}}}));
+    /// let (flags, payloads) = client
+    ///     .get_feature_flags_and_payloads("user-123", &posthog::FlagOptions::new())
+    ///     .await?;
+    /// assert_eq!((flags.len(), payloads.len()), (2, 1));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_feature_flags_and_payloads(
         &self,
         distinct_id: &str,

@@ -214,6 +214,18 @@ impl Client {
     /// is empty or blank, a `before_send` hook drops it or blanks its body, or the rate cap is
     /// reached (C-LOGS.2). The active context's distinct id and session id are frozen into it
     /// as `posthogDistinctId` and `sessionId` (the log's own attributes win). Never blocks.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// use posthog::logs::{Log, LogLevel};
+    /// client.capture_log(Log::new("payment failed").level(LogLevel::Error).attribute("order_id", 42));
+    /// # client.flush().await;
+    /// # assert_eq!(server.log_records().len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn capture_log(&self, log: Log) -> bool {
         if !self.is_enabled() || self.is_opted_out() || log.body.trim().is_empty() {
             return false;
@@ -260,6 +272,19 @@ impl Client {
 
     /// The logger facade: `trace`, `debug`, `info`, `warn`, `error`, `fatal`, each
     /// `capture_log` at that level.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+    /// let mut attributes = serde_json::Map::new();
+    /// attributes.insert("port".into(), 8080.into());
+    /// client.logger().info("server ready", attributes);
+    /// # client.flush().await;
+    /// # assert_eq!(server.log_records().len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn logger(&self) -> Logger<'_> {
         Logger { client: self }
     }

@@ -345,6 +345,20 @@ impl Client {
     /// Starts a span, not made active (C-TRACES.1): its parent is `opts.parent`, else the
     /// active span, else none (a new trace). Inert when tracing cannot run. End it with
     /// [`Span::end`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).traces(posthog::traces::TracesConfig::new()).build()?;
+    /// use posthog::traces::SpanOptions;
+    /// let span = client.start_span("charge card", SpanOptions::default());
+    /// span.set_attribute("order_id", 42);
+    /// span.end();
+    /// # client.flush().await;
+    /// # assert_eq!(server.spans().len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn start_span(&self, name: impl Into<String>, opts: SpanOptions) -> Span {
         let Some(runtime) = self.traces_runtime() else {
             return Span::noop();
@@ -450,6 +464,20 @@ impl Client {
     /// Runs `f` inside a new span, made active for it (C-TRACES.4): an `Err` or a panic sets
     /// status error (unless `f` set `Ok`) and adds an `exception` event; the span ends; the
     /// result or the panic is handed back unchanged. With tracing off, `f` just runs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).traces(posthog::traces::TracesConfig::new()).build()?;
+    /// use posthog::traces::SpanOptions;
+    /// let total = client.with_span("price order", SpanOptions::default(), |span| {
+    ///     span.set_attribute("items", 3);
+    ///     Ok::<_, std::io::Error>(42)
+    /// })?;
+    /// assert_eq!(total, 42);
+    /// # Ok(()) }
+    /// ```
     pub fn with_span<T, E: std::fmt::Display>(
         &self,
         name: impl Into<String>,
@@ -465,6 +493,21 @@ impl Client {
 
     /// [`Client::with_span`] for a future: the span is active for everything the future
     /// awaits (not for tasks it spawns) and ends when it settles.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).traces(posthog::traces::TracesConfig::new()).build()?;
+    /// use posthog::traces::SpanOptions;
+    /// let rows = client
+    ///     .with_span_async("load orders", SpanOptions::default(), |_span| async {
+    ///         Ok::<_, std::io::Error>(vec![1, 2, 3])
+    ///     })
+    ///     .await?;
+    /// assert_eq!(rows.len(), 3);
+    /// # Ok(()) }
+    /// ```
     pub async fn with_span_async<T, E, F, Fut>(
         &self,
         name: impl Into<String>,
@@ -485,6 +528,17 @@ impl Client {
     /// The span counters (C-TRACES.17): every span dropped — at the live-span limit, open past
     /// the maximum age, refused by a hook, or by a full queue — is counted in `dropped`. All
     /// zero before the first span (or without a traces config).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let client = posthog::Client::builder("phc_project_token").host(server.url()).traces(posthog::traces::TracesConfig::new()).build()?;
+    /// client.start_span("work", posthog::traces::SpanOptions::default()).end();
+    /// client.flush().await;
+    /// assert_eq!(client.traces_stats().exported, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn traces_stats(&self) -> TracesStats {
         let Some(runtime) = self.traces_cell().get() else {
             return TracesStats::default();
