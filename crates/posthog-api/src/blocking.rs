@@ -31,6 +31,18 @@ pub struct ApiClient {
 
 impl ApiClientBuilder {
     /// Builds a [`blocking::ApiClient`](ApiClient) with its own runtime.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// assert_eq!(api.me()?.email.as_deref(), Some("ada@example.com"));
+    /// # Ok(()) }
+    /// ```
     pub fn build_blocking(self) -> Result<ApiClient, ApiError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -69,16 +81,54 @@ impl ApiClient {
     }
 
     /// The async client underneath.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let async_api: &posthog_api::ApiClient = api.inner();
+    /// assert_eq!(async_api.project(), "@current");
+    /// # Ok(()) }
+    /// ```
     pub fn inner(&self) -> &super::ApiClient {
         &self.api
     }
 
     /// See [`super::ApiClient::me`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// assert_eq!(api.me()?.email.as_deref(), Some("ada@example.com"));
+    /// # Ok(()) }
+    /// ```
     pub fn me(&self) -> Result<User, ApiError> {
         self.wait(self.api.me())
     }
 
     /// See [`super::ApiClient::resolve_project`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let api = api.resolve_project()?;
+    /// assert_eq!(api.inner().environment(), "7");
+    /// # Ok(()) }
+    /// ```
     pub fn resolve_project(&self) -> Result<ApiClient, ApiError> {
         let api = self.wait(self.api.resolve_project())?;
         Ok(ApiClient {
@@ -88,52 +138,185 @@ impl ApiClient {
     }
 
     /// See [`super::ApiClient::projects`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// assert_eq!(api.projects().collect::<Result<Vec<_>, _>>()?.len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn projects(&self) -> PageIter<Project> {
         self.iter(self.api.projects())
     }
 
     /// See [`super::ApiClient::persons`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let query = posthog_api::PersonQuery::new().email("ada@example.com");
+    /// let persons: Vec<_> = api.persons(&query).collect::<Result<_, _>>()?;
+    /// assert_eq!(persons.len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn persons(&self, query: &PersonQuery) -> PageIter<Person> {
         self.iter(self.api.persons(query))
     }
 
     /// See [`super::ApiClient::person`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let query = posthog_api::PersonQuery::new().email("ada@example.com");
+    /// let found: Vec<_> = api.persons(&query).collect::<Result<_, _>>()?;
+    /// assert_eq!(api.person(&found[0].id)?.distinct_ids, ["user-ada", "anon-1"]);
+    /// # Ok(()) }
+    /// ```
     pub fn person(&self, id: impl std::fmt::Display) -> Result<Person, ApiError> {
         let id = id.to_string();
         self.wait(self.api.person(id))
     }
 
     /// See [`super::ApiClient::events`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let query = posthog_api::EventQuery::new().event("$pageview");
+    /// assert_eq!(api.events(&query).collect::<Result<Vec<_>, _>>()?.len(), 7);
+    /// # Ok(()) }
+    /// ```
     pub fn events(&self, query: &EventQuery) -> PageIter<EventRecord> {
         self.iter(self.api.events(query))
     }
 
     /// See [`super::ApiClient::person_events`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let query = posthog_api::PersonQuery::new().email("ada@example.com");
+    /// let found: Vec<_> = api.persons(&query).collect::<Result<_, _>>()?;
+    /// let events: Vec<_> = api.person_events(&found[0]).collect::<Result<_, _>>()?;
+    /// assert!(events.iter().all(|e| e.distinct_id == "user-ada"));
+    /// # Ok(()) }
+    /// ```
     pub fn person_events(&self, person: &Person) -> PageIter<EventRecord> {
         self.iter(self.api.person_events(person))
     }
 
     /// See [`super::ApiClient::insights`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let api = api.resolve_project()?;
+    /// let all: Vec<_> = api.insights(&posthog_api::InsightQuery::new()).collect::<Result<_, _>>()?;
+    /// assert_eq!(all.len(), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn insights(&self, query: &InsightQuery) -> PageIter<Insight> {
         self.iter(self.api.insights(query))
     }
 
     /// See [`super::ApiClient::insight_by_short_id`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let api = api.resolve_project()?;
+    /// assert_eq!(api.insight_by_short_id("Ab12Cd34")?.map(|i| i.id), Some(921029));
+    /// # Ok(()) }
+    /// ```
     pub fn insight_by_short_id(&self, short_id: &str) -> Result<Option<Insight>, ApiError> {
         self.wait(self.api.insight_by_short_id(short_id))
     }
 
     /// See [`super::ApiClient::insight`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let api = api.resolve_project()?;
+    /// assert_eq!(api.insight(921029, None)?.aggregated_value(), Some(1234.0));
+    /// # Ok(()) }
+    /// ```
     pub fn insight(&self, id: i64, refresh: Option<Refresh>) -> Result<Insight, ApiError> {
         self.wait(self.api.insight(id, refresh))
     }
 
     /// See [`super::ApiClient::event_definitions`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// assert_eq!(api.event_definitions(None).collect::<Result<Vec<_>, _>>()?.len(), 7);
+    /// # Ok(()) }
+    /// ```
     pub fn event_definitions(&self, search: Option<&str>) -> PageIter<EventDefinition> {
         self.iter(self.api.event_definitions(search))
     }
 
     /// See [`super::ApiClient::property_definitions`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let query = posthog_api::PropertyDefinitionQuery::new().person();
+    /// assert_eq!(api.property_definitions(&query).collect::<Result<Vec<_>, _>>()?.len(), 4);
+    /// # Ok(()) }
+    /// ```
     pub fn property_definitions(
         &self,
         query: &PropertyDefinitionQuery,
@@ -142,21 +325,74 @@ impl ApiClient {
     }
 
     /// See [`super::ApiClient::feature_flags`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let flags: Vec<_> = api.feature_flags(Some("checkout")).collect::<Result<_, _>>()?;
+    /// assert_eq!(flags[0].key, "new-checkout");
+    /// # Ok(()) }
+    /// ```
     pub fn feature_flags(&self, search: Option<&str>) -> PageIter<FeatureFlag> {
         self.iter(self.api.feature_flags(search))
     }
 
     /// See [`super::ApiClient::feature_flag`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let flags: Vec<_> = api.feature_flags(None).collect::<Result<_, _>>()?;
+    /// assert_eq!(api.feature_flag(flags[0].id)?.key, flags[0].key);
+    /// # Ok(()) }
+    /// ```
     pub fn feature_flag(&self, id: i64) -> Result<FeatureFlag, ApiError> {
         self.wait(self.api.feature_flag(id))
     }
 
     /// See [`super::ApiClient::create_feature_flag`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let flag = api.create_feature_flag(&posthog_api::NewFeatureFlag::new("cli-rollout").rollout(10.0))?;
+    /// assert_eq!(flag.key, "cli-rollout");
+    /// # Ok(()) }
+    /// ```
     pub fn create_feature_flag(&self, flag: &NewFeatureFlag) -> Result<FeatureFlag, ApiError> {
         self.wait(self.api.create_feature_flag(flag))
     }
 
     /// See [`super::ApiClient::update_feature_flag`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let flag = api.create_feature_flag(&posthog_api::NewFeatureFlag::new("cli-paused"))?;
+    /// let update = posthog_api::FeatureFlagUpdate::new().active(false);
+    /// assert!(!api.update_feature_flag(flag.id, &update)?.active);
+    /// # Ok(()) }
+    /// ```
     pub fn update_feature_flag(
         &self,
         id: i64,
@@ -166,16 +402,54 @@ impl ApiClient {
     }
 
     /// See [`super::ApiClient::delete_feature_flag`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let flag = api.create_feature_flag(&posthog_api::NewFeatureFlag::new("cli-gone"))?;
+    /// assert!(api.delete_feature_flag(flag.id)?.deleted);
+    /// # Ok(()) }
+    /// ```
     pub fn delete_feature_flag(&self, id: i64) -> Result<FeatureFlag, ApiError> {
         self.wait(self.api.delete_feature_flag(id))
     }
 
     /// See [`super::ApiClient::hogql`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let answer = api.hogql("select event, count() from events group by event order by count() desc, event")?;
+    /// assert!(!answer.results.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn hogql(&self, query: &str) -> Result<QueryResponse, ApiError> {
         self.wait(self.api.hogql(query))
     }
 
     /// See [`super::ApiClient::hogql_all_rows`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// assert_eq!(api.hogql_all_rows("select event from events", 100)?.len(), 250);
+    /// # Ok(()) }
+    /// ```
     pub fn hogql_all_rows(
         &self,
         query: &str,
@@ -185,6 +459,20 @@ impl ApiClient {
     }
 
     /// See [`super::ApiClient::hogql_rows`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+    /// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build_blocking()?;
+    /// let counts: Vec<(String, u64)> =
+    ///     api.hogql_rows("select event, count() from events group by event order by count() desc, event")?;
+    /// assert_eq!(counts[0], ("$pageview".to_owned(), 7));
+    /// # Ok(()) }
+    /// ```
     pub fn hogql_rows<T: DeserializeOwned + Send>(&self, query: &str) -> Result<Vec<T>, ApiError> {
         self.wait(self.api.hogql_rows(query))
     }

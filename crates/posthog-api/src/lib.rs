@@ -179,6 +179,18 @@ impl std::fmt::Debug for ApiClient {
 
 impl ApiClient {
     /// A builder for the key `personal_api_key` (`phx_…`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// assert_eq!(api.project(), "@current"); // until `resolve_project` or `project_id`
+    /// # Ok(()) }
+    /// ```
     pub fn builder(personal_api_key: impl Into<String>) -> ApiClientBuilder {
         ApiClientBuilder {
             personal_api_key: personal_api_key.into(),
@@ -192,23 +204,74 @@ impl ApiClient {
     }
 
     /// The project this client works in (project-scoped calls): an id, or `@current`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// assert_eq!(api.project(), "@current");
+    /// assert_eq!(api.with_project(1).project(), "1");
+    /// # Ok(()) }
+    /// ```
     pub fn project(&self) -> &str {
         &self.inner.project
     }
 
     /// The environment this client works in (environment-scoped calls): an id, or
     /// `@current`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// assert_eq!(api.with_scope(1, 7).environment(), "7");
+    /// # Ok(()) }
+    /// ```
     pub fn environment(&self) -> &str {
         &self.inner.environment
     }
 
     /// The same client working in project `id` and its first environment (same id).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let project_one = api.with_project(1);
+    /// assert_eq!(project_one.project(), "1");
+    /// # Ok(()) }
+    /// ```
     pub fn with_project(&self, id: i64) -> ApiClient {
         self.with_scope(id, id)
     }
 
     /// The same client working in project `project_id` and its environment
     /// `environment_id`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let scoped = api.with_scope(1, 7); // project 1, environment 7
+    /// assert_eq!((scoped.project(), scoped.environment()), ("1", "7"));
+    /// # Ok(()) }
+    /// ```
     pub fn with_scope(&self, project_id: i64, environment_id: i64) -> ApiClient {
         ApiClient {
             inner: Arc::new(Inner {

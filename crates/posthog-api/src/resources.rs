@@ -15,6 +15,19 @@ use super::{
 impl ApiClient {
     /// The user the key belongs to, with their current project (`GET /api/users/@me/`): the
     /// quickest check that a key works.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let me = api.me().await?;
+    /// assert_eq!(me.email.as_deref(), Some("ada@example.com"));
+    /// # Ok(()) }
+    /// ```
     pub async fn me(&self) -> Result<User, ApiError> {
         self.get("/api/users/@me/").await
     }
@@ -22,6 +35,20 @@ impl ApiClient {
     /// This client with numeric ids for its project and environment: the key's current
     /// environment (`me().team`) and that environment's project, which differ for every
     /// environment after a project's first. Ids already set are kept.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// // "@current" becomes the key's project (for flags) and environment (for data).
+    /// let api = api.resolve_project().await?;
+    /// assert_eq!((api.project(), api.environment()), ("1", "7"));
+    /// # Ok(()) }
+    /// ```
     pub async fn resolve_project(&self) -> Result<ApiClient, ApiError> {
         let project: Option<i64> = self.project().parse().ok();
         let environment: Option<i64> = self.environment().parse().ok();
@@ -41,22 +68,77 @@ impl ApiClient {
 
     /// The projects of the key's current organisation
     /// (`GET /api/organizations/@current/projects/`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let projects = api.projects().collect_all().await?;
+    /// assert_eq!(projects.len(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn projects(&self) -> Pages<Project> {
         self.pages("/api/organizations/@current/projects/".to_owned())
     }
 
     /// This client's project (`GET /api/projects/:id/`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let project = api.resolve_project().await?.current_project().await?;
+    /// assert_eq!(project.name, "Default project");
+    /// # Ok(()) }
+    /// ```
     pub async fn current_project(&self) -> Result<Project, ApiError> {
         self.get(&format!("/api/projects/{}/", self.project()))
             .await
     }
 
     /// Persons matching `query` (`GET /api/environments/:id/persons/`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// use posthog_api::{PersonQuery, PropertyFilter};
+    /// let query = PersonQuery::new().properties(PropertyFilter::person("plan").exact("pro"));
+    /// let persons = api.persons(&query).collect_all().await?;
+    /// assert!(!persons.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn persons(&self, query: &PersonQuery) -> Pages<Person> {
         self.pages(self.environment_path(&format!("persons/{}", query.encode())))
     }
 
     /// One person by id or UUID (not by distinct id: use [`PersonQuery::distinct_id`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let found = api.persons(&posthog_api::PersonQuery::new().email("ada@example.com")).collect_all().await?;
+    /// let ada = api.person(&found[0].id).await?; // by UUID or numeric id, never a distinct id
+    /// assert_eq!(ada.distinct_ids, ["user-ada", "anon-1"]);
+    /// # Ok(()) }
+    /// ```
     pub async fn person(&self, id: impl std::fmt::Display) -> Result<Person, ApiError> {
         let id = path_segment("person id", &id.to_string())?;
         self.get(&self.environment_path(&format!("persons/{id}/")))
@@ -68,11 +150,39 @@ impl ApiClient {
     /// superseded by the query endpoint; it looks at the last 24 hours unless told `after`,
     /// so this client always sends `after`: the query's, else the start of 1970 (all
     /// history).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// use posthog_api::EventQuery;
+    /// let pageviews = api.events(&EventQuery::new().event("$pageview")).collect_all().await?;
+    /// assert_eq!(pageviews.len(), 7);
+    /// # Ok(()) }
+    /// ```
     pub fn events(&self, query: &EventQuery) -> Pages<EventRecord> {
         self.pages(self.environment_path(&format!("events/{}", query.encode())))
     }
 
     /// A person's events, newest first, since the person was created.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let found = api.persons(&posthog_api::PersonQuery::new().email("ada@example.com")).collect_all().await?;
+    /// let events = api.person_events(&found[0]).collect_all().await?;
+    /// assert!(events.iter().all(|e| e.distinct_id == "user-ada"));
+    /// # Ok(()) }
+    /// ```
     pub fn person_events(&self, person: &Person) -> Pages<EventRecord> {
         let mut query = EventQuery::new().person_id(&person.id);
         if let Some(created) = &person.created_at {
@@ -82,11 +192,39 @@ impl ApiClient {
     }
 
     /// Insights matching `query` (`GET /api/environments/:id/insights/`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let api = api.resolve_project().await?;
+    /// let insights = api.insights(&posthog_api::InsightQuery::new().basic(true)).collect_all().await?;
+    /// assert_eq!(insights.len(), 3);
+    /// # Ok(()) }
+    /// ```
     pub fn insights(&self, query: &InsightQuery) -> Pages<Insight> {
         self.pages(self.environment_path(&format!("insights/{}", query.encode())))
     }
 
     /// The insight whose URL ends in `short_id`, if there is one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let api = api.resolve_project().await?;
+    /// let insight = api.insight_by_short_id("Ab12Cd34").await?.expect("exists");
+    /// assert_eq!(insight.id, 921029);
+    /// # Ok(()) }
+    /// ```
     pub async fn insight_by_short_id(&self, short_id: &str) -> Result<Option<Insight>, ApiError> {
         if short_id.trim().is_empty() {
             return Err(ApiError::InvalidInput("the short id is empty".into()));
@@ -99,6 +237,23 @@ impl ApiClient {
 
     /// One insight with its result (`GET /api/environments/:id/insights/:id/`); `refresh`
     /// says how fresh the result must be (PostHog's default: whatever is cached).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let api = api.resolve_project().await?;
+    /// let trend = api.insight(921029, None).await?;
+    /// assert_eq!(trend.aggregated_value(), Some(1234.0));
+    /// // Computed now, when nothing is cached:
+    /// let fresh = api.insight(921030, Some(posthog_api::Refresh::Blocking)).await?;
+    /// assert_eq!(fresh.aggregated_value(), Some(87.0));
+    /// # Ok(()) }
+    /// ```
     pub async fn insight(&self, id: i64, refresh: Option<Refresh>) -> Result<Insight, ApiError> {
         let query = refresh.map_or(String::new(), |r| format!("?refresh={}", r.as_str()));
         self.get(&self.environment_path(&format!("insights/{id}/{query}")))
@@ -106,12 +261,39 @@ impl ApiClient {
     }
 
     /// Event definitions, optionally those whose name contains `search`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let own = api.event_definitions(Some("$")).collect_all().await?;
+    /// assert_eq!(own.len(), 4);
+    /// # Ok(()) }
+    /// ```
     pub fn event_definitions(&self, search: Option<&str>) -> Pages<EventDefinition> {
         let query = limit_and_search(None, search);
         self.pages(self.project_path(&format!("event_definitions/{query}")))
     }
 
     /// Property definitions matching `query`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// use posthog_api::PropertyDefinitionQuery;
+    /// let numeric = api.property_definitions(&PropertyDefinitionQuery::new().numerical()).collect_all().await?;
+    /// assert_eq!(numeric[0].property_type.as_deref(), Some("Numeric"));
+    /// # Ok(()) }
+    /// ```
     pub fn property_definitions(
         &self,
         query: &PropertyDefinitionQuery,
@@ -123,18 +305,61 @@ impl ApiClient {
     /// (`GET /api/projects/:id/feature_flags/`). Soft-deleted flags are listed too, with
     /// `deleted: true`. With a personal key, PostHog counts each such list call as a
     /// local-evaluation request (it is billed like one).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let flags = api.feature_flags(Some("checkout")).collect_all().await?;
+    /// assert_eq!(flags[0].key, "new-checkout");
+    /// # Ok(()) }
+    /// ```
     pub fn feature_flags(&self, search: Option<&str>) -> Pages<FeatureFlag> {
         let query = limit_and_search(None, search);
         self.pages(self.project_path(&format!("feature_flags/{query}")))
     }
 
     /// One feature flag.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let listed = api.feature_flags(None).collect_all().await?;
+    /// let flag = api.feature_flag(listed[0].id).await?;
+    /// assert_eq!(flag.key, listed[0].key);
+    /// # Ok(()) }
+    /// ```
     pub async fn feature_flag(&self, id: i64) -> Result<FeatureFlag, ApiError> {
         self.get(&self.project_path(&format!("feature_flags/{id}/")))
             .await
     }
 
     /// Creates a feature flag. Not retried (a retry could create it twice).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// use posthog_api::NewFeatureFlag;
+    /// let flag = api
+    ///     .create_feature_flag(&NewFeatureFlag::new("rust-sdk-rollout").name("Rust SDK").rollout(25.0))
+    ///     .await?;
+    /// assert_eq!(flag.filters["groups"][0]["rollout_percentage"], 25.0);
+    /// # Ok(()) }
+    /// ```
     pub async fn create_feature_flag(
         &self,
         flag: &NewFeatureFlag,
@@ -152,6 +377,21 @@ impl ApiClient {
     }
 
     /// Changes a feature flag (`PATCH`; only the fields set are sent).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// use posthog_api::{FeatureFlagUpdate, NewFeatureFlag};
+    /// let flag = api.create_feature_flag(&NewFeatureFlag::new("paused-soon")).await?;
+    /// let paused = api.update_feature_flag(flag.id, &FeatureFlagUpdate::new().active(false)).await?;
+    /// assert!(!paused.active);
+    /// # Ok(()) }
+    /// ```
     pub async fn update_feature_flag(
         &self,
         id: i64,
@@ -163,6 +403,20 @@ impl ApiClient {
 
     /// Deletes a feature flag. PostHog does not allow hard deletes of flags; this marks it
     /// deleted (`PATCH {"deleted": true}`), as its UI does.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let flag = api.create_feature_flag(&posthog_api::NewFeatureFlag::new("short-lived")).await?;
+    /// let deleted = api.delete_feature_flag(flag.id).await?;
+    /// assert!(deleted.deleted); // soft-deleted: still listed, marked deleted
+    /// # Ok(()) }
+    /// ```
     pub async fn delete_feature_flag(&self, id: i64) -> Result<FeatureFlag, ApiError> {
         let update = FeatureFlagUpdate {
             deleted: Some(true),
@@ -180,6 +434,19 @@ impl ApiClient {
     /// # Errors
     ///
     /// [`ApiError::QueryRunning`] when PostHog answers that the query is still running.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let answer = api.hogql("select event, count() from events group by event order by count() desc, event").await?;
+    /// assert!(!answer.results.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub async fn hogql(&self, query: &str) -> Result<QueryResponse, ApiError> {
         if query.trim().is_empty() {
             return Err(ApiError::InvalidInput("the query is empty".into()));
@@ -206,6 +473,19 @@ impl ApiClient {
     /// `LIMIT page_size OFFSET n` added, until PostHog says there is nothing more. The query
     /// must not have a `LIMIT` or `OFFSET` of its own, and should have an `ORDER BY`, or the
     /// pages may overlap. Each page counts against PostHog's query throttle.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let rows = api.hogql_all_rows("select event from events", 100).await?; // pages of 100
+    /// assert_eq!(rows.len(), 250);
+    /// # Ok(()) }
+    /// ```
     pub async fn hogql_all_rows(
         &self,
         query: &str,
@@ -235,6 +515,21 @@ impl ApiClient {
 
     /// Runs a HogQL query and reads its rows as `T` (a tuple or a struct, fields in column
     /// order).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = posthog::test_util::FakePostHog::start().await;
+    /// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+    /// let api = posthog_api::ApiClient::builder(personal_api_key)
+    /// #   .host(server.url())
+    ///     .build()?;
+    /// let counts: Vec<(String, u64)> = api
+    ///     .hogql_rows("select event, count() from events group by event order by count() desc, event")
+    ///     .await?;
+    /// assert_eq!(counts[0], ("$pageview".to_owned(), 7));
+    /// # Ok(()) }
+    /// ```
     pub async fn hogql_rows<T: serde::de::DeserializeOwned>(
         &self,
         query: &str,
