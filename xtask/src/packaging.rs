@@ -66,7 +66,7 @@ pub(crate) fn feature_matrix() -> Result {
 /// through cargo's temporary registry); each package is built from its `.crate` file.
 pub(crate) fn package() -> Result {
     let mut args = vec!["package", "--locked", "--allow-dirty", "--workspace"];
-    args.extend(["--exclude", "xtask"]);
+    args.extend(["--exclude", "xtask", "--exclude", "posthog-examples"]);
     cargo(&args, &[])
 }
 

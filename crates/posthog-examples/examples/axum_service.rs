@@ -3,7 +3,7 @@
 //! that delivers what is queued before the process exits.
 //!
 //! ```text
-//! cargo run -p posthog-sdk --features test-util --example axum_service
+//! cargo run -p posthog-examples --example axum_service
 //! ```
 //!
 //! Without `POSTHOG_API_KEY` the events go to an in-process fake PostHog; the example then

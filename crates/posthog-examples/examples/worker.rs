@@ -3,7 +3,7 @@
 //! shutdown (on Ctrl-C, or when the queue is drained) that delivers what is queued.
 //!
 //! ```text
-//! cargo run -p posthog-sdk --features test-util --example worker
+//! cargo run -p posthog-examples --example worker
 //! ```
 //!
 //! Without `POSTHOG_API_KEY` the events go to an in-process fake PostHog and are printed.

@@ -3,7 +3,7 @@
 //! before it exits, as a short-lived process must.
 //!
 //! ```text
-//! cargo run -p posthog-sdk --features test-util --example cli -- import data.csv
+//! cargo run -p posthog-examples --example cli -- import data.csv
 //! ```
 //!
 //! Without `POSTHOG_API_KEY` the events go to an in-process fake PostHog (hosted on a runtime
