@@ -18,6 +18,26 @@ pub const MAX_HEADER_VALUE_CHARS: usize = 1000;
 
 /// A distinct id, a session id and tags for the events captured inside a scope, plus the
 /// person and group properties flag evaluations in the scope use (C-SET-PERSON-PROPS).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// use posthog::context::Context;
+/// // Events captured inside take its distinct id, session and tags.
+/// Context::new()
+///     .distinct_id("user-123")
+///     .session_id("session-9")
+///     .tag("tenant", "acme")
+///     .scope(async {
+///         client.capture(posthog::Event::new("page_viewed", ""));
+///     })
+///     .await;
+/// # client.flush().await;
+/// # assert_eq!(server.events()[0]["distinct_id"], "user-123");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     distinct_id: Option<String>,
@@ -140,6 +160,21 @@ impl Context {
 }
 
 /// Keeps a [`Context`] active on this thread; dropping it restores the previous one.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// use posthog::context::Context;
+/// {
+///     let _guard = Context::new().distinct_id("worker-7").enter(); // this thread, until dropped
+///     client.capture(posthog::Event::new("job_started", ""));
+/// }
+/// # client.flush().await;
+/// # assert_eq!(server.events()[0]["distinct_id"], "worker-7");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ContextGuard {
     _not_send: std::marker::PhantomData<*const ()>,

@@ -3,6 +3,11 @@
 use std::time::Duration;
 
 /// An error from building or using the client.
+///
+/// ```
+/// let refused = posthog::Client::builder("phx_a_personal_key").build();
+/// assert!(matches!(refused, Err(posthog::Error::InvalidOption { .. })));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

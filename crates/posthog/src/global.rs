@@ -68,6 +68,17 @@ pub fn capture(event: Event) -> Option<Uuid> {
 /// current-thread runtime it cannot wait (its one thread runs the worker it would wait for):
 /// await [`GlobalGuard::shutdown`] at the end of `main` instead; anything still unsent when
 /// that runtime stops is reported through `on_error` (`Abandoned`), never lost silently.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// let _posthog = posthog::init_global(client)?; // shuts the client down when dropped
+/// posthog::capture(posthog::Event::new("booted", "worker-1"));
+/// # Ok(()) }
+/// ```
 #[must_use = "dropping the guard shuts the global PostHog client down: keep it for the life of main"]
 #[derive(Debug)]
 pub struct GlobalGuard {

@@ -51,6 +51,18 @@ use crate::{Client, FlagOptions};
 pub const GROUP_FIELD_PREFIX: &str = "group.";
 
 /// PostHog feature flags as an OpenFeature provider. Cheap to create; it holds a client handle.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// use posthog::openfeature::PostHogProvider;
+/// let provider = PostHogProvider::new(client.clone())
+///     .with_options(posthog::FlagOptions::new().send_feature_flag_events(false));
+/// open_feature::OpenFeature::singleton_mut().await.set_provider(provider).await;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct PostHogProvider {
     client: Client,

@@ -7,6 +7,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use uuid::Uuid;
 
 /// Why events were not delivered.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// use posthog::DeliveryErrorKind;
+/// let client = posthog::Client::builder("phc_project_token")
+/// #   .host(server.url())
+///     .on_error(|e| {
+///         if e.kind == DeliveryErrorKind::QueueFull {
+///             eprintln!("shedding load: {} events dropped", e.count);
+///         }
+///     })
+///     .build()?;
+/// # let _ = client;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DeliveryErrorKind {
@@ -35,6 +53,21 @@ pub enum DeliveryErrorKind {
 }
 
 /// A report of events that will not be delivered, handed to `on_error` and logged.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// let client = posthog::Client::builder("phc_project_token")
+/// #   .host(server.url())
+///     .on_error(|e: &posthog::DeliveryError| {
+///         eprintln!("lost {} event(s) ({:?}, status {:?}): {}", e.count, e.kind, e.status, e.message);
+///     })
+///     .build()?;
+/// # let _ = client;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct DeliveryError {
     /// What happened.
@@ -91,6 +124,18 @@ impl Counters {
 }
 
 /// A snapshot of the client's counters.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// client.capture(posthog::Event::new("order_placed", "user-123"));
+/// client.flush().await;
+/// let stats: posthog::Stats = client.stats();
+/// assert_eq!((stats.captured, stats.sent, stats.failed), (1, 1, 0));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Stats {

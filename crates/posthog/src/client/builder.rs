@@ -34,6 +34,23 @@ use crate::report::DeliveryError;
 /// | `content_encoding` | gzip | v1 also takes deflate, br (feature `br`), zstd (feature `zstd`) |
 /// | `debug` | off | log every captured event and delivered batch through `tracing` (info) |
 /// | `sync_mode` | off | no batching: each event is sent at once; the blocking client waits for it |
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// use std::time::Duration;
+/// let client = posthog::ClientBuilder::new("phc_project_token")
+/// #   .host(server.url())
+///     .flush_at(200)
+///     .flush_interval(Duration::from_secs(2))
+///     .super_property("service", "checkout")
+///     .on_error(|e| eprintln!("lost {} event(s): {}", e.count, e.message))
+///     .build()?; // validates every option, inside a tokio runtime
+/// # let _ = client;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct ClientBuilder {
     options: Options,

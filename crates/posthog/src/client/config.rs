@@ -68,6 +68,21 @@ pub(crate) struct Options {
 }
 
 /// Which ingestion endpoint events are sent to (protocol.md §1.4).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// // Capture v1: a verdict per event; only the events PostHog asks for are sent again.
+/// let v1 = posthog::Client::builder("phc_project_token")
+/// #   .host(server.url())
+///     .capture_mode(posthog::CaptureMode::V1)
+///     .build()?;
+/// v1.capture(posthog::Event::new("order_placed", "user-123"));
+/// assert_eq!(v1.flush().await.sent, 1);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum CaptureMode {

@@ -28,6 +28,15 @@ use crate::Client;
 pub const MAX_CHAIN: usize = 50;
 
 /// Options of [`Client::capture_exception`].
+///
+/// ```
+/// use posthog::{ExceptionOptions, Level};
+/// let opts = ExceptionOptions::new()
+///     .level(Level::Warning)
+///     .fingerprint("payment-declined")
+///     .property("order_id", 42);
+/// # let _ = opts;
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ExceptionOptions {

@@ -17,6 +17,14 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type CacheError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A definitions document and its ETag, as fetched from PostHog.
+///
+/// ```
+/// let stored = posthog::feature_flags::cache::CachedDefinitions {
+///     body: bytes::Bytes::from_static(br#"{"flags": []}"#),
+///     etag: Some("\"v1\"".into()),
+/// };
+/// assert!(stored.etag.is_some());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedDefinitions {
     /// The JSON document.
@@ -30,6 +38,24 @@ pub struct CachedDefinitions {
 /// `false` → it installs what [`get`](DefinitionsCache::get) returns. Every call is bounded by
 /// a timeout; errors and timeouts are logged and never stop local evaluation (a failed
 /// decision means fetching directly, a failed read keeps the current definitions).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// use std::{sync::Arc, time::Duration};
+/// use posthog::feature_flags::cache::MemoryDefinitionsCache;
+/// // Share one definitions fetch between clients (a Redis cache shares it between processes).
+/// let shared = Arc::new(MemoryDefinitionsCache::new(Duration::from_secs(30)));
+/// let client = posthog::Client::builder("phc_project_token")
+/// #   .host(server.url())
+///     .personal_api_key("phx_personal_key")
+///     .definitions_cache(shared)
+///     .build()?;
+/// # let _ = client;
+/// # Ok(()) }
+/// ```
 pub trait DefinitionsCache: Send + Sync + Debug {
     /// Whether this client should fetch from PostHog now (e.g. it won a lock for this period).
     fn should_fetch(&self) -> BoxFuture<'_, Result<bool, CacheError>>;
@@ -51,6 +77,13 @@ pub trait DefinitionsCache: Send + Sync + Debug {
 
 /// A cache shared by clients in one process: the first client to ask in each `fetch_every`
 /// period fetches; the others use its copy.
+///
+/// ```
+/// use posthog::feature_flags::cache::{DefinitionsCache, MemoryDefinitionsCache};
+/// let cache = MemoryDefinitionsCache::new(std::time::Duration::from_secs(30));
+/// let shared: std::sync::Arc<dyn DefinitionsCache> = std::sync::Arc::new(cache);
+/// # let _ = shared;
+/// ```
 #[derive(Debug)]
 pub struct MemoryDefinitionsCache {
     fetch_every: Duration,

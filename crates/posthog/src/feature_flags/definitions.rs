@@ -11,6 +11,20 @@ use crate::Client;
 
 /// The definitions the client evaluates flags with, as they were when asked for: a later load
 /// does not change a handle already taken. Cheap to clone.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// # server.set_definitions(serde_json::json!({"flags": [{"key": "beta", "active": true,
+/// #     "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}]}));
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build()?;
+/// client.wait_for_flags(std::time::Duration::from_secs(5)).await;
+/// let definitions = client.feature_flag_definitions().expect("loaded");
+/// assert!(definitions.flag_set().contains("beta"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct FlagDefinitions(Arc<Loaded>);
 

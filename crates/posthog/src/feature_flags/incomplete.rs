@@ -15,6 +15,24 @@ pub type FlagValues = BTreeMap<String, FlagValue>;
 pub type FlagPayloads = BTreeMap<String, Value>;
 
 /// What kept a flag read from deciding every flag.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// # server.script([posthog::test_util::Reply::status(500), posthog::test_util::Reply::status(500)]);
+/// match client.get_all_flags("user-123", &posthog::FlagOptions::new()).await {
+///     Ok(flags) => println!("{} flags", flags.len()),
+///     Err(incomplete) => {
+///         // PostHog's `$feature_flag_error` code, e.g. "api_error_500"
+///         eprintln!("flags incomplete: {}", incomplete.error.code());
+///         let decided = incomplete.into_partial();
+/// #       assert!(decided.is_empty());
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FlagsError {

@@ -42,6 +42,22 @@ use called::CalledTracker;
 use store::DefinitionsStore;
 
 /// A flag's value with its payload and how it was decided (C-GET-FLAG-RESULT).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// # server.set_flags(serde_json::json!({"flags": {"checkout": {"key": "checkout", "enabled": true,
+/// #     "variant": "blue", "reason": {"code": "condition_match"}}}}));
+/// let result = client
+///     .get_feature_flag_result("checkout", "user-123", &posthog::FlagOptions::new())
+///     .await
+///     .expect("defined");
+/// assert_eq!(result.value(), posthog::FlagValue::Variant("blue".into()));
+/// assert_eq!(result.reason.as_deref(), Some("condition_match"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct FeatureFlagResult {

@@ -3,6 +3,16 @@
 use posthog_core::{GroupProperties, Groups, Properties};
 
 /// What a flag read evaluates for, and how.
+///
+/// ```
+/// use posthog::FlagOptions;
+/// let opts = FlagOptions::new()
+///     .person_property("plan", "pro")
+///     .group("company", "acme")
+///     .group_property("company", "employees", 250)
+///     .only_evaluate_locally(true);
+/// # let _ = opts;
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct FlagOptions {

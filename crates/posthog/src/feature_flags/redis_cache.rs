@@ -12,6 +12,20 @@ use redis::aio::ConnectionManager;
 use super::cache::{BoxFuture, CacheError, CachedDefinitions, DefinitionsCache};
 
 /// Flag definitions shared through Redis.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// use std::{sync::Arc, time::Duration};
+/// use posthog::feature_flags::RedisDefinitionsCache;
+/// let cache = RedisDefinitionsCache::connect("redis://127.0.0.1:6379", Duration::from_secs(30)).await?;
+/// let client = posthog::Client::builder("phc_project_token")
+///     .personal_api_key("phx_personal_key")
+///     .definitions_cache(Arc::new(cache))
+///     .build()?;
+/// # let _ = client;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct RedisDefinitionsCache {
     connection: ConnectionManager,

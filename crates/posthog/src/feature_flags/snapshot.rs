@@ -17,6 +17,19 @@ use crate::Client;
 ///
 /// Cheap to clone; a clone shares the values but keeps its own record of which flags were
 /// read (for [`FeatureFlagEvaluations::only_accessed`]).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// # server.set_flags(serde_json::json!({"flags": {"beta": {"key": "beta", "enabled": true}}}));
+/// let flags = client.evaluate_flags("user-123", &posthog::FlagOptions::new()).await;
+/// assert!(flags.is_enabled("beta"));
+/// // The flags read so far, attached to an event as `$feature/<key>`:
+/// client.capture(flags.only_accessed().attach(posthog::Event::new("page_viewed", "user-123")));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct FeatureFlagEvaluations {
     data: Arc<Data>,

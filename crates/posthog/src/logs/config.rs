@@ -18,6 +18,17 @@ pub type LogHook = Arc<dyn Fn(Log) -> Option<Log> + Send + Sync>;
 /// records held (the oldest dropped first, with a warning), at most 10,000 logs accepted per
 /// second (the rest dropped, one warning per second), 3 retries of a failing request, gzip,
 /// service name `unknown_service`.
+///
+/// ```
+/// use std::time::Duration;
+/// let logs = posthog::logs::LogsConfig::new()
+///     .service("checkout", Some("1.4.2"))
+///     .environment("production")
+///     .batching(Duration::from_secs(2), 200)
+///     .rate_limit(1_000, Duration::from_secs(1));
+/// let builder = posthog::Client::builder("phc_project_token").logs(logs);
+/// # let _ = builder;
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct LogsConfig {

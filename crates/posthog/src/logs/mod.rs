@@ -174,6 +174,16 @@ impl Route for LogsRoute {
 }
 
 /// The logger facade (C-LOGS.1): `client.logger().info("ready", attributes)`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// let log = client.logger();
+/// log.warn("retrying payment", serde_json::Map::new());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Logger<'a> {
     client: &'a Client,

@@ -71,6 +71,21 @@ impl<S> Layer<S> for CaptureErrorsLayer {
 }
 
 /// The service [`CaptureErrorsLayer`] produces.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// use posthog::middleware::{CaptureErrorsLayer, CaptureErrorsService};
+/// use tower::Layer;
+/// let inner = tower::service_fn(|_req: http::Request<()>| async {
+///     Ok::<_, std::io::Error>(http::Response::new(()))
+/// });
+/// let service: CaptureErrorsService<_> = CaptureErrorsLayer::new(client.clone()).layer(inner);
+/// # let _ = service;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct CaptureErrorsService<S> {
     inner: S,

@@ -71,6 +71,16 @@ impl<S> Layer<S> for ContextLayer {
 
 /// The service [`ContextLayer`] produces: runs the inner service inside the request's scope
 /// and hands its response or error back unchanged.
+///
+/// ```
+/// use posthog::middleware::{ContextLayer, ContextService};
+/// use tower::Layer;
+/// let inner = tower::service_fn(|_req: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(posthog::context::current_distinct_id())
+/// });
+/// let service: ContextService<_> = ContextLayer::new().layer(inner);
+/// # let _ = service;
+/// ```
 #[derive(Debug, Clone)]
 pub struct ContextService<S> {
     inner: S,

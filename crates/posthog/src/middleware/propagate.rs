@@ -70,6 +70,16 @@ impl<S> Layer<S> for PropagateContextLayer {
 }
 
 /// The service [`PropagateContextLayer`] produces.
+///
+/// ```
+/// use posthog::middleware::{PropagateContextLayer, PropagateContextService};
+/// use tower::Layer;
+/// let http = tower::service_fn(|req: http::Request<()>| async move {
+///     Ok::<_, std::convert::Infallible>(req)
+/// });
+/// let outbound: PropagateContextService<_> = PropagateContextLayer::new(["billing.internal"]).layer(http);
+/// # let _ = outbound;
+/// ```
 #[derive(Debug, Clone)]
 pub struct PropagateContextService<S> {
     inner: S,

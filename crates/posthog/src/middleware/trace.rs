@@ -81,6 +81,21 @@ impl<S> Layer<S> for TraceLayer {
 }
 
 /// The service [`TraceLayer`] produces.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).traces(posthog::traces::TracesConfig::new()).build()?;
+/// use posthog::middleware::{TraceLayer, TraceService};
+/// use tower::Layer;
+/// let inner = tower::service_fn(|_req: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(()))
+/// });
+/// let service: TraceService<_> = TraceLayer::new(client.clone()).layer(inner);
+/// # let _ = service;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct TraceService<S> {
     inner: S,

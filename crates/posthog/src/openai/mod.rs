@@ -64,6 +64,15 @@ use generation::{Capture, Outcome};
 
 /// What to record with one call: who made it, which trace it belongs to, extra properties
 /// and groups, and whether to leave its content out.
+///
+/// ```
+/// let call = posthog::openai::AiCall::new()
+///     .distinct_id("user-123")
+///     .trace_id("conversation-9")
+///     .property("feature", "support-bot")
+///     .privacy_mode(true); // no prompt or output captured for this call
+/// # let _ = call;
+/// ```
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct AiCall {
@@ -116,6 +125,17 @@ impl AiCall {
 
 /// An async-openai client whose chat completions are captured as `$ai_generation` events.
 /// Cheap to clone when `C` is.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// // Wrap the async-openai client you already have; `chat` captures each completion.
+/// let openai = posthog::openai::OpenAI::new(async_openai::Client::new(), client.clone());
+/// # let _ = openai;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct OpenAI<C: Config = OpenAIConfig> {
     openai: async_openai::Client<C>,

@@ -119,6 +119,17 @@ pub(crate) struct StopRequest {
 }
 
 /// The outcome of a flush.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// client.capture(posthog::Event::new("order_placed", "user-123"));
+/// let report: posthog::FlushReport = client.flush().await;
+/// assert_eq!((report.sent, report.failed, report.pending), (1, 0, 0));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct FlushReport {
@@ -131,6 +142,17 @@ pub struct FlushReport {
 }
 
 /// The outcome of a shutdown.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// client.capture(posthog::Event::new("order_placed", "user-123"));
+/// let report: posthog::ShutdownReport = client.shutdown(std::time::Duration::from_secs(5)).await;
+/// assert!(!report.timed_out && report.undelivered == 0);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ShutdownReport {

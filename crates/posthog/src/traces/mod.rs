@@ -36,6 +36,12 @@ pub const TRACES_PATH: &str = "/i/v1/traces";
 pub type SpanHook = Arc<dyn Fn(SpanRecord) -> Option<SpanRecord> + Send + Sync>;
 
 /// How spans are batched, bounded and described.
+///
+/// ```
+/// let traces = posthog::traces::TracesConfig::new().service("checkout", Some("1.4.2"));
+/// let builder = posthog::Client::builder("phc_project_token").traces(traces);
+/// # let _ = builder;
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct TracesConfig {
@@ -150,6 +156,18 @@ impl TracesConfig {
 }
 
 /// Span counters, from [`Client::traces_stats`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).traces(posthog::traces::TracesConfig::new()).build()?;
+/// client.start_span("work", posthog::traces::SpanOptions::new()).end();
+/// client.flush().await;
+/// let stats = client.traces_stats();
+/// assert_eq!((stats.exported, stats.dropped, stats.failed), (1, 0, 0));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TracesStats {
@@ -163,6 +181,20 @@ pub struct TracesStats {
 }
 
 /// A span's parent.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).traces(posthog::traces::TracesConfig::new()).build()?;
+/// use posthog::traces::{Parent, SpanOptions};
+/// // Continue the trace of an incoming request:
+/// let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+/// let span = client.start_span("handle request", SpanOptions::new().parent(Parent::Traceparent(incoming.into())));
+/// assert!(span.traceparent().unwrap().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+/// span.end();
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub enum Parent {
     /// A span of this process.
@@ -172,6 +204,17 @@ pub enum Parent {
 }
 
 /// Options of a new span.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).traces(posthog::traces::TracesConfig::new()).build()?;
+/// use posthog::traces::SpanOptions;
+/// let span = client.start_span("query orders", SpanOptions::new().attribute("db.system", "postgresql"));
+/// span.end();
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct SpanOptions {

@@ -52,6 +52,18 @@ impl Drop for Live {
 
 /// A span. Clone it freely: clones are the same span. An inert span (tracing off, disabled,
 /// opted out) has the same API and does nothing.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).traces(posthog::traces::TracesConfig::new()).build()?;
+/// let span = client.start_span("charge card", posthog::traces::SpanOptions::new());
+/// span.set_attribute("amount", 42);
+/// span.add_event("retry", serde_json::Map::new());
+/// span.end(); // exported with the next batch
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Default)]
 pub struct Span {
     pub(super) live: Option<Arc<Mutex<Live>>>,
