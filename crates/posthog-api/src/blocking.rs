@@ -487,6 +487,20 @@ impl ApiClient {
 
 /// The items of a paginated list, fetched a page at a time as the iterator is read; an error
 /// is the last item.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let runtime = tokio::runtime::Runtime::new()?; // hosts the fake PostHog only
+/// # let server = runtime.block_on(posthog::test_util::FakePostHog::start());
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build_blocking()?;
+/// // Pages are fetched as the iterator reaches them.
+/// let first_two: Vec<_> = api.events(&posthog_api::EventQuery::new()).take(2).collect::<Result<_, _>>()?;
+/// assert_eq!(first_two.len(), 2);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct PageIter<T> {
     client: ApiClient,

@@ -10,6 +10,22 @@ use serde::{Deserialize, Serialize};
 
 /// PostHog's error body: `{"type", "code", "detail", "attr"}`. Every field is optional, since
 /// a proxy in front of PostHog may answer with anything.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let err = api.create_feature_flag(&posthog_api::NewFeatureFlag::new("dup")).await
+///     .and(api.create_feature_flag(&posthog_api::NewFeatureFlag::new("dup")).await)
+///     .unwrap_err();
+/// let body = err.body().expect("PostHog's error body");
+/// assert_eq!((body.code.as_deref(), body.attr.as_deref()), (Some("unique"), Some("key")));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// `authentication_error`, `invalid_request`, `validation_error`, `throttled_error`,
@@ -62,6 +78,23 @@ impl fmt::Display for ErrorBody {
 }
 
 /// A failed private-API call. No variant ever holds the personal API key.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// use posthog_api::ApiError;
+/// match api.person("user-ada").await {
+///     // PostHog refuses a distinct id where a person id belongs:
+///     Err(ApiError::Validation(body)) => assert!(body.detail.unwrap().contains("distinct_id")),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ApiError {

@@ -6,6 +6,12 @@ use serde_json::Value;
 
 /// What a filter's key is a property of. PostHog's default is `event`, so person filters must
 /// say `person` (the builder always does).
+///
+/// ```
+/// use posthog_api::{PropertyFilter, PropertyType};
+/// let in_session = PropertyFilter::of(PropertyType::Session, "$session_duration").gte(60);
+/// # let _ = in_session;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -21,6 +27,12 @@ pub enum PropertyType {
 }
 
 /// The comparison of a filter.
+///
+/// ```
+/// use posthog_api::{Operator, PropertyFilter};
+/// let filter = PropertyFilter::event("$browser").compare(Operator::IsNot, Some("Safari".into()));
+/// # let _ = filter;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -82,6 +94,12 @@ pub struct PropertyFilter {
 }
 
 /// A property key waiting for its comparison (see [`PropertyFilter`]).
+///
+/// ```
+/// let key = posthog_api::PropertyFilter::person("age"); // a FilterKey: pick the comparison
+/// let over_40 = key.gt(40);
+/// # let _ = over_40;
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct FilterKey {
     key: String,
@@ -193,6 +211,15 @@ impl FilterKey {
 
 /// Filters for a list call: a list of property filters (all must match) or a group
 /// `{"type": "AND" | "OR", "values": [...]}` of filters and groups.
+///
+/// ```
+/// use posthog_api::{Filter, PropertyFilter};
+/// let pro_or_staff = Filter::any([
+///     PropertyFilter::person("plan").exact("pro"),
+///     PropertyFilter::person("email").icontains("@acme.com"),
+/// ]);
+/// assert!(pro_or_staff.to_json().contains("\"OR\""));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     /// One property filter.

@@ -55,6 +55,25 @@ pub use queries::{
 pub const DEFAULT_API_HOST: &str = "https://us.posthog.com";
 
 /// Builds an [`ApiClient`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let scoped = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .project_id(1)
+///     .environment_id(7)
+///     .timeout(std::time::Duration::from_secs(30))
+///     .max_retries(2)
+///     .build()?;
+/// assert_eq!(scoped.environment(), "7");
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct ApiClientBuilder {
     personal_api_key: String,
@@ -156,6 +175,21 @@ impl ApiClientBuilder {
 }
 
 /// The private-API client; clone it freely (clones share the connection pool).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let me = api.me().await?;
+/// let api = api.resolve_project().await?; // "@current" → the key's project and environment
+/// let flags = api.feature_flags(None).collect_all().await?;
+/// println!("{:?} sees {} flags", me.email, flags.len());
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct ApiClient {
     inner: Arc<Inner>,

@@ -10,6 +10,22 @@ use serde_json::{Map, Value};
 use super::ApiError;
 
 /// An id PostHog gives as a number on some objects and versions and as a string on others.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// use posthog_api::{Id, PersonQuery};
+/// let listed = api.persons(&PersonQuery::new().email("ada@example.com")).collect_all().await?;
+/// assert!(matches!(listed[0].id, Id::Text(_))); // lists give UUIDs
+/// let fetched = api.person(&listed[0].id).await?;
+/// assert_eq!(fetched.id, Id::Number(1)); // a single fetch gives the number
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Id {
@@ -29,6 +45,19 @@ impl fmt::Display for Id {
 }
 
 /// The user a personal API key belongs to (`GET /api/users/@me/`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let user = api.me().await?;
+/// assert_eq!(user.email.as_deref(), Some("ada@example.com"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     /// The user's id.
@@ -56,6 +85,19 @@ pub struct User {
 
 /// A project, or an environment of one (PostHog's API calls an environment a team; `me()`'s
 /// `team` is the user's current environment).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let projects = api.projects().collect_all().await?;
+/// assert!(projects.iter().any(|p| p.name == "Default project"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Project {
     /// The id used in paths: a project's id in `/api/projects/:id/…`, an environment's in
@@ -80,6 +122,20 @@ pub struct Project {
 }
 
 /// A person (`/api/environments/:id/persons/`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let persons = api.persons(&posthog_api::PersonQuery::new().email("ada@example.com")).collect_all().await?;
+/// let ada = &persons[0];
+/// println!("{:?}: {:?}", ada.display_name(), ada.distinct_ids);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Person {
     /// The person's id: the UUID in lists, the number in a single fetch (PostHog answers so).
@@ -118,6 +174,20 @@ impl Person {
 }
 
 /// An insight (`/api/projects/:id/insights/`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let api = api.resolve_project().await?;
+/// let insight = api.insight(921029, None).await?;
+/// assert_eq!(insight.aggregated_value(), Some(1234.0));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Insight {
     /// The numeric id.
@@ -165,6 +235,20 @@ impl Insight {
 }
 
 /// An event as the events API lists it (`/api/environments/:id/events/`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let events = api.events(&posthog_api::EventQuery::new().event("$pageview")).collect_all().await?;
+/// let first = &events[0];
+/// println!("{} by {} at {:?}", first.event, first.distinct_id, first.timestamp);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventRecord {
     /// The event's uuid.
@@ -189,6 +273,19 @@ pub struct EventRecord {
 }
 
 /// An event definition (`/api/projects/:id/event_definitions/`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let definitions = api.event_definitions(Some("$")).collect_all().await?;
+/// assert!(definitions.iter().all(|d| d.name.starts_with('$')));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventDefinition {
     /// The definition's id.
@@ -207,6 +304,20 @@ pub struct EventDefinition {
 }
 
 /// A property definition (`/api/projects/:id/property_definitions/`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let query = posthog_api::PropertyDefinitionQuery::new().person();
+/// let definitions = api.property_definitions(&query).collect_all().await?;
+/// assert_eq!(definitions.len(), 4);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PropertyDefinition {
     /// The definition's id.
@@ -225,6 +336,20 @@ pub struct PropertyDefinition {
 }
 
 /// A feature flag as the private API manages it (`/api/projects/:id/feature_flags/`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let flag = api.feature_flags(Some("checkout")).collect_all().await?.remove(0);
+/// assert_eq!(flag.key, "new-checkout");
+/// println!("active: {}, deleted: {}", flag.active, flag.deleted);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureFlag {
     /// The flag's id.
@@ -308,6 +433,11 @@ impl NewFeatureFlag {
 }
 
 /// Changes to a flag; only the fields set are sent.
+///
+/// ```
+/// let update = posthog_api::FeatureFlagUpdate::new().name("Paused").active(false);
+/// # let _ = update; // api.update_feature_flag(id, &update)
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FeatureFlagUpdate {
     /// New description.
@@ -350,6 +480,20 @@ impl FeatureFlagUpdate {
 }
 
 /// The answer of a HogQL query (`POST /api/environments/:id/query/`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let answer = api.hogql("select event, count() from events group by event order by count() desc, event").await?;
+/// let rows: Vec<(String, u64)> = answer.rows()?;
+/// assert_eq!(rows[0].0, "$pageview");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResponse {
     /// The rows, each an array in column order (none while a query runs).

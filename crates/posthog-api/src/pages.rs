@@ -13,6 +13,21 @@ use serde::de::DeserializeOwned;
 use super::{ApiClient, ApiError};
 
 /// One page of a list answer.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// // One page as PostHog sends it; `Pages` follows `next` for you.
+/// let mut pages = api.events(&posthog_api::EventQuery::new().limit(5));
+/// let first = pages.try_next().await?.expect("an event");
+/// println!("{} (pages read: {})", first.event, pages.pages_read());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 pub struct Page<T> {
     /// The total, on endpoints that count.

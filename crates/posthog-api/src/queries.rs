@@ -89,6 +89,16 @@ impl PersonQuery {
 }
 
 /// Filters of [`ApiClient::events`](super::ApiClient::events).
+///
+/// ```
+/// use posthog_api::{EventQuery, PropertyFilter};
+/// let orders = EventQuery::new()
+///     .event("order_completed")
+///     .properties(PropertyFilter::event("revenue").gte(10))
+///     .after("2026-11-01T00:00:00Z")
+///     .limit(100);
+/// # let _ = orders;
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventQuery {
     event: Option<String>,
@@ -179,6 +189,11 @@ impl EventQuery {
 }
 
 /// Filters of [`ApiClient::insights`](super::ApiClient::insights).
+///
+/// ```
+/// let query = posthog_api::InsightQuery::new().short_id("Ab12Cd34").basic(true);
+/// # let _ = query;
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InsightQuery {
     short_id: Option<String>,
@@ -220,6 +235,21 @@ impl InsightQuery {
 }
 
 /// How fresh an insight's result must be (`refresh`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let personal_api_key = posthog::test_util::FAKE_PERSONAL_API_KEY;
+/// let api = posthog_api::ApiClient::builder(personal_api_key)
+/// #   .host(server.url())
+///     .build()?;
+/// let api = api.resolve_project().await?;
+/// // Compute now when nothing is cached, waiting for the result:
+/// let insight = api.insight(921030, Some(posthog_api::Refresh::Blocking)).await?;
+/// assert_eq!(insight.aggregated_value(), Some(87.0));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refresh {
@@ -242,6 +272,11 @@ impl Refresh {
 }
 
 /// Filters of [`ApiClient::property_definitions`](super::ApiClient::property_definitions).
+///
+/// ```
+/// let query = posthog_api::PropertyDefinitionQuery::new().event_names(["$pageview"]).search("utm");
+/// # let _ = query;
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PropertyDefinitionQuery {
     kind: Option<&'static str>,
