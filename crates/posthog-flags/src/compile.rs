@@ -19,6 +19,19 @@ use crate::operators::Matcher;
 use crate::value::{py_truthy, python_str};
 
 /// A definition that could not be compiled: which flag, and why.
+///
+/// ```
+/// // A flag that cannot be compiled fails alone; the others evaluate.
+/// let flags = posthog_flags::FlagSet::from_slice(br#"{"flags": [
+///     {"key": "broken", "active": true, "filters": {"groups": "not a list"}},
+///     {"key": "ok", "active": true, "filters": {"groups": [{"rollout_percentage": 100}]}}
+/// ]}"#)?;
+/// for problem in flags.problems() {
+///     eprintln!("{:?}: {}", problem.flag_key, problem.message);
+/// }
+/// assert!(flags.contains("ok"));
+/// # Ok::<(), posthog_flags::DefinitionsError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompileProblem {
     /// The flag's key, when it has one.
@@ -39,11 +52,34 @@ impl std::fmt::Display for CompileProblem {
 }
 
 /// The definitions document was not JSON, or not a JSON object.
+///
+/// ```
+/// let refused = posthog_flags::FlagSet::from_slice(b"not json");
+/// assert!(refused.is_err());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("flag definitions are not a JSON object: {0}")]
 pub struct DefinitionsError(String);
 
 /// Compiled, immutable flag definitions: build once, evaluate from many threads.
+///
+/// ```
+/// use posthog_flags::{EvalContext, FlagSet};
+/// let flags = FlagSet::from_slice(br#"{"flags": [
+///     {"key": "beta", "active": true, "filters": {"groups": [
+///         {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///          "rollout_percentage": 100}]}},
+///     {"key": "checkout", "active": true, "filters": {
+///         "groups": [{"properties": [], "rollout_percentage": 100}],
+///         "multivariate": {"variants": [{"key": "blue", "rollout_percentage": 100}]},
+///         "payloads": {"blue": "{\"cta\": \"Buy now\"}"}}}
+/// ]}"#)?;
+/// let mut person = posthog_flags::Properties::new();
+/// person.insert("plan".into(), "pro".into());
+/// let ctx = EvalContext::new("user-123").person_properties(&person);
+/// assert_eq!(flags.evaluate("beta", &ctx).and_then(|e| e.value()), Some(posthog_flags::FlagValueRef::Bool(true)));
+/// # Ok::<(), posthog_flags::DefinitionsError>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct FlagSet {
     pub(crate) flags: Vec<CompiledFlag>,

@@ -56,6 +56,22 @@ pub use posthog_core::{FlagValue, GroupProperties, Groups, Properties};
 use evaluate::Engine;
 
 /// What `$feature_flag_called` needs to know about a flag's definition.
+///
+/// ```
+/// use posthog_flags::{EvalContext, FlagSet};
+/// let flags = FlagSet::from_slice(br#"{"flags": [
+///     {"key": "beta", "active": true, "filters": {"groups": [
+///         {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///          "rollout_percentage": 100}]}},
+///     {"key": "checkout", "active": true, "filters": {
+///         "groups": [{"properties": [], "rollout_percentage": 100}],
+///         "multivariate": {"variants": [{"key": "blue", "rollout_percentage": 100}]},
+///         "payloads": {"blue": "{\"cta\": \"Buy now\"}"}}}
+/// ]}"#)?;
+/// let info = flags.info("beta").expect("defined");
+/// println!("id {:?}, version {:?}", info.id, info.version);
+/// # Ok::<(), posthog_flags::DefinitionsError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlagInfo {
     /// The definition's id.

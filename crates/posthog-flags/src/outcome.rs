@@ -4,6 +4,26 @@ use posthog_core::FlagValue;
 use serde_json::Value;
 
 /// The result of evaluating one flag for one subject.
+///
+/// ```
+/// use posthog_flags::{EvalContext, FlagSet};
+/// let flags = FlagSet::from_slice(br#"{"flags": [
+///     {"key": "beta", "active": true, "filters": {"groups": [
+///         {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///          "rollout_percentage": 100}]}},
+///     {"key": "checkout", "active": true, "filters": {
+///         "groups": [{"properties": [], "rollout_percentage": 100}],
+///         "multivariate": {"variants": [{"key": "blue", "rollout_percentage": 100}]},
+///         "payloads": {"blue": "{\"cta\": \"Buy now\"}"}}}
+/// ]}"#)?;
+/// use posthog_flags::Evaluation;
+/// match flags.evaluate("beta", &EvalContext::new("user-123")).expect("defined") {
+///     Evaluation::Match(m) => println!("decided locally: {:?}", m.value),
+///     // "plan" was not given: only PostHog can decide.
+///     Evaluation::Inconclusive(i) => println!("ask /flags: {:?} ({:?})", i.reason, i.cause),
+/// }
+/// # Ok::<(), posthog_flags::DefinitionsError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Evaluation<'d> {
     /// The flag was decided locally.
@@ -47,6 +67,27 @@ impl<'d> Evaluation<'d> {
 }
 
 /// A locally decided flag value, borrowing variant keys and payloads from the compiled set.
+///
+/// ```
+/// use posthog_flags::{EvalContext, FlagSet};
+/// let flags = FlagSet::from_slice(br#"{"flags": [
+///     {"key": "beta", "active": true, "filters": {"groups": [
+///         {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///          "rollout_percentage": 100}]}},
+///     {"key": "checkout", "active": true, "filters": {
+///         "groups": [{"properties": [], "rollout_percentage": 100}],
+///         "multivariate": {"variants": [{"key": "blue", "rollout_percentage": 100}]},
+///         "payloads": {"blue": "{\"cta\": \"Buy now\"}"}}}
+/// ]}"#)?;
+/// use posthog_flags::{Evaluation, FlagValueRef, MatchReason};
+/// let Some(Evaluation::Match(m)) = flags.evaluate("checkout", &EvalContext::new("user-123")) else {
+///     panic!("decided locally")
+/// };
+/// assert_eq!(m.value, FlagValueRef::Variant("blue"));
+/// assert_eq!(m.reason, MatchReason::ConditionMatch);
+/// assert_eq!(m.payload, Some(&serde_json::json!({"cta": "Buy now"})));
+/// # Ok::<(), posthog_flags::DefinitionsError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Match<'d> {
     /// The value.
@@ -60,6 +101,23 @@ pub struct Match<'d> {
 }
 
 /// A flag value borrowed from the compiled definitions.
+///
+/// ```
+/// use posthog_flags::{EvalContext, FlagSet};
+/// let flags = FlagSet::from_slice(br#"{"flags": [
+///     {"key": "beta", "active": true, "filters": {"groups": [
+///         {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///          "rollout_percentage": 100}]}},
+///     {"key": "checkout", "active": true, "filters": {
+///         "groups": [{"properties": [], "rollout_percentage": 100}],
+///         "multivariate": {"variants": [{"key": "blue", "rollout_percentage": 100}]},
+///         "payloads": {"blue": "{\"cta\": \"Buy now\"}"}}}
+/// ]}"#)?;
+/// use posthog_flags::FlagValueRef;
+/// let value = flags.evaluate("checkout", &EvalContext::new("user-123")).and_then(|e| e.value());
+/// assert_eq!(value, Some(FlagValueRef::Variant("blue")));
+/// # Ok::<(), posthog_flags::DefinitionsError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FlagValueRef<'d> {
     /// On or off.
@@ -105,6 +163,24 @@ impl PartialEq<FlagValue> for FlagValueRef<'_> {
 }
 
 /// Why a flag has the value it has.
+///
+/// ```
+/// use posthog_flags::{EvalContext, FlagSet};
+/// let flags = FlagSet::from_slice(br#"{"flags": [
+///     {"key": "beta", "active": true, "filters": {"groups": [
+///         {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///          "rollout_percentage": 100}]}},
+///     {"key": "checkout", "active": true, "filters": {
+///         "groups": [{"properties": [], "rollout_percentage": 100}],
+///         "multivariate": {"variants": [{"key": "blue", "rollout_percentage": 100}]},
+///         "payloads": {"blue": "{\"cta\": \"Buy now\"}"}}}
+/// ]}"#)?;
+/// use posthog_flags::{Evaluation, MatchReason};
+/// if let Some(Evaluation::Match(m)) = flags.evaluate("checkout", &EvalContext::new("user-123")) {
+///     assert_eq!(m.reason, MatchReason::ConditionMatch);
+/// }
+/// # Ok::<(), posthog_flags::DefinitionsError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MatchReason {
@@ -137,6 +213,26 @@ impl MatchReason {
 }
 
 /// A flag that cannot be decided locally, with the reference SDK's reason and a finer cause.
+///
+/// ```
+/// use posthog_flags::{EvalContext, FlagSet};
+/// let flags = FlagSet::from_slice(br#"{"flags": [
+///     {"key": "beta", "active": true, "filters": {"groups": [
+///         {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///          "rollout_percentage": 100}]}},
+///     {"key": "checkout", "active": true, "filters": {
+///         "groups": [{"properties": [], "rollout_percentage": 100}],
+///         "multivariate": {"variants": [{"key": "blue", "rollout_percentage": 100}]},
+///         "payloads": {"blue": "{\"cta\": \"Buy now\"}"}}}
+/// ]}"#)?;
+/// use posthog_flags::{Evaluation, Reason};
+/// let Some(Evaluation::Inconclusive(i)) = flags.evaluate("beta", &EvalContext::new("user-123")) else {
+///     panic!("needs the plan")
+/// };
+/// assert_eq!(i.reason, Reason::MissingContext);
+/// assert_eq!(i.local_only_value(), None);
+/// # Ok::<(), posthog_flags::DefinitionsError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Inconclusive {
     /// The reason, as PostHog's SDKs name it.
@@ -160,6 +256,24 @@ impl Inconclusive {
 /// Why a flag is inconclusive, ordered by precedence: when several apply, the greatest is
 /// reported (`ExperienceContinuity` > `UnsupportedDefinition` > `UnresolvedDependency` >
 /// `MissingContext`).
+///
+/// ```
+/// use posthog_flags::{EvalContext, FlagSet};
+/// let flags = FlagSet::from_slice(br#"{"flags": [
+///     {"key": "beta", "active": true, "filters": {"groups": [
+///         {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///          "rollout_percentage": 100}]}},
+///     {"key": "checkout", "active": true, "filters": {
+///         "groups": [{"properties": [], "rollout_percentage": 100}],
+///         "multivariate": {"variants": [{"key": "blue", "rollout_percentage": 100}]},
+///         "payloads": {"blue": "{\"cta\": \"Buy now\"}"}}}
+/// ]}"#)?;
+/// use posthog_flags::{Evaluation, Reason};
+/// if let Some(Evaluation::Inconclusive(i)) = flags.evaluate("beta", &EvalContext::new("user-123")) {
+///     assert_eq!(i.reason, Reason::MissingContext); // PostHog's "missing property" case
+/// }
+/// # Ok::<(), posthog_flags::DefinitionsError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
     /// The call lacked a property, group or device id the flag needs.
@@ -185,6 +299,24 @@ impl Reason {
 }
 
 /// The finer cause of an [`Inconclusive`] answer.
+///
+/// ```
+/// use posthog_flags::{EvalContext, FlagSet};
+/// let flags = FlagSet::from_slice(br#"{"flags": [
+///     {"key": "beta", "active": true, "filters": {"groups": [
+///         {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///          "rollout_percentage": 100}]}},
+///     {"key": "checkout", "active": true, "filters": {
+///         "groups": [{"properties": [], "rollout_percentage": 100}],
+///         "multivariate": {"variants": [{"key": "blue", "rollout_percentage": 100}]},
+///         "payloads": {"blue": "{\"cta\": \"Buy now\"}"}}}
+/// ]}"#)?;
+/// use posthog_flags::{Cause, Evaluation};
+/// if let Some(Evaluation::Inconclusive(i)) = flags.evaluate("beta", &EvalContext::new("user-123")) {
+///     assert_eq!(i.cause, Cause::UndecidedCondition);
+/// }
+/// # Ok::<(), posthog_flags::DefinitionsError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Cause {
