@@ -28,6 +28,15 @@ use crate::value::PropertyValue;
 
 /// One LLM analytics event being built. The constructors name the kind and set its required
 /// properties; the setters add PostHog's optional ones.
+///
+/// ```
+/// use posthog_core::ai::AiEvent;
+/// let event: posthog_core::Event = AiEvent::generation("user-123", "trace-1", "gpt-4o-mini", "openai")
+///     .tokens(120, 48)
+///     .latency(std::time::Duration::from_millis(850))
+///     .into();
+/// assert_eq!(event.name(), "$ai_generation");
+/// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct AiEvent {

@@ -42,6 +42,14 @@ impl<'a> BatchRequest<'a> {
 }
 
 /// A `/batch/` body as a server receives it (used by test servers and tools).
+///
+/// ```
+/// // A `/batch/` body as a server (or a test) reads it.
+/// let body = r#"{"api_key": "phc_x", "batch": [{"event": "order_placed", "distinct_id": "user-1", "properties": {}}]}"#;
+/// let received: posthog_core::ReceivedBatch = serde_json::from_str(body)?;
+/// assert_eq!(received.batch[0].name(), "order_placed");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ReceivedBatch {
     /// The project token.

@@ -8,6 +8,15 @@ use crate::{Event, Properties};
 
 /// Person properties for `$identify` and `$set` events: `$set` overwrites, `$set_once` only
 /// fills properties the person does not have yet.
+///
+/// ```
+/// let person = posthog_core::PersonProperties::new()
+///     .set("plan", "pro")
+///     .set_once("first_seen", "2026-12-01");
+/// let identify = posthog_core::Event::identify("user-123", person)?;
+/// assert_eq!(identify.name(), "$identify");
+/// # Ok::<(), posthog_core::EventError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PersonProperties {
     /// Properties written on every call.

@@ -161,6 +161,15 @@ pub fn batch_body<E: AsRef<[u8]>>(
 }
 
 /// A 2xx answer: a verdict per event uuid.
+///
+/// ```
+/// use posthog_core::capture_v1::{V1Response, Verdict};
+/// let uuid = posthog_core::ids::new_uuid();
+/// let body = format!(r#"{{"results": {{"{uuid}": {{"result": "retry", "details": "overloaded"}}}}}}"#);
+/// let answer: V1Response = serde_json::from_str(&body)?;
+/// assert_eq!(answer.verdict(&uuid), Verdict::Retry(Some("overloaded".into())));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct V1Response {
     /// Verdicts by event uuid.
@@ -169,6 +178,12 @@ pub struct V1Response {
 }
 
 /// One event's verdict as sent.
+///
+/// ```
+/// let result: posthog_core::capture_v1::V1Result = serde_json::from_str(r#"{"result": "drop", "details": "too large"}"#)?;
+/// assert_eq!(result.result, "drop");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct V1Result {
     /// `ok`, `warning`, `drop`, `retry`, …
@@ -179,6 +194,12 @@ pub struct V1Result {
 }
 
 /// What to do with one event after a 2xx answer.
+///
+/// ```
+/// use posthog_core::capture_v1::{V1Response, Verdict};
+/// let answer = V1Response::default(); // an event the answer does not name was accepted
+/// assert_eq!(answer.verdict(&posthog_core::ids::new_uuid()), Verdict::Accepted);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Stored (`ok`, `warning`), or final for want of a known verdict.

@@ -10,6 +10,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The whole document.
+///
+/// ```
+/// let doc = r#"{"flags": [{"key": "beta", "active": true, "filters": {"groups": [
+///     {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///      "rollout_percentage": 50}]}}]}"#;
+/// let definitions: posthog_core::FlagDefinitions = serde_json::from_str(doc)?;
+/// assert_eq!(definitions.flags[0].key, "beta");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FlagDefinitions {
     /// Flag definitions.
@@ -30,6 +39,16 @@ pub struct FlagDefinitions {
 }
 
 /// One flag.
+///
+/// ```
+/// let doc = r#"{"flags": [{"key": "beta", "active": true, "filters": {"groups": [
+///     {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///      "rollout_percentage": 50}]}}]}"#;
+/// let definitions: posthog_core::FlagDefinitions = serde_json::from_str(doc)?;
+/// let flag: &posthog_core::definitions::FlagDefinition = &definitions.flags[0];
+/// assert!(flag.active && !flag.ensure_experience_continuity);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FlagDefinition {
     /// Numeric id.
@@ -58,6 +77,17 @@ pub struct FlagDefinition {
 }
 
 /// `filters` of a flag.
+///
+/// ```
+/// let doc = r#"{"flags": [{"key": "beta", "active": true, "filters": {"groups": [
+///     {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///      "rollout_percentage": 50}]}}]}"#;
+/// let definitions: posthog_core::FlagDefinitions = serde_json::from_str(doc)?;
+/// let filters = &definitions.flags[0].filters;
+/// assert_eq!(filters.groups.len(), 1);
+/// assert!(filters.multivariate.is_none());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FlagFilters {
     /// Conditions, OR-ed in order.
@@ -84,6 +114,16 @@ pub struct FlagFilters {
 }
 
 /// One condition (`filters.groups[i]`).
+///
+/// ```
+/// let doc = r#"{"flags": [{"key": "beta", "active": true, "filters": {"groups": [
+///     {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///      "rollout_percentage": 50}]}}]}"#;
+/// let definitions: posthog_core::FlagDefinitions = serde_json::from_str(doc)?;
+/// let condition = &definitions.flags[0].filters.groups[0];
+/// assert_eq!(condition.rollout_percentage, Some(50.0));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Condition {
     /// Property filters, AND-ed.
@@ -112,6 +152,16 @@ fn present_or_null<'de, D: serde::Deserializer<'de>>(
 }
 
 /// One property, cohort or flag-dependency filter.
+///
+/// ```
+/// let doc = r#"{"flags": [{"key": "beta", "active": true, "filters": {"groups": [
+///     {"properties": [{"key": "plan", "type": "person", "value": ["pro"], "operator": "exact"}],
+///      "rollout_percentage": 50}]}}]}"#;
+/// let definitions: posthog_core::FlagDefinitions = serde_json::from_str(doc)?;
+/// let filter = &definitions.flags[0].filters.groups[0].properties[0];
+/// assert_eq!((filter.key.as_str(), filter.kind.as_deref()), ("plan", Some("person")));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PropertyFilter {
     /// Property name (flag key for dependencies).
@@ -134,6 +184,14 @@ pub struct PropertyFilter {
 }
 
 /// `filters.multivariate`.
+///
+/// ```
+/// let variants: posthog_core::definitions::Multivariate = serde_json::from_str(
+///     r#"{"variants": [{"key": "control", "rollout_percentage": 50}, {"key": "test", "rollout_percentage": 50}]}"#,
+/// )?;
+/// assert_eq!(variants.variants.len(), 2);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Multivariate {
     /// Variants in table order.
@@ -141,6 +199,13 @@ pub struct Multivariate {
 }
 
 /// One variant.
+///
+/// ```
+/// let variant: posthog_core::definitions::Variant =
+///     serde_json::from_str(r#"{"key": "test", "name": "New layout", "rollout_percentage": 50}"#)?;
+/// assert_eq!(variant.rollout_percentage, 50.0);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Variant {
     /// The value subjects get.
@@ -153,6 +218,12 @@ pub struct Variant {
 }
 
 /// `filters.holdout`.
+///
+/// ```
+/// let holdout: posthog_core::definitions::Holdout = serde_json::from_str(r#"{"id": 7, "exclusion_percentage": 10}"#)?;
+/// assert_eq!(holdout.exclusion_percentage, 10.0);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Holdout {
     /// Holdout id; held-out subjects get `holdout-<id>`.

@@ -1,6 +1,11 @@
 //! Errors raised while building events.
 
 /// Why an event could not be built or would be rejected by PostHog.
+///
+/// ```
+/// let refused = posthog_core::Event::group_identify("", "acme", posthog_core::Properties::new());
+/// assert!(matches!(refused, Err(posthog_core::EventError::EmptyField(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EventError {

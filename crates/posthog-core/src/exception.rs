@@ -4,6 +4,24 @@ use serde::{Deserialize, Serialize};
 
 /// What an `$exception` event carries: the entries (outermost first), a level and an optional
 /// fingerprint.
+///
+/// ```
+/// use posthog_core::exception::{Exception, ExceptionList, Level, Mechanism};
+/// let list = ExceptionList {
+///     exceptions: vec![Exception {
+///         kind: "PaymentDeclined".into(),
+///         value: "card declined".into(),
+///         module: None,
+///         mechanism: Mechanism { handled: Some(true), ..Mechanism::default() },
+///         stacktrace: None,
+///     }],
+///     level: Level::Error,
+///     fingerprint: None,
+/// };
+/// let event = posthog_core::Event::exception("user-123", &list)?;
+/// assert_eq!(event.name(), "$exception");
+/// # Ok::<(), posthog_core::EventError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExceptionList {
     /// Outermost (caught) exception first, then its causes, root cause last.
@@ -15,6 +33,22 @@ pub struct ExceptionList {
 }
 
 /// One entry of `$exception_list`.
+///
+/// ```
+/// use posthog_core::exception::{Exception, ExceptionList, Level, Mechanism};
+/// let list = ExceptionList {
+///     exceptions: vec![Exception {
+///         kind: "PaymentDeclined".into(),
+///         value: "card declined".into(),
+///         module: None,
+///         mechanism: Mechanism { handled: Some(true), ..Mechanism::default() },
+///         stacktrace: None,
+///     }],
+///     level: Level::Error,
+///     fingerprint: None,
+/// };
+/// assert_eq!(list.exceptions[0].kind, "PaymentDeclined");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exception {
     /// The error's type name; never empty.
@@ -33,6 +67,15 @@ pub struct Exception {
 }
 
 /// `mechanism`: every unknown field is omitted, never sent as `null` (C-EXCEPTION-META.3).
+///
+/// ```
+/// let mechanism = posthog_core::exception::Mechanism {
+///     kind: Some("generic".into()),
+///     handled: Some(false),
+///     ..Default::default()
+/// };
+/// assert_eq!(mechanism.exception_id, 0);
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Mechanism {
     /// `generic`, `panic`, `chained`, or an integration's category.
@@ -55,6 +98,15 @@ pub struct Mechanism {
 }
 
 /// `stacktrace` of an entry.
+///
+/// ```
+/// use posthog_core::exception::{Frame, Stacktrace};
+/// let trace = Stacktrace {
+///     kind: "raw".into(),
+///     frames: vec![Frame { function: Some("checkout::pay".into()), lineno: Some(42), ..Frame::default() }],
+/// };
+/// assert_eq!(trace.frames.len(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Stacktrace {
     /// Always `raw` from an SDK.
@@ -65,6 +117,18 @@ pub struct Stacktrace {
 }
 
 /// One stack frame.
+///
+/// ```
+/// let frame = posthog_core::exception::Frame {
+///     platform: "native".into(),
+///     function: Some("checkout::pay".into()),
+///     filename: Some("src/pay.rs".into()),
+///     lineno: Some(42),
+///     in_app: Some(true),
+///     ..Default::default()
+/// };
+/// assert!(frame.in_app.unwrap());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Frame {
     /// `native` for Rust frames.
@@ -99,6 +163,12 @@ pub struct Frame {
 }
 
 /// `$exception_level` (C-EXCEPTION-META.8).
+///
+/// ```
+/// use posthog_core::exception::Level;
+/// assert_eq!(Level::parse("warn"), Some(Level::Warning));
+/// assert_eq!(Level::Warning.as_str(), "warning");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Level {
     /// The process is expected to terminate.

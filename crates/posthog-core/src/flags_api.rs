@@ -8,6 +8,12 @@ use serde_json::Value;
 use crate::Properties;
 
 /// A flag's value: on/off, or the key of the variant a subject gets.
+///
+/// ```
+/// use posthog_core::FlagValue;
+/// assert!(FlagValue::Variant("blue".into()).is_enabled());
+/// assert!(!FlagValue::Bool(false).is_enabled());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FlagValue {
@@ -54,6 +60,18 @@ impl From<String> for FlagValue {
 }
 
 /// The `/flags` request body. The token is in the body; no `Authorization` header is sent.
+///
+/// ```
+/// let request = posthog_core::FlagsRequest {
+///     api_key: "phc_project_token".into(),
+///     distinct_id: "user-123".into(),
+///     flag_keys_to_evaluate: Some(vec!["beta".into()]),
+///     ..Default::default()
+/// };
+/// let body = serde_json::to_value(&request)?;
+/// assert_eq!(body["flag_keys_to_evaluate"][0], "beta");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FlagsRequest {
     /// The project token.
@@ -77,6 +95,17 @@ pub struct FlagsRequest {
 }
 
 /// Why the server gave a flag its value.
+///
+/// ```
+/// let answer = posthog_core::FlagsResponse::from_slice(br#"{"flags": {"checkout": {
+///     "key": "checkout", "enabled": true, "variant": "blue",
+///     "reason": {"code": "condition_match", "condition_index": 0},
+///     "metadata": {"id": 3, "version": 2, "payload": "{\"cta\": \"Buy\"}"}}}}"#)?;
+/// let detail = &answer.flags["checkout"];
+/// let reason = detail.reason.as_ref().expect("a reason");
+/// assert_eq!((reason.code.as_str(), reason.condition_index), ("condition_match", Some(0)));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FlagReason {
     /// `condition_match`, `no_condition_match`, `out_of_rollout_bound`, … (an open set).
@@ -91,6 +120,17 @@ pub struct FlagReason {
 }
 
 /// Per-flag metadata in a `/flags` answer.
+///
+/// ```
+/// let answer = posthog_core::FlagsResponse::from_slice(br#"{"flags": {"checkout": {
+///     "key": "checkout", "enabled": true, "variant": "blue",
+///     "reason": {"code": "condition_match", "condition_index": 0},
+///     "metadata": {"id": 3, "version": 2, "payload": "{\"cta\": \"Buy\"}"}}}}"#)?;
+/// let detail = &answer.flags["checkout"];
+/// assert_eq!((detail.metadata.id, detail.metadata.version), (Some(3), Some(2)));
+/// assert_eq!(detail.metadata.payload, Some(serde_json::json!({"cta": "Buy"})));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FlagMetadata {
     /// The flag's id.
@@ -104,6 +144,16 @@ pub struct FlagMetadata {
 }
 
 /// One flag of a `/flags` answer.
+///
+/// ```
+/// let answer = posthog_core::FlagsResponse::from_slice(br#"{"flags": {"checkout": {
+///     "key": "checkout", "enabled": true, "variant": "blue",
+///     "reason": {"code": "condition_match", "condition_index": 0},
+///     "metadata": {"id": 3, "version": 2, "payload": "{\"cta\": \"Buy\"}"}}}}"#)?;
+/// let detail = &answer.flags["checkout"];
+/// assert_eq!(detail.value(), posthog_core::FlagValue::Variant("blue".into()));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FlagDetail {
     /// The flag key.

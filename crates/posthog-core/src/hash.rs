@@ -64,6 +64,13 @@ const SHA1_INIT: [u32; 5] = [
 /// A SHA-1 state with `"<key><separator>"` already absorbed, so each bucketing call hashes only
 /// the subject's bytes. A typical call pads one 64-byte block on the stack and runs a single
 /// SHA-1 compression; it never allocates for inputs up to 119 bytes.
+///
+/// ```
+/// use posthog_core::hash::{BucketHasher, bucket};
+/// // The flag key's hash state once, then each subject: the same answer as `bucket`.
+/// let hasher = BucketHasher::new("beta", ".");
+/// assert_eq!(hasher.bucket("user-123", ""), bucket("beta", "user-123", ""));
+/// ```
 #[derive(Clone)]
 pub struct BucketHasher {
     /// State after the prefix's whole 64-byte blocks.

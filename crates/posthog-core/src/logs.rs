@@ -5,6 +5,12 @@
 use serde_json::{Map, Value, json};
 
 /// A log's level.
+///
+/// ```
+/// use posthog_core::logs::LogLevel;
+/// assert_eq!(LogLevel::from_name("warning"), LogLevel::Warn);
+/// assert_eq!((LogLevel::Warn.severity_number(), LogLevel::Warn.severity_text()), (13, "WARN"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum LogLevel {
     /// Severity 1.
@@ -101,6 +107,20 @@ pub fn key_values(map: &Map<String, Value>) -> Vec<Value> {
 }
 
 /// One log record as it was captured.
+///
+/// ```
+/// use posthog_core::logs::{LogLevel, LogRecord};
+/// let record = LogRecord {
+///     body: "payment failed".into(),
+///     level: LogLevel::Error,
+///     attributes: serde_json::Map::new(),
+///     time_unix_nano: 1_764_800_000_000_000_000,
+///     trace_id: None,
+///     span_id: None,
+///     trace_flags: None,
+/// };
+/// assert_eq!(record.to_otlp()["severityText"], "ERROR");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRecord {
     /// The message.

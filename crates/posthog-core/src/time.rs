@@ -7,6 +7,11 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 #[error(
     "invalid timestamp {text:?}: expected RFC 3339 with an offset, e.g. 2025-01-02T08:34:05+05:30"
 )]
+///
+/// ```
+/// let err = posthog_core::time::parse_timestamp("yesterday").unwrap_err();
+/// println!("{err}");
+/// ```
 pub struct TimestampError {
     text: String,
 }

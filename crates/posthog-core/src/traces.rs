@@ -6,6 +6,11 @@ use serde_json::{Map, Value};
 use crate::logs::{write_key_values, write_str};
 
 /// A span's kind (C-TRACES.8; OTLP numbers).
+///
+/// ```
+/// use posthog_core::traces::SpanKind;
+/// assert_eq!(SpanKind::Server.otlp(), 2); // OTLP's SPAN_KIND_SERVER
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SpanKind {
     /// 1, the default.
@@ -35,6 +40,12 @@ impl SpanKind {
 }
 
 /// A span's status (C-TRACES.8): unset (0), ok (1) or error (2) with a message.
+///
+/// ```
+/// use posthog_core::traces::SpanStatus;
+/// let status = SpanStatus::Error("card declined".into());
+/// assert_ne!(status, SpanStatus::Ok);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum SpanStatus {
     /// Not set.
@@ -47,6 +58,28 @@ pub enum SpanStatus {
 }
 
 /// An event inside a span.
+///
+/// ```
+/// use posthog_core::traces::{SpanEvent, SpanKind, SpanRecord, SpanStatus};
+/// let span = SpanRecord {
+///     trace_id: [7; 16],
+///     span_id: [9; 8],
+///     parent_span_id: None,
+///     trace_state: None,
+///     name: "charge card".into(),
+///     kind: SpanKind::Client,
+///     start_unix_nano: 1_000,
+///     end_unix_nano: 2_000,
+///     attributes: serde_json::Map::new(),
+///     events: vec![SpanEvent { name: "retry".into(), time_unix_nano: 1_500, attributes: serde_json::Map::new() }],
+///     status: SpanStatus::Error("declined".into()),
+///     dropped_attributes: 0,
+///     dropped_events: 0,
+/// };
+/// let mut otlp = Vec::new();
+/// span.write_otlp(&mut otlp);
+/// assert_eq!(span.events[0].name, "retry");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanEvent {
     /// Its name.
@@ -58,6 +91,28 @@ pub struct SpanEvent {
 }
 
 /// A finished span.
+///
+/// ```
+/// use posthog_core::traces::{SpanEvent, SpanKind, SpanRecord, SpanStatus};
+/// let span = SpanRecord {
+///     trace_id: [7; 16],
+///     span_id: [9; 8],
+///     parent_span_id: None,
+///     trace_state: None,
+///     name: "charge card".into(),
+///     kind: SpanKind::Client,
+///     start_unix_nano: 1_000,
+///     end_unix_nano: 2_000,
+///     attributes: serde_json::Map::new(),
+///     events: vec![SpanEvent { name: "retry".into(), time_unix_nano: 1_500, attributes: serde_json::Map::new() }],
+///     status: SpanStatus::Error("declined".into()),
+///     dropped_attributes: 0,
+///     dropped_events: 0,
+/// };
+/// let mut otlp = Vec::new();
+/// span.write_otlp(&mut otlp);
+/// assert!(String::from_utf8(otlp).unwrap().contains("charge card"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SpanRecord {
     /// 16 bytes, never all zero.

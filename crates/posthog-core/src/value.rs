@@ -28,6 +28,15 @@ use serde_json::{Map, Number, Value};
 /// A value a property setter takes: the types `serde_json::Value` converts from, with
 /// non-finite floats written as strings (see the module docs). Any other type converts
 /// through `serde_json::Value` first: `.property("k", Value::from(x))`.
+///
+/// ```
+/// // Anything that is a property value: numbers, strings, bools, JSON, options of them.
+/// let event = posthog_core::Event::new("order_placed", "user-123")
+///     .property("amount", 42)
+///     .property("coupon", Option::<&str>::None)
+///     .property("items", serde_json::json!(["a", "b"]));
+/// assert_eq!(event.properties()["amount"], 42);
+/// ```
 pub trait PropertyValue {
     /// The JSON value.
     fn into_value(self) -> Value;
