@@ -23,6 +23,17 @@ use crate::proxy::{Proxy, ProxyConnector};
 use crate::{ErrorKind, TransportError};
 
 /// Settings of the default HTTP client.
+///
+/// ```
+/// use std::time::Duration;
+/// let http = posthog_transport::HttpClient::builder()
+///     .connect_timeout(Duration::from_secs(5))
+///     .pool_idle_timeout(Duration::from_secs(30))
+///     .max_response_bytes(4 * 1024 * 1024)
+///     .build()?;
+/// # let _ = http;
+/// # Ok::<(), posthog_transport::TransportError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct HttpClientBuilder {
     connect_timeout: Duration,
@@ -119,6 +130,23 @@ impl HttpClientBuilder {
 
 /// The default HTTP stack: a `tower::Service<http::Request<Bytes>>` answering
 /// `http::Response<Bytes>` with the whole body read.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// // The default stack's HTTP client, built by hand: to wrap it, or to set a proxy or TLS.
+/// let http = posthog_transport::HttpClient::builder().proxy(posthog_transport::Proxy::none()).build()?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .service(posthog_transport::from_service(http))
+///     .build()?;
+/// transport.send_batch(bytes::Bytes::from_static(br#"{"api_key": "phc_project_token", "batch": []}"#)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct HttpClient {
     client: Client<HttpsConnector<ProxyConnector>, Full<Bytes>>,

@@ -5,6 +5,14 @@
 use std::io::Write;
 
 /// A request-body encoding.
+///
+/// ```
+/// use posthog_transport::ContentEncoding;
+/// assert_eq!(ContentEncoding::Gzip.header_value(), Some("gzip"));
+/// let body = ContentEncoding::Gzip.encode(b"{\"batch\": []}", 6)?.expect("compressed");
+/// assert_eq!(&body[..2], &[0x1f, 0x8b]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ContentEncoding {

@@ -19,6 +19,18 @@ use crate::{
 };
 
 /// The result of a delivered ingestion request.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// let delivery = transport.send_batch(bytes::Bytes::from_static(br#"{"api_key": "phc_project_token", "batch": []}"#)).await?;
+/// assert_eq!((delivery.status.as_u16(), delivery.attempts), (200, 1));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {
     /// The 2xx status.
@@ -29,6 +41,22 @@ pub struct Delivery {
 
 /// One attempt of a capture-v1 batch: the ids that stay the same across retries and the
 /// attempt number.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// use posthog_transport::{ContentEncoding, V1Attempt};
+/// let attempt = V1Attempt { request_id: posthog_core::ids::new_uuid(), attempt: 1 };
+/// let delivery = transport
+///     .send_v1(bytes::Bytes::from_static(b"{\"batch\": []}"), attempt, ContentEncoding::Gzip)
+///     .await?;
+/// assert!(delivery.status.is_success());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct V1Attempt {
     /// `PostHog-Request-Id`: one per logical batch, unchanged across retries.
@@ -38,6 +66,23 @@ pub struct V1Attempt {
 }
 
 /// A capture-v1 batch the server answered with 2xx: a verdict per event.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// use posthog_transport::{ContentEncoding, V1Attempt};
+/// let attempt = V1Attempt { request_id: posthog_core::ids::new_uuid(), attempt: 1 };
+/// let delivery = transport
+///     .send_v1(bytes::Bytes::from_static(b"{\"batch\": []}"), attempt, ContentEncoding::Gzip)
+///     .await?;
+/// // Per-event verdicts: an event the answer does not name was accepted.
+/// assert_eq!(delivery.results.verdict(&posthog_core::ids::new_uuid()), posthog_core::capture_v1::Verdict::Accepted);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct V1Delivery {
     /// The 2xx status.
@@ -50,6 +95,26 @@ pub struct V1Delivery {
 }
 
 /// The answer of the definitions endpoint.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// use posthog_transport::test_util::Reply;
+/// # let transport = posthog_transport::Transport::builder("phc_project_token").host(server.url()).personal_api_key("phx_personal_key").build()?;
+/// server.script([Reply::json(200, &serde_json::json!({"flags": []})).header("etag", "\"v1\"")]);
+/// match transport.local_evaluation(None).await? {
+///     posthog_transport::Definitions::Modified { body, etag } => {
+///         assert_eq!(etag.as_deref(), Some("\"v1\""));
+///         # let _ = body;
+///     }
+///     posthog_transport::Definitions::NotModified { .. } => unreachable!(),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Definitions {
     /// New definitions (the JSON body) and their ETag.
@@ -67,6 +132,23 @@ pub enum Definitions {
 }
 
 /// Builds a [`Transport`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// let tuned = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .gzip_level(6)
+///     .capture_timeout(std::time::Duration::from_secs(10))
+///     .max_retries(3)
+///     .build()?;
+/// tuned.send_batch(bytes::Bytes::from_static(br#"{"api_key": "phc_project_token", "batch": []}"#)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct TransportBuilder {
     token: ProjectToken,

@@ -9,6 +9,20 @@ use http::StatusCode;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What went wrong with a request.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// use posthog_transport::{ErrorKind, test_util::Reply};
+/// server.script([Reply::status(400)]);
+/// let err = transport.send_batch(bytes::Bytes::from_static(br#"{"api_key": "phc_project_token", "batch": []}"#)).await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Status);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -32,6 +46,21 @@ pub enum ErrorKind {
 
 /// The transport's error: kind, status and a bounded excerpt of the body, `Retry-After`, and
 /// how many attempts were made. It never contains an API key or a URL query string.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// use posthog_transport::test_util::Reply;
+/// server.script([Reply::status(400).body("bad batch")]);
+/// let err = transport.send_batch(bytes::Bytes::from_static(br#"{"api_key": "phc_project_token", "batch": []}"#)).await.unwrap_err();
+/// assert_eq!(err.status_code().map(|s| s.as_u16()), Some(400));
+/// assert_eq!(err.body(), Some("bad batch"));
+/// # Ok(()) }
+/// ```
 pub struct TransportError {
     kind: ErrorKind,
     status: Option<StatusCode>,

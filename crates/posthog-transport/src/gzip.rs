@@ -21,6 +21,16 @@ use crate::RequestPolicy;
 pub const DEFAULT_LEVEL: u32 = 2;
 
 /// Adds [`Gzip`] to a service.
+///
+/// ```
+/// let inner = tower::service_fn(|req: http::Request<bytes::Bytes>| async move {
+///     Ok::<_, posthog_transport::TransportError>(http::Response::new(bytes::Bytes::from(format!("{:?}", req.headers()))))
+/// });
+/// let service = tower::ServiceBuilder::new()
+///     .layer(posthog_transport::GzipLayer::new().level(6).query_hint(true))
+///     .service(inner);
+/// # let _ = service;
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct GzipLayer {
     query_hint: bool,
@@ -67,6 +77,14 @@ impl<S> Layer<S> for GzipLayer {
 }
 
 /// Compresses request bodies.
+///
+/// ```
+/// let inner = tower::service_fn(|req: http::Request<bytes::Bytes>| async move {
+///     Ok::<_, posthog_transport::TransportError>(http::Response::new(bytes::Bytes::from(format!("{:?}", req.headers()))))
+/// });
+/// let service: posthog_transport::Gzip<_> = tower::Layer::layer(&posthog_transport::GzipLayer::new(), inner);
+/// # let _ = service;
+/// ```
 #[derive(Debug, Clone)]
 pub struct Gzip<S> {
     inner: S,

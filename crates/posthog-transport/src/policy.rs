@@ -7,6 +7,14 @@ use crate::retry::RetryPolicy;
 
 /// Per-request settings read by the timeout, retry and gzip layers. Requests without one get
 /// each layer's default.
+///
+/// ```
+/// use posthog_transport::{RequestPolicy, RetryPolicy};
+/// let mut request = http::Request::new(bytes::Bytes::new());
+/// RequestPolicy { retry: RetryPolicy::flags(1), timeout: Some(std::time::Duration::from_secs(3)), gzip: false }
+///     .apply(&mut request);
+/// assert!(RequestPolicy::of(&request).is_some());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestPolicy {
     /// Which failures are retried, how often and how long to wait.

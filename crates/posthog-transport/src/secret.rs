@@ -5,6 +5,11 @@ use std::sync::Arc;
 
 /// The project token (`phc_…`): sent in request bodies and as `?token=`. Not a secret, but
 /// `Debug` shows only its first characters, as PostHog's SDKs mask it in logs.
+///
+/// ```
+/// let token = posthog_transport::ProjectToken::new("phc_project_token");
+/// assert_eq!(token.as_str(), "phc_project_token");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProjectToken(Arc<str>);
 
@@ -29,6 +34,11 @@ impl fmt::Debug for ProjectToken {
 
 /// A personal API key (`phx_…`) or project secret key (`phs_…`). It is only ever written into
 /// an `Authorization` header; `Debug` prints `***` and there is no `Display`.
+///
+/// ```
+/// let key = posthog_transport::SecretKey::new("phx_personal_key");
+/// assert!(!format!("{key:?}").contains("phx_personal_key")); // never in Debug output
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretKey(Arc<str>);
 

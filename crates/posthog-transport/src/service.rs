@@ -63,6 +63,23 @@ where
 }
 
 /// Settings of the layers the SDK puts around the seam.
+///
+/// ```
+/// use posthog_transport::{RetryPolicy, StackConfig, from_service, layered, user_agent::default_user_agent};
+/// let config = StackConfig {
+///     default_retry: RetryPolicy::ingestion(3),
+///     default_timeout: Some(std::time::Duration::from_secs(10)),
+///     gzip_query_hint: true,
+///     gzip_level: 2,
+///     jitter: None,
+///     user_agent: default_user_agent(),
+/// };
+/// let inner = from_service(tower::service_fn(|_req: http::Request<bytes::Bytes>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(bytes::Bytes::new()))
+/// }));
+/// let stack = layered(inner, &config);
+/// # let _ = stack;
+/// ```
 #[derive(Clone)]
 pub struct StackConfig {
     /// Retry policy for requests that carry none.

@@ -25,6 +25,20 @@ mod connect_proxy;
 pub use connect_proxy::ConnectProxy;
 
 /// How the server answers one request.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// use posthog_transport::test_util::Reply;
+/// server.script([Reply::status(503).header("retry-after", "0"), Reply::ok()]);
+/// let delivery = transport.send_batch(bytes::Bytes::from_static(br#"{"api_key": "phc_project_token", "batch": []}"#)).await?; // retried once
+/// assert_eq!(delivery.attempts, 2);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// An HTTP response, after `delay`.
@@ -93,6 +107,20 @@ impl Reply {
 }
 
 /// One request as the server received it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// transport.send_batch(bytes::Bytes::from_static(br#"{"api_key": "phc_project_token", "batch": []}"#)).await?;
+/// let request = &server.requests()[0];
+/// assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/batch/"));
+/// assert_eq!(request.json()["api_key"], "phc_project_token");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
     /// Method.
@@ -165,6 +193,19 @@ fn decode_body(encoding: &str, raw: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// A scripted HTTP server on 127.0.0.1. Dropping it stops it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// transport.send_batch(bytes::Bytes::from_static(br#"{"api_key": "phc_project_token", "batch": []}"#)).await?;
+/// assert_eq!(server.requests_to("/batch/").len(), 1);
+/// assert_eq!(server.connection_count(), 1);
+/// # Ok(()) }
+/// ```
 pub struct TestServer {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,

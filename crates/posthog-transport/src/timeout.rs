@@ -12,6 +12,16 @@ use tower::{Layer, Service};
 use crate::{RequestPolicy, TransportError};
 
 /// Adds [`Timeout`] to a service.
+///
+/// ```
+/// let inner = tower::service_fn(|req: http::Request<bytes::Bytes>| async move {
+///     Ok::<_, posthog_transport::TransportError>(http::Response::new(bytes::Bytes::from(format!("{:?}", req.headers()))))
+/// });
+/// let service = tower::ServiceBuilder::new()
+///     .layer(posthog_transport::TimeoutLayer::new(Some(std::time::Duration::from_secs(5))))
+///     .service(inner);
+/// # let _ = service;
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct TimeoutLayer {
     default: Option<Duration>,
@@ -36,6 +46,15 @@ impl<S> Layer<S> for TimeoutLayer {
 }
 
 /// Fails an attempt that takes longer than its timeout.
+///
+/// ```
+/// let inner = tower::service_fn(|req: http::Request<bytes::Bytes>| async move {
+///     Ok::<_, posthog_transport::TransportError>(http::Response::new(bytes::Bytes::from(format!("{:?}", req.headers()))))
+/// });
+/// let service: posthog_transport::Timeout<_> =
+///     tower::Layer::layer(&posthog_transport::TimeoutLayer::new(Some(std::time::Duration::from_secs(5))), inner);
+/// # let _ = service;
+/// ```
 #[derive(Debug, Clone)]
 pub struct Timeout<S> {
     inner: S,

@@ -13,6 +13,16 @@ pub fn default_user_agent() -> HeaderValue {
 }
 
 /// Adds [`UserAgent`] to a service.
+///
+/// ```
+/// let inner = tower::service_fn(|req: http::Request<bytes::Bytes>| async move {
+///     Ok::<_, posthog_transport::TransportError>(http::Response::new(bytes::Bytes::from(format!("{:?}", req.headers()))))
+/// });
+/// let service = tower::ServiceBuilder::new()
+///     .layer(posthog_transport::UserAgentLayer::new(http::HeaderValue::from_static("my-service/1.0")))
+///     .service(inner);
+/// # let _ = service;
+/// ```
 #[derive(Debug, Clone)]
 pub struct UserAgentLayer {
     value: HeaderValue,
@@ -43,6 +53,16 @@ impl<S> Layer<S> for UserAgentLayer {
 }
 
 /// Sets the `User-Agent` header.
+///
+/// ```
+/// let inner = tower::service_fn(|req: http::Request<bytes::Bytes>| async move {
+///     Ok::<_, posthog_transport::TransportError>(http::Response::new(bytes::Bytes::from(format!("{:?}", req.headers()))))
+/// });
+/// use posthog_transport::user_agent::default_user_agent;
+/// let service: posthog_transport::UserAgent<_> =
+///     tower::Layer::layer(&posthog_transport::UserAgentLayer::new(default_user_agent()), inner);
+/// # let _ = service;
+/// ```
 #[derive(Debug, Clone)]
 pub struct UserAgent<S> {
     inner: S,

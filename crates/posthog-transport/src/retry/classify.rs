@@ -8,6 +8,12 @@ use http::{Response, StatusCode};
 use crate::TransportError;
 
 /// What to do with one attempt's outcome.
+///
+/// ```
+/// use posthog_transport::retry::{RetryOn, Verdict};
+/// let ok = Ok(http::Response::new(bytes::Bytes::new()));
+/// assert_eq!(RetryOn::Ingestion.classify(&ok), Verdict::Success);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// 2xx: done.
@@ -22,6 +28,12 @@ pub enum Verdict {
 }
 
 /// Which rule set classifies outcomes.
+///
+/// ```
+/// use posthog_transport::retry::RetryOn;
+/// assert!(RetryOn::Ingestion.retries_status(http::StatusCode::SERVICE_UNAVAILABLE));
+/// assert!(!RetryOn::Ingestion.retries_status(http::StatusCode::BAD_REQUEST));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RetryOn {
     /// Ingestion: no response, 408, 429 and every 5xx (C-RETRY-QUEUE.1).

@@ -24,10 +24,34 @@ pub use policy::{MAX_FLAG_RETRIES, RetryPolicy};
 use crate::{RequestPolicy, TransportError};
 
 /// The number of attempts a response took, set by [`Retry`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// let delivery = transport.send_batch(bytes::Bytes::from_static(br#"{"api_key": "phc_project_token", "batch": []}"#)).await?;
+/// // `Retry` records the attempts in the response's extensions; `Delivery` reports them.
+/// assert_eq!(delivery.attempts, 1);
+/// let _ = posthog_transport::retry::Attempts(delivery.attempts);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attempts(pub u32);
 
 /// Adds [`Retry`] to a service.
+///
+/// ```
+/// let inner = tower::service_fn(|req: http::Request<bytes::Bytes>| async move {
+///     Ok::<_, posthog_transport::TransportError>(http::Response::new(bytes::Bytes::from(format!("{:?}", req.headers()))))
+/// });
+/// let service = tower::ServiceBuilder::new()
+///     .layer(posthog_transport::RetryLayer::new(posthog_transport::RetryPolicy::api_read(2)))
+///     .service(inner);
+/// # let _ = service;
+/// ```
 #[derive(Clone)]
 pub struct RetryLayer {
     default: RetryPolicy,
@@ -71,6 +95,15 @@ impl<S> Layer<S> for RetryLayer {
 }
 
 /// Re-sends requests per their retry policy.
+///
+/// ```
+/// let inner = tower::service_fn(|req: http::Request<bytes::Bytes>| async move {
+///     Ok::<_, posthog_transport::TransportError>(http::Response::new(bytes::Bytes::from(format!("{:?}", req.headers()))))
+/// });
+/// let service: posthog_transport::Retry<_> =
+///     tower::Layer::layer(&posthog_transport::RetryLayer::new(posthog_transport::RetryPolicy::ingestion(3)), inner);
+/// # let _ = service;
+/// ```
 #[derive(Clone)]
 pub struct Retry<S> {
     inner: S,

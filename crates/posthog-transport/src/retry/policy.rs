@@ -8,6 +8,13 @@ use super::classify::RetryOn;
 pub const MAX_FLAG_RETRIES: u32 = 3;
 
 /// A retry schedule.
+///
+/// ```
+/// use posthog_transport::RetryPolicy;
+/// let policy = RetryPolicy::ingestion(3);
+/// assert_eq!(policy.max_retries, 3);
+/// assert_eq!(RetryPolicy::none().max_retries, 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
     /// Which outcomes are retried.

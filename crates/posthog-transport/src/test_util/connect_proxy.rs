@@ -8,6 +8,25 @@ use tokio::net::{TcpListener, TcpStream};
 /// An HTTP `CONNECT` proxy on 127.0.0.1, for testing clients behind an egress proxy: each
 /// connection's request head is recorded, then a tunnel is opened to the host and port it
 /// names.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog_transport::test_util::TestServer::start().await?;
+/// let transport = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .build()?;
+/// use posthog_transport::{HttpClient, Proxy, from_service, test_util::ConnectProxy};
+/// let proxy = ConnectProxy::start().await?;
+/// let http = HttpClient::builder().proxy(Proxy::url(proxy.url())).build()?;
+/// let through = posthog_transport::Transport::builder("phc_project_token")
+/// #   .host(server.url())
+///     .service(from_service(http))
+///     .build()?;
+/// through.send_batch(bytes::Bytes::from_static(br#"{"api_key": "phc_project_token", "batch": []}"#)).await?;
+/// assert!(proxy.heads()[0].starts_with("CONNECT "));
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ConnectProxy {
     url: String,
