@@ -78,13 +78,10 @@ pub(crate) fn parse(text: &str, rules: &InApp) -> Vec<Frame> {
         }
     }
     // Drop the capture machinery at the innermost end, then keep the innermost MAX_FRAMES.
+    let sdk = SdkSources::here();
     let first_real = frames
         .iter()
-        .position(|f| {
-            !f.function
-                .as_deref()
-                .is_some_and(|name| MACHINERY.iter().any(|m| name.starts_with(m)))
-        })
+        .position(|f| !is_machinery(f, &sdk))
         .unwrap_or(frames.len());
     let mut frames: Vec<Frame> = frames
         .into_iter()
@@ -93,6 +90,60 @@ pub(crate) fn parse(text: &str, rules: &InApp) -> Vec<Frame> {
         .collect();
     frames.reverse();
     frames
+}
+
+/// Whether `frame` is the capture machinery: std's backtrace and panic frames, or the SDK's
+/// own code, told by its function path or, when the path is missing (an inlined frame of a
+/// binary built with `debug = "line-tables-only"` names only `capture_error_at`), by its file
+/// lying in the SDK's sources.
+fn is_machinery(frame: &Frame, sdk: &SdkSources) -> bool {
+    let by_name = frame
+        .function
+        .as_deref()
+        .is_some_and(|name| MACHINERY.iter().any(|m| name.starts_with(m)));
+    by_name
+        || frame
+            .filename
+            .as_deref()
+            .is_some_and(|file| sdk.contains(file))
+}
+
+/// Where the SDK's sources were when it was built, as backtraces print file names: absolute,
+/// relative to the working directory (`./src/…`, std's short style), or as cargo's
+/// `trim-paths` writes a registry crate's (`posthog-sdk-0.1.0/src/…`).
+struct SdkSources {
+    dir: String,
+    cwd: Option<std::path::PathBuf>,
+}
+
+impl SdkSources {
+    fn here() -> Self {
+        Self {
+            dir: concat!(env!("CARGO_MANIFEST_DIR"), "/src/").to_owned(),
+            cwd: std::env::current_dir().ok(),
+        }
+    }
+
+    fn contains(&self, file: &str) -> bool {
+        const TRIMMED: &str = concat!(
+            env!("CARGO_PKG_NAME"),
+            "-",
+            env!("CARGO_PKG_VERSION"),
+            "/src/"
+        );
+        if file.starts_with(TRIMMED) {
+            return true;
+        }
+        if file.starts_with('/') {
+            return file.starts_with(&self.dir);
+        }
+        self.cwd.as_ref().is_some_and(|cwd| {
+            let joined = cwd.join(file.trim_start_matches("./"));
+            joined
+                .to_str()
+                .is_some_and(|path| path.starts_with(&self.dir))
+        })
+    }
 }
 
 /// The module path of a function path: `app::db::connect` → `app::db`, closures belonging to
@@ -204,10 +255,39 @@ mod tests {
         );
     }
 
+    /// An inlined SDK frame of a binary built with line tables only has a bare function name;
+    /// its file still says it is the SDK's.
+    #[test]
+    fn sdk_frames_without_their_path_are_machinery_by_file() {
+        let sdk = concat!(env!("CARGO_MANIFEST_DIR"), "/src/exceptions/mod.rs");
+        let version = env!("CARGO_PKG_VERSION");
+        let text = format!(
+            "   0: std::backtrace::Backtrace::force_capture
+             at /rustc/abc/library/std/src/backtrace.rs:312:13
+   1: capture_error_at
+             at {sdk}:456:25
+   2: capture_error_at
+             at ./src/exceptions/mod.rs:456:25
+   3: capture_error_at
+             at posthog-sdk-{version}/src/exceptions/mod.rs:456:25
+   4: myapp::checkout
+             at /home/me/myapp/src/checkout.rs:7:5
+"
+        );
+        let frames = parse(&text, &root("/home/me/myapp"));
+        let names: Vec<_> = frames
+            .iter()
+            .filter_map(|f| f.function.as_deref())
+            .collect();
+        // Tests run in the crate's directory, so `./src/…` is the SDK's too.
+        assert_eq!(names, vec!["myapp::checkout"]);
+        assert_eq!(frames[0].in_app, Some(true));
+    }
+
     #[test]
     fn keeps_at_most_the_innermost_frames() {
         let text: String = (0..100)
-            .map(|i| format!("  {i}: app::f{i}\n             at src/lib.rs:{i}:1\n"))
+            .map(|i| format!("  {i}: app::f{i}\n             at /home/me/app/src/lib.rs:{i}:1\n"))
             .collect();
         let frames = parse(&text, &InApp::default());
         assert_eq!(frames.len(), MAX_FRAMES);
