@@ -39,6 +39,10 @@ impl Route for AiRoute {
         "ai"
     }
 
+    fn id(&self, event: &Event) -> Option<u128> {
+        event.get_uuid().map(|uuid| uuid.as_u128())
+    }
+
     fn encode(&self, event: Event) -> Result<Bytes, Refusal> {
         let json = serde_json::to_vec(&event).map_err(|e| {
             Refusal::invalid(format!(

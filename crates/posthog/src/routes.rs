@@ -40,7 +40,11 @@ pub(crate) fn report_losses(
         let error = crate::DeliveryError {
             kind: crate::ai_lane::delivery_kind(loss.kind),
             count: loss.count,
-            uuids: Vec::new(),
+            uuids: loss
+                .ids
+                .iter()
+                .map(|&id| uuid::Uuid::from_u128(id))
+                .collect(),
             status: loss.status,
             message: format!("{route}: {}", loss.message),
         };

@@ -101,11 +101,9 @@ async fn c_capture_ai_5_an_oversized_event_is_dropped_by_name_and_size() {
     let log = support::log::Log::default();
     let _guard = log.on_this_thread();
     let secret = format!("SECRET-{}", "y".repeat(9 * 1024 * 1024));
-    assert!(
-        client
-            .capture_ai(Event::new("$ai_generation", "u").property("$ai_input", secret))
-            .is_some()
-    );
+    let uuid = client
+        .capture_ai(Event::new("$ai_generation", "u").property("$ai_input", secret))
+        .expect("admitted");
     client.flush().await;
     assert!(server.ai_events().is_empty());
     let text = log.text();
@@ -119,6 +117,7 @@ async fn c_capture_ai_5_an_oversized_event_is_dropped_by_name_and_size() {
     let reports = errors.all();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].kind, DeliveryErrorKind::EventTooLarge);
+    assert_eq!(reports[0].uuids, [uuid]);
     assert!(!reports[0].message.contains("SECRET"));
 }
 
@@ -156,18 +155,17 @@ async fn c_capture_ai_8_an_unreachable_endpoint_is_not_the_callers_error() {
         (builder, errors)
     };
     let client = builder.build().unwrap();
-    assert!(
-        client
-            .capture_ai(Event::new("$ai_generation", "u"))
-            .is_some()
-    );
+    let uuid = client
+        .capture_ai(Event::new("$ai_generation", "u"))
+        .expect("queued");
     let report = client.flush().await;
     assert_eq!(report.sent, 0);
+    // The report names the lost event, as for analytics events.
     assert!(
         errors
             .all()
             .iter()
-            .any(|e| e.kind == DeliveryErrorKind::RetriesExhausted),
+            .any(|e| e.kind == DeliveryErrorKind::RetriesExhausted && e.uuids == [uuid]),
         "{:?}",
         errors.all()
     );

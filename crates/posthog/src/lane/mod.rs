@@ -43,6 +43,12 @@ pub(crate) trait Route: Send + Sync + 'static {
     /// The route's name, in logs and loss reports.
     fn name(&self) -> &'static str;
 
+    /// An item's id, named in the report when it is lost (an event's uuid); `None`: items
+    /// are reported by count only.
+    fn id(&self, _item: &Self::Item) -> Option<u128> {
+        None
+    }
+
     /// A queued item as the bytes it adds to a body. Runs on the lane's worker, never on the
     /// thread that queued it. `Err` drops the item, reported as the [`Refusal`] says.
     fn encode(&self, item: Self::Item) -> Result<Bytes, Refusal>;
@@ -173,6 +179,8 @@ pub(crate) struct Loss {
     pub(crate) kind: LossKind,
     /// How many items.
     pub(crate) count: usize,
+    /// The ids of the lost items that have one ([`Route::id`]).
+    pub(crate) ids: Vec<u128>,
     /// The HTTP status, when the server answered.
     pub(crate) status: Option<u16>,
     /// A description.
@@ -215,6 +223,9 @@ struct Counters {
     dropped: AtomicU64,
 }
 
+/// A route's [`Route::id`], boxed for the lane handle (which is not generic over the route).
+type IdOf<I> = Box<dyn Fn(&I) -> Option<u128> + Send + Sync>;
+
 /// What the lane handle and its worker share.
 struct Shared<I> {
     queue: Mutex<VecDeque<I>>,
@@ -224,11 +235,20 @@ struct Shared<I> {
     config: LaneConfig,
     route: &'static str,
     on_loss: Option<OnLoss>,
+    /// The route's [`Route::id`], for items lost before the worker sees them.
+    id_of: IdOf<I>,
 }
 
 impl<I> Shared<I> {
-    /// Counts, logs and reports a loss.
-    fn lost(&self, kind: LossKind, count: usize, status: Option<u16>, message: String) {
+    /// Counts, logs and reports a loss of `count` items, naming those of `ids`.
+    fn lost(
+        &self,
+        kind: LossKind,
+        count: usize,
+        ids: Vec<u128>,
+        status: Option<u16>,
+        message: String,
+    ) {
         if count == 0 {
             return;
         }
@@ -243,6 +263,7 @@ impl<I> Shared<I> {
                 route: self.route,
                 kind,
                 count,
+                ids,
                 status,
                 message,
             };
@@ -291,7 +312,10 @@ impl<I: Send + 'static> Lane<I> {
         on_loss: Option<OnLoss>,
         runtime: &tokio::runtime::Handle,
     ) -> Self {
+        let route = Arc::new(route);
+        let id_route = route.clone();
         let shared = Arc::new(Shared {
+            id_of: Box::new(move |item: &I| id_route.id(item)),
             queue: Mutex::new(VecDeque::new()),
             wake: Notify::new(),
             closed: AtomicBool::new(false),
@@ -312,33 +336,35 @@ impl<I: Send + 'static> Lane<I> {
         if shared.closed.load(Ordering::Acquire) {
             return false;
         }
-        let (accepted, dropped_oldest, len) = {
+        let (refused, dropped_oldest, len) = {
             let Ok(mut queue) = shared.queue.lock() else {
                 return false;
             };
             if queue.len() < shared.config.queue_size {
                 queue.push_back(item);
-                (true, false, queue.len())
+                (None, None, queue.len())
             } else if shared.config.overflow == Overflow::DropOldest && !queue.is_empty() {
-                queue.pop_front();
+                let oldest = queue.pop_front();
                 queue.push_back(item);
-                (true, true, queue.len())
+                (None, oldest, queue.len())
             } else {
-                (false, false, queue.len())
+                (Some(item), None, queue.len())
             }
         };
-        if dropped_oldest {
+        if let Some(oldest) = dropped_oldest {
             shared.lost(
                 LossKind::QueueFull,
                 1,
+                (shared.id_of)(&oldest).into_iter().collect(),
                 None,
                 "the queue was full: dropped the oldest item".into(),
             );
         }
-        if !accepted {
+        if let Some(item) = refused {
             shared.lost(
                 LossKind::QueueFull,
                 1,
+                (shared.id_of)(&item).into_iter().collect(),
                 None,
                 "the queue was full: refused an item".into(),
             );

@@ -26,6 +26,10 @@ impl Route for Toy {
         "toy"
     }
 
+    fn id(&self, item: &u32) -> Option<u128> {
+        Some(u128::from(*item))
+    }
+
     fn encode(&self, item: u32) -> Result<Bytes, Refusal> {
         if item > 999 {
             return Err(Refusal::invalid(format!("{item} is too big for a toy")));
@@ -261,13 +265,15 @@ async fn overflow_drops_the_incoming_or_the_oldest() {
                 0
             }
         );
-        assert!(
-            s.losses
-                .lock()
-                .unwrap()
-                .iter()
-                .all(|l| l.kind == LossKind::QueueFull)
-        );
+        let losses = s.losses.lock().unwrap().clone();
+        assert!(losses.iter().all(|l| l.kind == LossKind::QueueFull));
+        let lost: Vec<u128> = losses.iter().flat_map(|l| l.ids.clone()).collect();
+        let expected: Vec<u128> = if policy == Overflow::DropIncoming {
+            vec![4, 5]
+        } else {
+            vec![1, 2]
+        };
+        assert_eq!(lost, expected, "{policy:?}: the dropped items are named");
     }
 }
 
@@ -286,19 +292,20 @@ async fn rejected_invalid_and_exhausted_items_are_reported() {
     s.lane.push(2);
     s.lane.push(1000); // cannot be encoded
     s.lane.shutdown(Duration::from_secs(5)).await;
-    let kinds: Vec<(LossKind, usize)> = s
+    let kinds: Vec<(LossKind, usize, Vec<u128>)> = s
         .losses
         .lock()
         .unwrap()
         .iter()
-        .map(|l| (l.kind, l.count))
+        .map(|l| (l.kind, l.count, l.ids.clone()))
         .collect();
+    // Each loss names the items it lost (the route's ids).
     assert_eq!(
         kinds,
         [
-            (LossKind::Rejected, 1),
-            (LossKind::Invalid, 1),
-            (LossKind::RetriesExhausted, 1)
+            (LossKind::Rejected, 1, vec![1]),
+            (LossKind::Invalid, 1, vec![1000]),
+            (LossKind::RetriesExhausted, 1, vec![2])
         ]
     );
     let stats = s.lane.stats();
@@ -328,6 +335,9 @@ async fn shutdown_is_bounded_by_its_deadline_and_reports_what_is_left() {
         (losses[0].kind, losses[0].count),
         (LossKind::ShutdownTimeout, 5)
     );
+    let mut ids = losses[0].ids.clone();
+    ids.sort_unstable();
+    assert_eq!(ids, [0, 1, 2, 3, 4], "the report names every item left");
 }
 
 #[tokio::test]

@@ -18,9 +18,21 @@ use super::{Answer, Control, LaneReport, LossKind, Route, Shared};
 /// How long the worker drains when every lane handle is gone without a shutdown.
 const ORPHAN_DRAIN: Duration = Duration::from_secs(5);
 
+/// An encoded item and its id ([`Route::id`]).
+#[derive(Clone)]
+struct Encoded {
+    id: Option<u128>,
+    bytes: Bytes,
+}
+
+/// The ids of `items` that have one.
+fn ids(items: &[Encoded]) -> Vec<u128> {
+    items.iter().filter_map(|item| item.id).collect()
+}
+
 /// A batch and its retry state.
 struct Batch {
-    items: Vec<Bytes>,
+    items: Vec<Encoded>,
     /// Failed attempts so far.
     failures: u32,
     first_failure: Option<Instant>,
@@ -31,7 +43,7 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(items: Vec<Bytes>, now: Instant) -> Self {
+    fn new(items: Vec<Encoded>, now: Instant) -> Self {
         Self {
             items,
             failures: 0,
@@ -57,14 +69,15 @@ pub(super) struct Worker<R: Route> {
     shared: Arc<Shared<R::Item>>,
     requests: mpsc::UnboundedReceiver<Control>,
     handles_gone: bool,
-    buffer: Vec<Bytes>,
+    buffer: Vec<Encoded>,
     buffer_bytes: usize,
     buffer_since: Option<Instant>,
     ready: VecDeque<Batch>,
     retries: Vec<Batch>,
     in_flight: JoinSet<Sent>,
-    /// Items per send in flight, by task (to report a send that panicked or was aborted).
-    in_flight_items: HashMap<tokio::task::Id, usize>,
+    /// The ids and count of each send in flight, by task (to report a send that panicked or
+    /// was aborted).
+    in_flight_items: HashMap<tokio::task::Id, (usize, Vec<u128>)>,
     health: Health,
     /// Items per batch now: `flush_at`, halved by a 413 and back up by one per healthy send
     /// (C-LOGS.17).
@@ -75,14 +88,14 @@ pub(super) struct Worker<R: Route> {
 
 impl<R: Route> Worker<R> {
     pub(super) fn new(
-        route: R,
+        route: Arc<R>,
         transport: Transport,
         shared: Arc<Shared<R::Item>>,
         requests: mpsc::UnboundedReceiver<Control>,
     ) -> Self {
         let batch_limit = shared.config.flush_at.max(1);
         Self {
-            route: Arc::new(route),
+            route,
             transport,
             shared,
             requests,
@@ -130,8 +143,8 @@ impl<R: Route> Worker<R> {
                             self.settle(sent);
                         }
                         Err(err) => {
-                            let count = self.in_flight_items.remove(&err.id()).unwrap_or(0);
-                            self.shared.lost(LossKind::Rejected, count, None, format!("a send failed: {err}"));
+                            let (count, ids) = self.in_flight_items.remove(&err.id()).unwrap_or_default();
+                            self.shared.lost(LossKind::Rejected, count, ids, None, format!("a send failed: {err}"));
                         }
                     }
                 }
@@ -174,12 +187,18 @@ impl<R: Route> Worker<R> {
         };
         let config = &self.shared.config;
         for item in taken {
+            let id = self.route.id(&item);
             match self.route.encode(item) {
-                Err(refusal) => self.shared.lost(refusal.kind, 1, None, refusal.message),
+                Err(refusal) => {
+                    let ids = id.into_iter().collect();
+                    self.shared
+                        .lost(refusal.kind, 1, ids, None, refusal.message);
+                }
                 Ok(bytes) if bytes.len() > config.max_item_bytes => {
                     self.shared.lost(
                         LossKind::TooLarge,
                         1,
+                        id.into_iter().collect(),
                         None,
                         format!("an item of {} bytes is over the limit", bytes.len()),
                     );
@@ -187,7 +206,7 @@ impl<R: Route> Worker<R> {
                 Ok(bytes) => {
                     self.buffer_since.get_or_insert_with(Instant::now);
                     self.buffer_bytes += bytes.len();
-                    self.buffer.push(bytes);
+                    self.buffer.push(Encoded { id, bytes });
                 }
             }
         }
@@ -213,13 +232,13 @@ impl<R: Route> Worker<R> {
                 .iter()
                 .take(limit)
                 .take_while(|item| {
-                    bytes += item.len();
+                    bytes += item.bytes.len();
                     bytes <= config.max_batch_bytes
                 })
                 .count()
                 .max(1);
-            let items: Vec<Bytes> = self.buffer.drain(..take).collect();
-            self.buffer_bytes -= items.iter().map(Bytes::len).sum::<usize>();
+            let items: Vec<Encoded> = self.buffer.drain(..take).collect();
+            self.buffer_bytes -= items.iter().map(|item| item.bytes.len()).sum::<usize>();
             self.ready.push_back(Batch::new(items, now));
         }
         if self.buffer.is_empty() {
@@ -252,9 +271,11 @@ impl<R: Route> Worker<R> {
             let mut batch = batch;
             batch.started = now;
             let count = batch.items.len();
-            let send = self.route.send(&self.transport, batch.items.clone());
+            let bodies = batch.items.iter().map(|item| item.bytes.clone()).collect();
+            let send = self.route.send(&self.transport, bodies);
+            let sending = (count, ids(&batch.items));
             let handle = self.in_flight.spawn(async move { (batch, send.await) });
-            self.in_flight_items.insert(handle.id(), count);
+            self.in_flight_items.insert(handle.id(), sending);
         }
     }
 
@@ -271,6 +292,7 @@ impl<R: Route> Worker<R> {
                 return self.shared.lost(
                     LossKind::Rejected,
                     count,
+                    ids(&batch.items),
                     None,
                     format!("the send failed: {err}"),
                 );
@@ -281,7 +303,7 @@ impl<R: Route> Worker<R> {
             200..=299 => {
                 self.health.succeeded();
                 self.batch_limit = (self.batch_limit + 1).min(self.shared.config.flush_at.max(1));
-                let resend: Vec<Bytes> = answer
+                let resend: Vec<Encoded> = answer
                     .resend
                     .iter()
                     .filter_map(|&i| batch.items.get(i).cloned())
@@ -317,6 +339,7 @@ impl<R: Route> Worker<R> {
             413 => self.shared.lost(
                 LossKind::TooLarge,
                 1,
+                ids(&batch.items),
                 Some(413),
                 "the server refused a batch of one item as too large".into(),
             ),
@@ -332,6 +355,7 @@ impl<R: Route> Worker<R> {
             _ => self.shared.lost(
                 LossKind::Rejected,
                 batch.items.len(),
+                ids(&batch.items),
                 Some(code),
                 format!("the server refused the batch ({code})"),
             ),
@@ -359,6 +383,7 @@ impl<R: Route> Worker<R> {
             return self.shared.lost(
                 LossKind::RetriesExhausted,
                 count,
+                ids(&batch.items),
                 status,
                 format!("retries exhausted: {why}"),
             );
@@ -414,13 +439,20 @@ impl<R: Route> Worker<R> {
     /// The end of the shutdown: whatever is still held is reported lost.
     fn finish(&mut self) {
         self.intake();
-        let held = self.buffer.len()
-            + self.ready.iter().map(|b| b.items.len()).sum::<usize>()
-            + self.retries.iter().map(|b| b.items.len()).sum::<usize>()
-            + self.in_flight_items.values().sum::<usize>();
+        let mut held = ids(&self.buffer);
+        let mut count = self.buffer.len();
+        for batch in self.ready.iter().chain(&self.retries) {
+            count += batch.items.len();
+            held.extend(ids(&batch.items));
+        }
+        for (sending, sending_ids) in self.in_flight_items.values() {
+            count += sending;
+            held.extend(sending_ids);
+        }
         self.in_flight.abort_all();
         self.shared.lost(
             LossKind::ShutdownTimeout,
+            count,
             held,
             None,
             "the shutdown deadline passed before these items were delivered".into(),
