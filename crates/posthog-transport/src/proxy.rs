@@ -82,22 +82,18 @@ impl Proxy {
         self
     }
 
-    /// The rules, read now (the environment's at this moment).
+    /// The rules, read now (the environment's at this moment); `None` for no proxy.
     pub(crate) fn matcher(&self) -> Option<Matcher> {
-        let matcher = match &self.kind {
-            Kind::FromEnv => Matcher::from_env(),
-            Kind::Direct => return None,
-            Kind::Url { url, no_proxy } => Matcher::builder()
-                .all(url.clone())
-                .no(no_proxy.clone())
-                .build(),
-        };
-        // A matcher that sends nothing through a proxy is no matcher.
-        let probe = ["https://posthog.invalid", "http://posthog.invalid"];
-        let intercepts = probe
-            .iter()
-            .any(|uri| matcher.intercept(&Uri::from_static(uri)).is_some());
-        intercepts.then_some(matcher)
+        match &self.kind {
+            Kind::FromEnv => Some(Matcher::from_env()),
+            Kind::Direct => None,
+            Kind::Url { url, no_proxy } => Some(
+                Matcher::builder()
+                    .all(url.clone())
+                    .no(no_proxy.clone())
+                    .build(),
+            ),
+        }
     }
 }
 
