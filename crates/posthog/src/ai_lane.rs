@@ -79,6 +79,7 @@ pub(crate) fn config(options: &crate::client::config::Options) -> LaneConfig {
         max_item_bytes: MAX_AI_EVENT_BYTES,
         max_batch_bytes: AI_BATCH_BYTES,
         max_in_flight: 2,
+        max_held_bytes: options.max_pending_bytes,
         retry_for: options.retry_for,
         max_retries: options.max_retries,
         backoff_base: Duration::from_millis(200),

@@ -5,7 +5,8 @@
 //!
 //! Per lane ([`LaneConfig`]): a bounded queue with an overflow policy (drop the incoming item
 //! or the oldest), batches cut by count, bytes and interval, a per-item byte cap, sends in
-//! flight, retries paced by the server's health ([`health`]) with `Retry-After` as a floor,
+//! flight, a bound on the bytes the worker holds, retries paced by the server's health
+//! ([`health`]) with `Retry-After` as a floor,
 //! bounded by a retry window or count, 413 halving (batches stay at most half size until
 //! healthy sends ramp them back up by one item each), flush, a bounded shutdown, counters
 //! ([`LaneStats`]) and a report of every item lost ([`Loss`]).
@@ -123,6 +124,11 @@ pub(crate) struct LaneConfig {
     pub(crate) max_batch_bytes: usize,
     /// Sends at once.
     pub(crate) max_in_flight: usize,
+    /// Bytes of encoded items the worker holds (buffered, cut, in flight, waiting for a
+    /// retry): past it, it takes nothing more from the queue until sends finish, so the queue
+    /// fills and [`LaneConfig::overflow`] applies (reported) instead of memory growing through
+    /// an outage.
+    pub(crate) max_held_bytes: usize,
     /// How long a failing batch is retried, when `max_retries` is not set.
     pub(crate) retry_for: Duration,
     /// Retries per batch, when set.
@@ -143,6 +149,7 @@ impl Default for LaneConfig {
             max_item_bytes: 1_000_000,
             max_batch_bytes: 20 * 1024 * 1024,
             max_in_flight: 4,
+            max_held_bytes: 64 * 1024 * 1024,
             retry_for: Duration::from_secs(120),
             max_retries: None,
             backoff_base: Duration::from_millis(200),

@@ -353,3 +353,50 @@ async fn a_flush_reports_batches_waiting_for_a_retry_as_pending() {
     let report = s.lane.flush().await;
     assert_eq!((report.sent, report.failed, report.pending), (0, 0, 1));
 }
+
+/// While the worker holds `max_held_bytes` (here: a batch waiting out a long backoff), it
+/// takes nothing more from the queue: the queue fills and its overflow policy drops and
+/// reports, instead of memory growing through the outage. A flush counts the waiting queue as
+/// pending; the shutdown reports it lost.
+#[tokio::test]
+async fn the_worker_holds_at_most_max_held_bytes() {
+    let s = setup(LaneConfig {
+        queue_size: 3,
+        flush_at: 2,
+        max_held_bytes: 4, // "1,2" is 2 bytes: one batch of two items fills it
+        backoff_base: Duration::from_secs(30),
+        backoff_cap: Duration::from_secs(30),
+        ..LaneConfig::default()
+    })
+    .await;
+    s.server.script([Reply::status(503)]);
+    s.lane.push(10);
+    s.lane.push(11);
+    let report = s.lane.flush().await; // the batch failed and waits 30 s for its retry
+    assert_eq!(report.pending, 2);
+    let accepted: Vec<bool> = (20..30).map(|n| s.lane.push(n)).collect();
+    let report = s.lane.flush().await;
+    assert_eq!(
+        accepted.iter().filter(|a| **a).count(),
+        3,
+        "the queue took three, the worker none"
+    );
+    assert_eq!(report.pending, 2 + 3);
+    assert_eq!(s.lane.stats().dropped, 7);
+    let lost: Vec<u128> = s
+        .losses
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.kind == LossKind::QueueFull)
+        .flat_map(|l| l.ids.clone())
+        .collect();
+    assert_eq!(lost, (23..30).collect::<Vec<u128>>());
+    let report = s.lane.shutdown(Duration::from_millis(200)).await;
+    assert_eq!(report.failed, 5, "the retry and the three queued");
+    assert_eq!(
+        s.server.requests_to("/toy/").len(),
+        1,
+        "nothing more was sent"
+    );
+}

@@ -33,6 +33,8 @@ fn ids(items: &[Encoded]) -> Vec<u128> {
 /// A batch and its retry state.
 struct Batch {
     items: Vec<Encoded>,
+    /// The items' bytes.
+    bytes: usize,
     /// Failed attempts so far.
     failures: u32,
     first_failure: Option<Instant>,
@@ -45,6 +47,7 @@ struct Batch {
 impl Batch {
     fn new(items: Vec<Encoded>, now: Instant) -> Self {
         Self {
+            bytes: items.iter().map(|item| item.bytes.len()).sum(),
             items,
             failures: 0,
             first_failure: None,
@@ -75,9 +78,9 @@ pub(super) struct Worker<R: Route> {
     ready: VecDeque<Batch>,
     retries: Vec<Batch>,
     in_flight: JoinSet<Sent>,
-    /// The ids and count of each send in flight, by task (to report a send that panicked or
-    /// was aborted).
-    in_flight_items: HashMap<tokio::task::Id, (usize, Vec<u128>)>,
+    /// The count, ids and bytes of each send in flight, by task (to report a send that
+    /// panicked or was aborted, and to bound what is held).
+    in_flight_items: HashMap<tokio::task::Id, (usize, Vec<u128>, usize)>,
     health: Health,
     /// Items per batch now: `flush_at`, halved by a 413 and back up by one per healthy send
     /// (C-LOGS.17).
@@ -122,7 +125,8 @@ impl<R: Route> Worker<R> {
             self.cut(now, draining);
             self.launch(now);
             if !self.flushes.is_empty() && self.nothing_but_retries() {
-                let pending = self.retries.iter().map(|b| b.items.len() as u64).sum();
+                let retrying: usize = self.retries.iter().map(|b| b.items.len()).sum();
+                let pending = (retrying + self.queued()) as u64;
                 for waiter in std::mem::take(&mut self.flushes) {
                     self.answer(waiter, pending);
                 }
@@ -143,7 +147,7 @@ impl<R: Route> Worker<R> {
                             self.settle(sent);
                         }
                         Err(err) => {
-                            let (count, ids) = self.in_flight_items.remove(&err.id()).unwrap_or_default();
+                            let (count, ids, _) = self.in_flight_items.remove(&err.id()).unwrap_or_default();
                             self.shared.lost(LossKind::Rejected, count, ids, None, format!("a send failed: {err}"));
                         }
                     }
@@ -179,8 +183,28 @@ impl<R: Route> Worker<R> {
         }
     }
 
-    /// Takes every queued item, encodes it and buffers it (or reports it lost).
+    /// The bytes of encoded items held: buffered, cut, in flight, waiting for a retry.
+    fn held_bytes(&self) -> usize {
+        self.buffer_bytes
+            + self
+                .ready
+                .iter()
+                .chain(&self.retries)
+                .map(|b| b.bytes)
+                .sum::<usize>()
+            + self
+                .in_flight_items
+                .values()
+                .map(|(_, _, bytes)| bytes)
+                .sum::<usize>()
+    }
+
+    /// Takes every queued item, encodes it and buffers it (or reports it lost); nothing
+    /// while `max_held_bytes` are held (the queue's overflow policy applies meanwhile).
     fn intake(&mut self) {
+        if self.held_bytes() >= self.shared.config.max_held_bytes {
+            return;
+        }
         let taken = match self.shared.queue.lock() {
             Ok(mut queue) => std::mem::take(&mut *queue),
             Err(_) => return,
@@ -273,7 +297,7 @@ impl<R: Route> Worker<R> {
             let count = batch.items.len();
             let bodies = batch.items.iter().map(|item| item.bytes.clone()).collect();
             let send = self.route.send(&self.transport, bodies);
-            let sending = (count, ids(&batch.items));
+            let sending = (count, ids(&batch.items), batch.bytes);
             let handle = self.in_flight.spawn(async move { (batch, send.await) });
             self.in_flight_items.insert(handle.id(), sending);
         }
@@ -315,6 +339,7 @@ impl<R: Route> Worker<R> {
                     .fetch_add(delivered as u64, Ordering::Relaxed);
                 if !resend.is_empty() {
                     let again = Batch {
+                        bytes: resend.iter().map(|item| item.bytes.len()).sum(),
                         items: resend,
                         ..batch
                     };
@@ -397,13 +422,19 @@ impl<R: Route> Worker<R> {
         self.retries.push(batch);
     }
 
-    /// Whether only batches waiting for a retry are held (nothing queued, buffered, cut or
-    /// in flight).
+    /// Whether only batches waiting for a retry are held (nothing buffered, cut or in flight,
+    /// and nothing queued that the worker could take: while `max_held_bytes` are held, queued
+    /// items wait with the retries).
     fn nothing_but_retries(&self) -> bool {
         self.buffer.is_empty()
             && self.ready.is_empty()
             && self.in_flight.is_empty()
-            && self.shared.queue.lock().map_or(true, |q| q.is_empty())
+            && (self.queued() == 0 || self.held_bytes() >= self.shared.config.max_held_bytes)
+    }
+
+    /// Items in the queue.
+    fn queued(&self) -> usize {
+        self.shared.queue.lock().map_or(0, |q| q.len())
     }
 
     /// When the worker must look again without being woken.
@@ -436,16 +467,24 @@ impl<R: Route> Worker<R> {
         }
     }
 
-    /// The end of the shutdown: whatever is still held is reported lost.
+    /// The end of the shutdown: whatever is still held or queued is reported lost.
     fn finish(&mut self) {
-        self.intake();
-        let mut held = ids(&self.buffer);
-        let mut count = self.buffer.len();
+        let queued = match self.shared.queue.lock() {
+            Ok(mut queue) => std::mem::take(&mut *queue),
+            Err(_) => Default::default(),
+        };
+        let mut held: Vec<u128> = queued
+            .iter()
+            .filter_map(|item| self.route.id(item))
+            .collect();
+        let mut count = queued.len();
+        held.extend(ids(&self.buffer));
+        count += self.buffer.len();
         for batch in self.ready.iter().chain(&self.retries) {
             count += batch.items.len();
             held.extend(ids(&batch.items));
         }
-        for (sending, sending_ids) in self.in_flight_items.values() {
+        for (sending, sending_ids, _) in self.in_flight_items.values() {
             count += sending;
             held.extend(sending_ids);
         }

@@ -324,6 +324,7 @@ impl Client {
                 max_item_bytes: MAX_REQUEST_BYTES,
                 max_batch_bytes: MAX_REQUEST_BYTES,
                 max_in_flight: 1,
+                max_held_bytes: 32 * 1024 * 1024,
                 retry_for: options.retry_for,
                 max_retries: Some(config.max_retries),
                 backoff_base: std::time::Duration::from_millis(200),

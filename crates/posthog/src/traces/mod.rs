@@ -619,6 +619,7 @@ impl Client {
                 max_item_bytes: 1_000_000,
                 max_batch_bytes: 1_500_000,
                 max_in_flight: 1,
+                max_held_bytes: 32 * 1024 * 1024,
                 retry_for: options.retry_for,
                 max_retries: options.max_retries,
                 backoff_base: Duration::from_millis(200),
