@@ -68,15 +68,11 @@ fn edge_example() -> Result {
     let target = root().join("target");
     let wasm = target.join(TARGET).join("debug/examples/edge.wasm");
     let out = target.join("edge");
-    let status = Command::new("wasm-bindgen")
-        .args(["--target", "nodejs", "--out-dir"])
-        .arg(&out)
-        .arg(&wasm)
-        .status()
-        .map_err(|e| format!("cannot run wasm-bindgen: {e}"))?;
-    if !status.success() {
-        return Err(format!("wasm-bindgen failed ({status})"));
-    }
+    let (out_dir, wasm) = (out.to_string_lossy(), wasm.to_string_lossy());
+    run(
+        "wasm-bindgen",
+        &["--target", "nodejs", "--out-dir", &out_dir, &wasm],
+    )?;
     let script = format!(
         r#"const {{ evaluate }} = require({module:?});
 const definitions = require("fs").readFileSync({definitions:?}, "utf8");
@@ -91,15 +87,7 @@ console.log(`edge: ${{Object.keys(flags).length}} flags decided in wasm under No
             .display()
             .to_string(),
     );
-    let status = Command::new("node")
-        .args(["-e", &script])
-        .status()
-        .map_err(|e| format!("cannot run node: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("the edge example failed under Node ({status})"))
-    }
+    run("node", &["-e", &script])
 }
 
 fn succeeds(program: &str, args: &[&str]) -> bool {
@@ -119,14 +107,19 @@ fn output(program: &str, args: &[&str]) -> String {
 
 fn sh(script: &str) -> Result {
     eprintln!("==> {script}");
-    let status = Command::new("sh")
-        .args(["-c", script])
+    run("sh", &["-c", script])
+}
+
+/// Runs `program` with `args`; an error when it cannot start or fails.
+fn run(program: &str, args: &[&str]) -> Result {
+    let status = Command::new(program)
+        .args(args)
         .status()
-        .map_err(|e| format!("cannot run sh: {e}"))?;
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`{script}` failed ({status})"))
+        Err(format!("`{program}` failed ({status})"))
     }
 }
 
