@@ -12,8 +12,10 @@ use posthog_transport::Transport;
 use uuid::Uuid;
 
 use crate::Client;
-use crate::lane::{Lane, LaneConfig, LossKind, Overflow, Refusal, Route, SendFuture};
-use crate::pipeline::Envelope;
+use crate::capture::Envelope;
+use crate::lane::{
+    Arena, Lane, LaneConfig, LossKind, Outgoing, Overflow, Refusal, Route, SendFuture,
+};
 use crate::report::{DeliveryError, DeliveryErrorKind};
 
 /// The AI endpoint.
@@ -43,8 +45,8 @@ impl Route for AiRoute {
         event.get_uuid().map(|uuid| uuid.as_u128())
     }
 
-    fn encode(&self, event: Event) -> Result<Bytes, Refusal> {
-        let json = serde_json::to_vec(&event).map_err(|e| {
+    fn encode(&self, event: Event, arena: &mut Arena) -> Result<Bytes, Refusal> {
+        let json = arena.json(&event).map_err(|e| {
             Refusal::invalid(format!(
                 "AI event {:?} did not serialise: {e}",
                 event.name()
@@ -59,11 +61,11 @@ impl Route for AiRoute {
                 json.len()
             )));
         }
-        Ok(Bytes::from(json))
+        Ok(json)
     }
 
-    fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
-        let body = self.envelope.body_of(items.iter().map(|b| &b[..]));
+    fn send<'a>(&'a self, transport: &'a Transport, batch: &'a Outgoing) -> SendFuture<'a> {
+        let body = self.envelope.body_of(batch.bodies());
         crate::routes::post(transport, AI_PATH, body.to_vec(), None, false)
     }
 }
@@ -84,18 +86,7 @@ pub(crate) fn config(options: &crate::client::config::Options) -> LaneConfig {
         max_retries: options.max_retries,
         backoff_base: Duration::from_millis(200),
         backoff_cap: Duration::from_secs(30),
-    }
-}
-
-/// The `on_error` kind of a lane's loss.
-pub(crate) fn delivery_kind(kind: LossKind) -> DeliveryErrorKind {
-    match kind {
-        LossKind::QueueFull => DeliveryErrorKind::QueueFull,
-        LossKind::Invalid => DeliveryErrorKind::Invalid,
-        LossKind::TooLarge => DeliveryErrorKind::EventTooLarge,
-        LossKind::Rejected => DeliveryErrorKind::Rejected,
-        LossKind::RetriesExhausted => DeliveryErrorKind::RetriesExhausted,
-        LossKind::ShutdownTimeout => DeliveryErrorKind::ShutdownTimeout,
+        ..LaneConfig::default()
     }
 }
 
@@ -173,9 +164,9 @@ impl Client {
                 status,
                 message,
             };
-            crate::pipeline::report(self.counters(), options.on_error.as_ref(), error, true);
+            crate::report::report(self.counters(), options.on_error.as_ref(), error, true);
         };
-        let json = match route.encode(event) {
+        let json = match route.encode(event, &mut Arena::default()) {
             Ok(json) => json,
             Err(refusal) => {
                 let kind = match refusal.kind {
@@ -187,7 +178,16 @@ impl Client {
             }
         };
         crate::report::Counters::add(&self.counters().captured, 1);
-        let outcome = match route.send(transport, vec![json]).await {
+        let batch = Outgoing {
+            items: vec![crate::lane::Encoded {
+                id: Some(uuid.as_u128()),
+                bytes: json,
+            }],
+            attempt: 1,
+            key: posthog_core::ids::new_uuid(),
+            first_attempt: Utc::now(),
+        };
+        let outcome = match route.send(transport, &batch).await {
             Ok(answer) if answer.status.is_success() => {
                 crate::report::Counters::add(&self.counters().sent, 1);
                 return Ok(Some(uuid));
@@ -223,7 +223,7 @@ impl Client {
             let route = AiRoute {
                 envelope: Envelope::new(&options.api_key, options.historical_migration),
             };
-            let on_loss = crate::routes::report_losses(options.on_error.clone(), "AI lane");
+            let on_loss = crate::routes::report_losses(options.on_error.clone(), Some("AI lane"));
             Lane::start(route, transport.clone(), config(options), on_loss, runtime)
         }))
     }

@@ -69,7 +69,6 @@ pub mod middleware;
 pub mod openai;
 #[cfg(feature = "openfeature")]
 pub mod openfeature;
-mod pipeline;
 mod report;
 mod routes;
 #[cfg(feature = "test-util")]
@@ -97,8 +96,6 @@ pub use global::{GlobalGuard, capture, global, init_global};
 pub use hooks::{BeforeSend, HookError};
 #[doc(inline)]
 #[doc(inline)]
-pub use pipeline::{FlushReport, ShutdownReport};
-#[doc(inline)]
 pub use posthog_core::FlagValue;
 pub use posthog_core::ai::AiEvent;
 #[doc(inline)]
@@ -108,7 +105,7 @@ pub use posthog_core::{Event, EventError, PersonProperties, Properties};
 /// Request-body encodings (see [`ClientBuilder::content_encoding`]).
 pub use posthog_transport::ContentEncoding;
 #[doc(inline)]
-pub use report::{DeliveryError, DeliveryErrorKind, OnError, Stats};
+pub use report::{DeliveryError, DeliveryErrorKind, FlushReport, OnError, ShutdownReport, Stats};
 
 /// Wire types, builders and the flag hash.
 pub use posthog_core as core;

@@ -157,3 +157,70 @@ pub struct Stats {
     /// Events accepted but neither sent nor failed yet.
     pub pending: u64,
 }
+
+/// Reports lost events: counts them, logs, and calls `on_error` (whose panics are contained).
+pub(crate) fn report(
+    counters: &Counters,
+    on_error: Option<&OnError>,
+    error: DeliveryError,
+    failed: bool,
+) {
+    let counter = if failed {
+        &counters.failed
+    } else {
+        &counters.dropped
+    };
+    Counters::add(counter, error.count);
+    tracing::warn!(target: "posthog", kind = ?error.kind, count = error.count, status = ?error.status, "{}", error.message);
+    if let Some(on_error) = on_error {
+        if crate::hooks::contain(|| on_error(&error)).is_none() {
+            tracing::warn!(target: "posthog", "the on_error callback panicked");
+        }
+    }
+}
+
+/// The outcome of a flush.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// client.capture(posthog::Event::new("order_placed", "user-123"));
+/// let report: posthog::FlushReport = client.flush().await;
+/// assert_eq!((report.sent, report.failed, report.pending), (1, 0, 0));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct FlushReport {
+    /// Events delivered by this flush.
+    pub sent: u64,
+    /// Events given up on during this flush.
+    pub failed: u64,
+    /// Events still queued for a later retry.
+    pub pending: u64,
+}
+
+/// The outcome of a shutdown.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = posthog::test_util::FakePostHog::start().await;
+/// # let client = posthog::Client::builder("phc_project_token").host(server.url()).build()?;
+/// client.capture(posthog::Event::new("order_placed", "user-123"));
+/// let report: posthog::ShutdownReport = client.shutdown(std::time::Duration::from_secs(5)).await;
+/// assert!(!report.timed_out && report.undelivered == 0);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Events delivered during the final drain.
+    pub sent: u64,
+    /// Events that could not be delivered (failed, or still unsent at the deadline).
+    pub undelivered: u64,
+    /// Whether the deadline passed before the queue was drained.
+    pub timed_out: bool,
+}

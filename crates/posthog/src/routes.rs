@@ -1,11 +1,12 @@
-//! What the routes on the shared delivery lane (AI, logs, traces) have in common: sending one
+//! What the routes on the shared delivery lane (events, AI, logs, traces) have in common: sending one
 //! body and reading the answer, reporting losses to `on_error`, and OTLP resource attributes.
 
 use bytes::Bytes;
 use posthog_transport::Transport;
 use serde_json::{Map, Value};
 
-use crate::lane::{Answer, Loss, OnLoss, SendFuture};
+use crate::DeliveryErrorKind;
+use crate::lane::{Answer, Loss, LossKind, OnLoss, SendFuture};
 
 /// One `POST {host}{path}` of `body` (gzipped when `gzip` says so, the project token as
 /// `Authorization: Bearer` when `bearer`), read as the lane's [`Answer`].
@@ -15,30 +16,29 @@ pub(crate) fn post(
     body: Vec<u8>,
     gzip: Option<bool>,
     bearer: bool,
-) -> SendFuture {
+) -> SendFuture<'static> {
     let (transport, path) = (transport.clone(), path.to_owned());
     Box::pin(async move {
         let response = transport
             .post_json(&path, Bytes::from(body), gzip, bearer)
             .await?;
-        Ok(Answer {
-            status: response.status(),
-            retry_after: posthog_transport::retry::classify::retry_after(response.headers()),
-            resend: Vec::new(),
-        })
+        Ok(Answer::status(
+            response.status(),
+            posthog_transport::retry::classify::retry_after(response.headers()),
+        ))
     })
 }
 
-/// Hands a lane's losses to `on_error`, their message prefixed with `route` (the lane counts
-/// and logs them itself).
+/// Hands a lane's losses to `on_error`, their message prefixed with `route` when given (the
+/// lane counts and logs them itself).
 pub(crate) fn report_losses(
     on_error: Option<crate::OnError>,
-    route: &'static str,
+    route: Option<&'static str>,
 ) -> Option<OnLoss> {
     let on_error = on_error?;
     Some(std::sync::Arc::new(move |loss: &Loss| {
         let error = crate::DeliveryError {
-            kind: crate::ai_lane::delivery_kind(loss.kind),
+            kind: delivery_kind(loss.kind),
             count: loss.count,
             uuids: loss
                 .ids
@@ -46,7 +46,10 @@ pub(crate) fn report_losses(
                 .map(|&id| uuid::Uuid::from_u128(id))
                 .collect(),
             status: loss.status,
-            message: format!("{route}: {}", loss.message),
+            message: match route {
+                Some(route) => format!("{route}: {}", loss.message),
+                None => loss.message.clone(),
+            },
         };
         if crate::hooks::contain(|| on_error(&error)).is_none() {
             tracing::warn!(target: "posthog", "the on_error callback panicked");
@@ -77,4 +80,17 @@ pub(crate) fn resource(
     );
     out.insert("os.name".into(), std::env::consts::OS.into());
     out
+}
+
+/// The `on_error` kind of a lane's loss.
+pub(crate) fn delivery_kind(kind: LossKind) -> DeliveryErrorKind {
+    match kind {
+        LossKind::QueueFull => DeliveryErrorKind::QueueFull,
+        LossKind::Invalid => DeliveryErrorKind::Invalid,
+        LossKind::TooLarge => DeliveryErrorKind::EventTooLarge,
+        LossKind::Rejected => DeliveryErrorKind::Rejected,
+        LossKind::RetriesExhausted => DeliveryErrorKind::RetriesExhausted,
+        LossKind::ShutdownTimeout => DeliveryErrorKind::ShutdownTimeout,
+        LossKind::Abandoned => DeliveryErrorKind::Abandoned,
+    }
 }

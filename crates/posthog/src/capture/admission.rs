@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::Client;
 use crate::hooks::{self, HookOutcome};
-use crate::pipeline::report;
+use crate::report::report;
 use crate::report::{Counters, DeliveryError, DeliveryErrorKind};
 
 impl Client {

@@ -1,21 +1,30 @@
 //! Capture: the calls that queue events ([`Client::capture`], the identity calls,
 //! `capture_immediate`), admission ([`admission`]) and the SDK-owned properties
-//! ([`defaults`]). The events themselves travel on the events pipeline (`pipeline/`).
+//! ([`defaults`]). The events themselves travel on the delivery lane (`lane/`) by the events route
+//! ([`route`]).
 
 mod admission;
 mod defaults;
+mod pace;
+mod route;
 
 pub(crate) use defaults::Defaults;
+pub(crate) use route::{Envelope, EventItem, EventsRoute};
+
+/// An admitted event as the events lane takes it: to serialise there, or serialised here.
+enum Hand {
+    Item(EventItem),
+    Encoded(Uuid, bytes::Bytes),
+}
 
 use chrono::{DateTime, Utc};
 use posthog_core::{Event, PersonProperties, Properties};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::Client;
 use crate::error::Error;
-use crate::pipeline::{Msg, report};
-use crate::report::{Counters, DeliveryError, DeliveryErrorKind};
+use crate::lane::Refused;
+use crate::report::{Counters, DeliveryError, DeliveryErrorKind, report};
 
 impl Client {
     /// Captures an event; returns its uuid, or `None` when it was not queued (disabled, opted
@@ -43,35 +52,33 @@ impl Client {
         self.enqueue(event, |event| self.event_message(event, add_defaults, now))
     }
 
-    /// The worker's message for an admitted event. An occasional capture hands over the event
-    /// itself, serialised by the worker off this thread. A thread capturing back to back
-    /// ([`crate::pipeline::back_to_back`]), or any capture while the worker is behind (a
+    /// What goes on the events lane for an admitted event. An occasional capture hands over
+    /// the event itself, serialised by the lane's worker off this thread. A thread capturing
+    /// back to back ([`pace::back_to_back`]), or any capture while the worker is behind (a
     /// batch's worth already waiting, as in a burst), serialises a `/batch/` event here
-    /// instead, into this thread's arena: the channel then carries bytes that the worker only
-    /// queues, rather than event maps it would serialise and free across threads, so it
-    /// catches up, the channel does not overflow, and a queued event holds its JSON only.
+    /// instead, into this thread's arena: the lane then carries bytes that the worker only
+    /// batches, rather than event maps it would serialise and free across threads, so it
+    /// catches up, the queue does not overflow, and a queued event holds its JSON only.
     /// (Capture v1 events always go as they are.)
     fn event_message(
         &self,
         event: Event,
         add_defaults: bool,
         now: DateTime<Utc>,
-    ) -> Result<Msg, String> {
+    ) -> Result<Hand, String> {
         let v1 = self.inner.options.capture_mode == crate::CaptureMode::V1;
         let serialise_here = !v1
-            && (crate::pipeline::back_to_back(now.timestamp_micros())
-                || self.inner.tx.as_ref().is_some_and(|queue| queue.busy()));
+            && (pace::back_to_back(now.timestamp_micros())
+                || self.inner.events.as_ref().is_some_and(|lane| lane.behind()));
         if !serialise_here {
-            let event = Box::new(event);
-            return Ok(if add_defaults {
-                Msg::Event(event)
-            } else {
-                Msg::Complete(event)
-            });
+            return Ok(Hand::Item(EventItem::Event {
+                event: Box::new(event),
+                add_defaults,
+            }));
         }
         let uuid = event.get_uuid().unwrap_or_default();
-        crate::pipeline::local_json(&self.inner.defaults.merged(&event, add_defaults))
-            .map(|json| Msg::Json { uuid, json })
+        crate::lane::arena::local_json(&self.inner.defaults.merged(&event, add_defaults))
+            .map(|json| Hand::Encoded(uuid, json))
             .map_err(|err| format!("event {uuid} did not serialise: {err}"))
     }
 
@@ -102,20 +109,20 @@ impl Client {
         let event = self.admit(event, Utc::now())?;
         let add_defaults = !self.defaults_set_at_admission();
         self.enqueue(event, |event| {
-            Ok(Msg::Exception {
+            Ok(Hand::Item(EventItem::Exception {
                 event: Box::new(event),
                 trace: Box::new(trace),
                 add_defaults,
-            })
+            }))
         })
     }
 
-    /// Hands an admitted event to the worker as the message `wrap` makes of it (an `Err`:
-    /// the event could not be serialised, which is counted and reported).
+    /// Hands an admitted event to the events lane as `wrap` makes it (an `Err`: the event
+    /// could not be serialised, which is counted and reported).
     fn enqueue(
         &self,
         event: Event,
-        wrap: impl FnOnce(Event) -> Result<Msg, String>,
+        wrap: impl FnOnce(Event) -> Result<Hand, String>,
     ) -> Option<Uuid> {
         let uuid = event.get_uuid();
         if self.inner.options.debug {
@@ -124,41 +131,36 @@ impl Client {
         if !self.inner.options.send {
             return uuid;
         }
-        let tx = self.inner.tx.as_ref()?;
-        let msg = match wrap(event) {
-            Ok(msg) => msg,
-            Err(message) => {
-                self.drop_event(DeliveryErrorKind::Invalid, uuid, message);
-                return None;
-            }
-        };
-        let msg = if tx.overflowing() {
-            msg
-        } else {
-            match tx.try_send(msg) {
-                Ok(()) => {
-                    Counters::add(&self.inner.counters.captured, 1);
-                    return uuid;
+        let lane = self.inner.events.as_ref()?;
+        let (id, json) = match wrap(event) {
+            Ok(Hand::Item(item)) => match lane.try_push(item) {
+                Ok(()) => return uuid,
+                Err(Refused::Closed(_)) => return self.shut_out(uuid),
+                // The queue is full: the event waits serialised, within `max_pending_bytes`.
+                Err(Refused::Full(item)) => {
+                    let id = item.uuid();
+                    let v1 = self.inner.options.capture_mode == crate::CaptureMode::V1;
+                    let (defaults, in_app) = (&self.inner.defaults, &self.inner.options.in_app);
+                    match crate::lane::arena::with_local(|arena| {
+                        item.encode(arena, defaults, in_app, v1)
+                    }) {
+                        Ok(json) => (id, json),
+                        Err(message) => {
+                            self.drop_event(DeliveryErrorKind::Invalid, uuid, message);
+                            return None;
+                        }
+                    }
                 }
-                Err(mpsc::error::TrySendError::Full(msg)) => msg,
-                Err(mpsc::error::TrySendError::Closed(_)) => return self.shut_out(uuid),
-            }
-        };
-        // The channel is full (or the overflow in use, whose events must not be overtaken):
-        // the event waits serialised, within `max_pending_bytes`.
-        let event = match self.message_json(msg) {
-            Ok(event) => event,
+            },
+            Ok(Hand::Encoded(id, json)) => (id, json),
             Err(message) => {
                 self.drop_event(DeliveryErrorKind::Invalid, uuid, message);
                 return None;
             }
         };
-        match tx.overflow(event) {
-            Ok(()) => {
-                Counters::add(&self.inner.counters.captured, 1);
-                uuid
-            }
-            Err(crate::pipeline::Refused::Full) => {
+        match lane.push_encoded(Some(id.as_u128()), json) {
+            Ok(()) => uuid,
+            Err(Refused::Full(())) => {
                 let message = format!(
                     "queue full ({} events waiting and max_pending_bytes ({}) reached); event dropped",
                     self.inner.options.max_queue_size, self.inner.options.max_pending_bytes
@@ -166,34 +168,16 @@ impl Client {
                 self.drop_event(DeliveryErrorKind::QueueFull, uuid, message);
                 None
             }
-            Err(crate::pipeline::Refused::Closed) => self.shut_out(uuid),
+            Err(Refused::Closed(())) => self.shut_out(uuid),
         }
     }
 
-    /// Reports an event that arrived after the worker stopped taking events (the client is
+    /// Reports an event that arrived after the lane stopped taking events (the client is
     /// shutting down); always `None`.
     fn shut_out(&self, uuid: Option<Uuid>) -> Option<Uuid> {
         let message = "event captured while the client shut down; dropped".to_owned();
         self.drop_event(DeliveryErrorKind::Abandoned, uuid, message);
         None
-    }
-
-    /// An event message serialised on this thread, as the worker would have: for the
-    /// overflow, when the channel is full.
-    fn message_json(&self, msg: Msg) -> Result<crate::pipeline::PendingEvent, String> {
-        let (mut event, add_defaults) = match msg.into_payload(&self.inner.options.in_app) {
-            Ok(crate::pipeline::Payload::Json(event)) => return Ok(event),
-            Ok(crate::pipeline::Payload::Event(event, add_defaults)) => (event, add_defaults),
-            Err(_) => return Err("not an event".into()),
-        };
-        let uuid = event.get_uuid().unwrap_or_default();
-        let v1 = self.inner.options.capture_mode == crate::CaptureMode::V1;
-        let defaults = &self.inner.defaults;
-        crate::pipeline::with_local(|arena| {
-            crate::pipeline::write_event(arena, &mut event, add_defaults, defaults, v1)
-        })
-        .map(|json| crate::pipeline::PendingEvent { uuid, json })
-        .map_err(|err| format!("event {uuid} did not serialise: {err}"))
     }
 
     /// Captures and delivers one event now, returning the delivery outcome (C-CAPTURE.10):

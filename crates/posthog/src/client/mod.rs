@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use posthog_core::Event;
 use posthog_transport::Transport;
-use tokio::sync::{Mutex as AsyncMutex, oneshot};
+use tokio::sync::Mutex as AsyncMutex;
 
 use crate::capture::Defaults;
 use crate::client::config::Options;
 use crate::error::Error;
-use crate::pipeline::{FlushReport, Msg, ShutdownReport};
-use crate::report::{Counters, Stats};
+use crate::lane::{Lane, LaneReport, LaneStats};
+use crate::report::{Counters, FlushReport, ShutdownReport, Stats};
 
 /// How long past its deadline [`Client::shutdown`] may take: the worker's report of what it
 /// could not deliver (logging it and calling `on_error`) happens at the deadline.
@@ -59,7 +59,8 @@ pub(crate) struct Inner {
     pub(crate) flags: Arc<crate::feature_flags::FlagsRuntime>,
     pub(crate) defaults: Arc<Defaults>,
     pub(crate) transport: Option<Transport>,
-    pub(crate) tx: Option<crate::pipeline::Queue>,
+    /// The events lane (`None`: the client sends nothing).
+    pub(crate) events: Option<Lane<crate::capture::EventItem>>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) opted_out: AtomicBool,
     pub(crate) shut_down: AtomicBool,
@@ -78,7 +79,7 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("host", &self.inner.options.host)
-            .field("enabled", &self.inner.tx.is_some())
+            .field("enabled", &self.inner.events.is_some())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -139,7 +140,7 @@ impl Client {
     /// ```
     #[inline]
     pub fn is_enabled(&self) -> bool {
-        self.inner.tx.is_some() && !self.inner.shut_down.load(Ordering::Acquire)
+        self.inner.events.is_some() && !self.inner.shut_down.load(Ordering::Acquire)
     }
 
     /// Stops capturing until [`Client::opt_in`]: every capture-type call is a no-op (C-CAPTURE.3).
@@ -206,14 +207,27 @@ impl Client {
     /// ```
     pub fn stats(&self) -> Stats {
         let mut stats = self.inner.counters.snapshot();
-        if let Some(lane) = self.inner.ai_lane.get() {
-            let ai = lane.stats();
-            stats.captured += ai.queued;
-            stats.sent += ai.sent;
-            stats.failed += ai.failed;
-            stats.dropped += ai.dropped;
-            stats.pending += ai.queued.saturating_sub(ai.sent + ai.failed);
+        let lanes = [
+            self.inner.events.as_ref().map(Lane::stats),
+            self.inner.ai_lane.get().map(Lane::stats),
+        ];
+        for lane in lanes.into_iter().flatten() {
+            let LaneStats {
+                queued,
+                sent,
+                failed,
+                dropped,
+                retried,
+                batches,
+            } = lane;
+            stats.captured += queued;
+            stats.sent += sent;
+            stats.failed += failed;
+            stats.dropped += dropped;
+            stats.retried += retried;
+            stats.batches += batches;
         }
+        stats.pending = stats.captured.saturating_sub(stats.sent + stats.failed);
         stats
     }
 
@@ -261,15 +275,21 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn flush(&self) -> FlushReport {
-        let Some(tx) = &self.inner.tx else {
+        let Some(lane) = &self.inner.events else {
             return FlushReport::default();
         };
         let events = async {
-            let (reply, done) = oneshot::channel();
-            if tx.send(Msg::Flush(reply)).await.is_err() {
-                return FlushReport::default();
+            let LaneReport {
+                sent,
+                failed,
+                pending,
+                ..
+            } = lane.flush().await;
+            FlushReport {
+                sent,
+                failed,
+                pending,
             }
-            done.await.unwrap_or_default()
         };
         let ai = async {
             match self.inner.ai_lane.get() {
@@ -341,11 +361,20 @@ impl Client {
         }
         self.inner.shut_down.store(true, Ordering::Release);
         let drained = async {
-            let Some(done) = self.inner.tx.as_ref().and_then(|tx| tx.stop(deadline)) else {
+            let Some(done) = self
+                .inner
+                .events
+                .as_ref()
+                .and_then(|lane| lane.stop(deadline))
+            else {
                 return ShutdownReport::default();
             };
             match tokio::time::timeout_at((deadline + SHUTDOWN_SLACK).into(), done).await {
-                Ok(Ok(report)) => report,
+                Ok(Ok(report)) => ShutdownReport {
+                    sent: report.sent,
+                    undelivered: report.failed,
+                    timed_out: report.timed_out,
+                },
                 // The worker could not answer in time (its runtime is starved or gone).
                 _ => ShutdownReport {
                     timed_out: true,
@@ -406,7 +435,7 @@ impl Client {
     /// ```
     pub fn shutdown_blocking(&self, timeout: Duration) -> Option<ShutdownReport> {
         if self.inner.shut_down.load(Ordering::Acquire)
-            || self.inner.tx.as_ref().is_none_or(|tx| tx.worker_gone())
+            || self.inner.events.as_ref().is_none_or(Lane::worker_gone)
         {
             return None;
         }

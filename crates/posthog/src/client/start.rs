@@ -1,16 +1,16 @@
-//! Starting a client: the transport, the events worker, the flag poller.
+//! Starting a client: the transport, the events lane, the flag poller.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use posthog_transport::{RetryPolicy, Transport};
-use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+use tokio::sync::Mutex as AsyncMutex;
 
 use super::{Client, Inner};
-use crate::capture::Defaults;
+use crate::capture::{Defaults, Envelope, EventsRoute};
 use crate::client::config::Options;
 use crate::error::Error;
-use crate::pipeline::{Worker, WorkerConfig};
+use crate::lane::{Lane, LaneConfig, Overflow};
 use crate::report::Counters;
 
 impl Client {
@@ -30,7 +30,7 @@ impl Client {
             options.on_error.clone(),
         ));
         let mut worker_runtime = None;
-        let (transport, tx) = if enabled {
+        let (transport, events) = if enabled {
             let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
             worker_runtime = Some(runtime.clone());
             let mut transport = Transport::builder(&options.api_key)
@@ -57,62 +57,35 @@ impl Client {
                 transport = transport.service(posthog_transport::from_service(http.build()?));
             }
             let transport = transport.build()?;
-            let (tx, rx) = mpsc::channel(options.max_queue_size);
-            let (stop, stop_rx) = oneshot::channel();
-            let wake = Arc::new(tokio::sync::Notify::new());
-            let shared = Arc::new(crate::pipeline::Shared::new(options.max_pending_bytes));
-            let config = WorkerConfig {
-                flush_at: if options.sync_mode {
-                    1
-                } else {
-                    options.flush_at
+            let events = Lane::start(
+                EventsRoute {
+                    envelope: Arc::new(Envelope::new(
+                        &options.api_key,
+                        options.historical_migration,
+                    )),
+                    defaults: defaults.clone(),
+                    in_app: options.in_app.clone(),
+                    v1: (options.capture_mode == crate::CaptureMode::V1).then(|| {
+                        options.content_encoding.unwrap_or(if options.gzip {
+                            posthog_transport::ContentEncoding::Gzip
+                        } else {
+                            posthog_transport::ContentEncoding::Identity
+                        })
+                    }),
+                    historical_migration: options.historical_migration,
                 },
-                flush_interval: options.flush_interval,
-                max_batch_bytes: options.max_batch_bytes,
-                max_event_bytes: options.max_event_bytes,
-                max_retries: options.max_retries,
-                retry_for: options.retry_for,
-                max_pending_bytes: options.max_pending_bytes,
-                max_in_flight: options.max_in_flight,
-                retry: RetryPolicy::ingestion(options.max_retries.unwrap_or(0)),
-                debug: options.debug,
-                in_app: options.in_app.clone(),
-                drop_timeout: options.shutdown_timeout,
-                v1: (options.capture_mode == crate::CaptureMode::V1).then(|| {
-                    options.content_encoding.unwrap_or(if options.gzip {
-                        posthog_transport::ContentEncoding::Gzip
-                    } else {
-                        posthog_transport::ContentEncoding::Identity
-                    })
-                }),
-            };
-            let flush_at = config.flush_at;
-            let worker = Worker::new(
-                rx,
-                stop_rx,
-                wake.clone(),
                 transport.clone(),
-                &options.api_key,
-                options.historical_migration,
-                config,
-                counters.clone(),
-                options.on_error.clone(),
-                defaults.clone(),
-                shared.clone(),
+                events_config(&options),
+                crate::routes::report_losses(options.on_error.clone(), None),
+                &runtime,
             );
-            runtime.spawn(worker.run());
             if options.local_evaluation && options.personal_api_key.is_some() {
                 let _entered = runtime.enter();
                 flags.start_poller(transport.clone(), options.poll_interval);
             } else if options.local_evaluation_asked {
                 tracing::warn!(target: "posthog", "local flag evaluation needs a personal API key (personal_api_key); flags will be evaluated remotely");
             }
-            (
-                Some(transport),
-                Some(crate::pipeline::Queue::new(
-                    tx, stop, wake, flush_at, shared,
-                )),
-            )
+            (Some(transport), Some(events))
         } else {
             (None, None)
         };
@@ -126,7 +99,7 @@ impl Client {
                 defaults,
                 options,
                 transport,
-                tx,
+                events,
                 counters,
                 opted_out: AtomicBool::new(false),
                 shut_down: AtomicBool::new(false),
@@ -137,5 +110,33 @@ impl Client {
                 shutdown_report: AsyncMutex::new(None),
             }),
         })
+    }
+}
+
+/// The events lane's settings from the client's: `max_queue_size` events queued, then
+/// serialised ones within `max_pending_bytes`, which also bounds what the worker holds;
+/// retries as capture's (`RetryPolicy::ingestion`).
+fn events_config(options: &Options) -> LaneConfig {
+    let retry = RetryPolicy::ingestion(options.max_retries.unwrap_or(0));
+    LaneConfig {
+        queue_size: options.max_queue_size.max(1),
+        overflow: Overflow::DropIncoming,
+        flush_at: if options.sync_mode {
+            1
+        } else {
+            options.flush_at.max(1)
+        },
+        flush_interval: options.flush_interval,
+        max_item_bytes: options.max_event_bytes,
+        max_batch_bytes: options.max_batch_bytes,
+        max_in_flight: options.max_in_flight,
+        max_held_bytes: options.max_pending_bytes,
+        retry_for: options.retry_for,
+        max_retries: options.max_retries,
+        backoff_base: retry.base,
+        backoff_cap: retry.cap,
+        jitter: retry.jitter,
+        orphan_drain: options.shutdown_timeout,
+        debug: options.debug,
     }
 }

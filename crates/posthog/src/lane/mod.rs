@@ -1,47 +1,60 @@
 //! A delivery lane: the queue, batching, sending, retrying and shutdown every pipeline needs,
 //! for items of any kind. What is a pipeline's own is its [`Route`]: how a queued item becomes
-//! bytes and how a batch of them is sent and answered. The lane carries items and bytes only;
-//! it knows nothing of events, and imports nothing of the crate outside `lane/`.
+//! bytes, how a batch of them is sent, and how the answer reads item by item. The lane carries
+//! items and bytes only; it knows nothing of events, and imports nothing of the crate outside
+//! `lane/`.
 //!
 //! Per lane ([`LaneConfig`]): a bounded queue with an overflow policy (drop the incoming item
-//! or the oldest), batches cut by count, bytes and interval, a per-item byte cap, sends in
-//! flight, a bound on the bytes the worker holds, retries paced by the server's health
-//! ([`health`]) with `Retry-After` as a floor,
-//! bounded by a retry window or count, 413 halving (batches stay at most half size until
-//! healthy sends ramp them back up by one item each), flush, a bounded shutdown, counters
-//! ([`LaneStats`]) and a report of every item lost ([`Loss`]).
+//! or the oldest) that also takes items the caller encoded already ([`Lane::push_encoded`],
+//! bounded by bytes, in order with the others), batches cut by count, bytes and interval, a
+//! per-item byte cap, sends in flight, a bound on the bytes the worker holds, retries paced by
+//! the server's health ([`health`]) with `Retry-After` as a floor, bounded by a retry window
+//! or count, 413 halving (batches stay at most half size until healthy sends ramp them back
+//! up by one item each), batches kept deflated while the server struggles ([`backlog`]),
+//! per-item verdicts, flush by batch identity, a bounded shutdown, counters ([`LaneStats`])
+//! and a report of every item lost ([`Loss`]).
 //!
-//! Three routes run on it: the AI lane (`ai_lane.rs`), logs (`logs/`) and traces (`traces/`).
-//! The events pipeline (`pipeline/`) predates the lane and shares only its [`health`] pacing.
-//! docs/architecture.md says how to add a route.
+//! Four routes run on it: events (`capture/route.rs`), the AI lane (`ai_lane.rs`), logs
+//! (`logs/`) and traces (`traces/`). docs/architecture.md says how to add one.
 
+pub(crate) mod arena;
+mod backlog;
+mod batch;
+mod flushing;
 pub(crate) mod health;
+mod packed;
+mod queue;
+mod settle;
 mod worker;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
 use posthog_transport::{Transport, TransportError};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub(crate) use arena::Arena;
+pub(crate) use batch::Encoded;
+use queue::{Queued, Shared, Stop};
 
 /// A boxed send of one batch.
-pub(crate) type SendFuture = Pin<Box<dyn Future<Output = Result<Answer, TransportError>> + Send>>;
+pub(crate) type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Answer, TransportError>> + Send + 'a>>;
 
 /// What is a pipeline's own on a lane.
 pub(crate) trait Route: Send + Sync + 'static {
     /// What the pipeline queues.
     type Item: Send + 'static;
 
-    /// The route's name, in logs and loss reports.
+    /// The route's name, in logs.
     fn name(&self) -> &'static str;
 
     /// An item's id, named in the report when it is lost (an event's uuid); `None`: items
@@ -50,13 +63,41 @@ pub(crate) trait Route: Send + Sync + 'static {
         None
     }
 
-    /// A queued item as the bytes it adds to a body. Runs on the lane's worker, never on the
-    /// thread that queued it. `Err` drops the item, reported as the [`Refusal`] says.
-    fn encode(&self, item: Self::Item) -> Result<Bytes, Refusal>;
+    /// A queued item as the bytes it adds to a body, written into `arena` when that suits
+    /// (items then share its chunks). Runs on the lane's worker, never on the thread that
+    /// queued it. `Err` drops the item, reported as the [`Refusal`] says.
+    fn encode(&self, item: Self::Item, arena: &mut Arena) -> Result<Bytes, Refusal>;
 
-    /// Sends one body made of `items` (the route builds it: a JSON array, an OTLP request, …)
-    /// through `transport`, one attempt, and reads the answer.
-    fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture;
+    /// Sends one body made of `batch` (the route builds it: a JSON array, an OTLP request, …)
+    /// through `transport`, one attempt, and reads the answer. Called on a task of its own,
+    /// off the worker.
+    fn send<'a>(&'a self, transport: &'a Transport, batch: &'a Outgoing) -> SendFuture<'a>;
+
+    /// Whether a batch answered with this status (not 2xx, not 413) is tried again; others
+    /// are lost ([`LossKind::Rejected`]). By default 408, 429 and 5xx.
+    fn retryable(&self, status: u16) -> bool {
+        matches!(status, 408 | 429 | 500..=599)
+    }
+}
+
+/// One attempt of one batch, as the route sends it.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    /// The items, in order: their bytes and ids ([`Route::id`]).
+    pub(crate) items: Vec<Encoded>,
+    /// The attempt's number: 1 for the first.
+    pub(crate) attempt: u32,
+    /// The batch's own id, the same on every attempt (a request id, say).
+    pub(crate) key: Uuid,
+    /// When the batch's first attempt started, the same on every attempt.
+    pub(crate) first_attempt: chrono::DateTime<chrono::Utc>,
+}
+
+impl Outgoing {
+    /// The items' bytes, in order.
+    pub(crate) fn bodies(&self) -> impl Iterator<Item = &[u8]> + Clone {
+        self.items.iter().map(|item| &item.bytes[..])
+    }
 }
 
 /// Why a route would not encode an item: reported as a loss of this kind, with this message
@@ -85,6 +126,15 @@ impl Refusal {
     }
 }
 
+/// What the server said of one item of a batch it answered with a 2xx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotTaken {
+    /// Send it again (with the batch's key, as its next attempt).
+    Retry,
+    /// Lost for good, for this reason ([`LossKind::Rejected`]).
+    Dropped(String),
+}
+
 /// How the server answered one send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Answer {
@@ -92,9 +142,20 @@ pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     /// The server's `Retry-After`, if any.
     pub(crate) retry_after: Option<Duration>,
-    /// On a 2xx answer: the positions of items the server asks to have sent again (per-item
-    /// verdicts); the others are delivered.
-    pub(crate) resend: Vec<usize>,
+    /// On a 2xx answer: the items, by position, the server did not take (per-item verdicts);
+    /// the others are delivered.
+    pub(crate) not_taken: Vec<(usize, NotTaken)>,
+}
+
+impl Answer {
+    /// An answer that speaks for the whole batch.
+    pub(crate) fn status(status: StatusCode, retry_after: Option<Duration>) -> Self {
+        Self {
+            status,
+            retry_after,
+            not_taken: Vec::new(),
+        }
+    }
 }
 
 /// What a full queue does with one more item.
@@ -113,9 +174,9 @@ pub(crate) struct LaneConfig {
     pub(crate) queue_size: usize,
     /// What a full queue does.
     pub(crate) overflow: Overflow,
-    /// Items per batch; a batch is cut as soon as this many wait.
+    /// Items per batch; the worker is woken and a batch cut as soon as this many wait.
     pub(crate) flush_at: usize,
-    /// The longest an item waits for a batch to fill.
+    /// The worker looks at the queue at least this often, and sends a partial batch then.
     pub(crate) flush_interval: Duration,
     /// An item larger than this is dropped ([`LossKind::TooLarge`]).
     pub(crate) max_item_bytes: usize,
@@ -125,9 +186,10 @@ pub(crate) struct LaneConfig {
     /// Sends at once.
     pub(crate) max_in_flight: usize,
     /// Bytes of encoded items the worker holds (buffered, cut, in flight, waiting for a
-    /// retry): past it, it takes nothing more from the queue until sends finish, so the queue
-    /// fills and [`LaneConfig::overflow`] applies (reported) instead of memory growing through
-    /// an outage.
+    /// retry), and the budget of items queued encoded past `queue_size`: past it, the worker
+    /// takes nothing more from the queue until sends finish, so the queue fills and
+    /// [`LaneConfig::overflow`] applies (reported) instead of memory growing through an
+    /// outage. While the server struggles, batches past a sixteenth of it wait deflated.
     pub(crate) max_held_bytes: usize,
     /// How long a failing batch is retried, when `max_retries` is not set.
     pub(crate) retry_for: Duration,
@@ -135,8 +197,14 @@ pub(crate) struct LaneConfig {
     pub(crate) max_retries: Option<u32>,
     /// The first retry's wait; it doubles per failed round, up to `backoff_cap`.
     pub(crate) backoff_base: Duration,
-    /// The longest wait between retries.
+    /// The longest wait between retries, and the cap on a `Retry-After`.
     pub(crate) backoff_cap: Duration,
+    /// Up to this fraction of a backoff is added at random.
+    pub(crate) jitter: f64,
+    /// How long the worker drains when every lane handle is gone without a shutdown.
+    pub(crate) orphan_drain: Duration,
+    /// Log every delivered batch.
+    pub(crate) debug: bool,
 }
 
 impl Default for LaneConfig {
@@ -154,6 +222,9 @@ impl Default for LaneConfig {
             max_retries: None,
             backoff_base: Duration::from_millis(200),
             backoff_cap: Duration::from_secs(30),
+            jitter: 0.0,
+            orphan_drain: Duration::from_secs(5),
+            debug: false,
         }
     }
 }
@@ -165,16 +236,18 @@ pub(crate) enum LossKind {
     QueueFull,
     /// The route could not encode the item.
     Invalid,
-    /// The item alone is larger than the per-item or per-batch cap, or the server said so
-    /// of a batch of one (413).
+    /// The item alone is larger than the per-item cap, or the server said so of a batch of
+    /// one (413).
     TooLarge,
-    /// The server refused the batch for good (a 4xx other than 408, 413 and 429), or the
-    /// request failed in a way a retry cannot mend.
+    /// The server refused the batch (or these items of it) for good, or the request failed
+    /// in a way a retry cannot mend.
     Rejected,
     /// The batch kept failing for the whole retry window (or count).
     RetriesExhausted,
     /// Shutdown's deadline passed first.
     ShutdownTimeout,
+    /// The worker was stopped (its runtime shut down) with the items still held.
+    Abandoned,
 }
 
 /// A report of lost items.
@@ -209,95 +282,57 @@ pub(crate) struct LaneStats {
     pub(crate) failed: u64,
     /// Items never accepted (the queue was full; with `DropOldest`, the oldest made room).
     pub(crate) dropped: u64,
+    /// Items sent again after a failed attempt (once per attempt).
+    pub(crate) retried: u64,
+    /// Sends that delivered a batch.
+    pub(crate) batches: u64,
 }
 
 /// The outcome of a flush or shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct LaneReport {
-    /// Items delivered meanwhile.
+    /// Items of the batches it covered delivered meanwhile.
     pub(crate) sent: u64,
-    /// Items lost meanwhile.
+    /// Items of the batches it covered lost meanwhile.
     pub(crate) failed: u64,
-    /// Items still held (waiting for a retry) when it returned.
+    /// Items still held (waiting for a retry) when a flush returned.
     pub(crate) pending: u64,
+    /// A shutdown: whether its deadline passed first.
+    pub(crate) timed_out: bool,
 }
 
-#[derive(Debug, Default)]
-struct Counters {
-    queued: AtomicU64,
-    sent: AtomicU64,
-    failed: AtomicU64,
-    dropped: AtomicU64,
+/// Why a queue did not take an item.
+#[derive(Debug)]
+pub(crate) enum Refused<T> {
+    /// It is full (and [`Overflow::DropIncoming`], or nothing older to drop).
+    Full(T),
+    /// The lane is shutting down or gone.
+    Closed(T),
 }
 
-/// A route's [`Route::id`], boxed for the lane handle (which is not generic over the route).
-type IdOf<I> = Box<dyn Fn(&I) -> Option<u128> + Send + Sync>;
-
-/// What the lane handle and its worker share.
-struct Shared<I> {
-    queue: Mutex<VecDeque<I>>,
-    wake: Notify,
-    closed: AtomicBool,
-    counters: Counters,
-    config: LaneConfig,
-    route: &'static str,
-    on_loss: Option<OnLoss>,
-    /// The route's [`Route::id`], for items lost before the worker sees them.
-    id_of: IdOf<I>,
-}
-
-impl<I> Shared<I> {
-    /// Counts, logs and reports a loss of `count` items, naming those of `ids`.
-    fn lost(
-        &self,
-        kind: LossKind,
-        count: usize,
-        ids: Vec<u128>,
-        status: Option<u16>,
-        message: String,
-    ) {
-        if count == 0 {
-            return;
-        }
-        let counter = match kind {
-            LossKind::QueueFull => &self.counters.dropped,
-            _ => &self.counters.failed,
-        };
-        counter.fetch_add(count as u64, Ordering::Relaxed);
-        tracing::warn!(target: "posthog", route = self.route, ?kind, count, ?status, "{message}");
-        if let Some(on_loss) = &self.on_loss {
-            let loss = Loss {
-                route: self.route,
-                kind,
-                count,
-                ids,
-                status,
-                message,
-            };
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_loss(&loss))).is_err() {
-                tracing::warn!(target: "posthog", "the loss callback panicked");
-            }
-        }
-    }
-}
-
-/// A request to the worker besides new items.
-enum Control {
-    Flush(oneshot::Sender<LaneReport>),
-    Shutdown(Instant, oneshot::Sender<LaneReport>),
-}
-
-/// A running lane: queue items with [`Lane::push`]; clone it freely.
+/// A running lane: queue items with [`Lane::push`]; clone it freely. When the last handle is
+/// dropped, the worker delivers what it holds for [`LaneConfig::orphan_drain`] and stops.
 pub(crate) struct Lane<I> {
     shared: Arc<Shared<I>>,
-    control: mpsc::UnboundedSender<Control>,
+    _handle: Arc<Handle<I>>,
+}
+
+/// Tells the worker when the last lane handle is gone.
+struct Handle<I> {
+    shared: Arc<Shared<I>>,
+}
+
+impl<I> Drop for Handle<I> {
+    fn drop(&mut self) {
+        self.shared.handles_gone();
+    }
 }
 
 impl<I> Clone for Lane<I> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
-            control: self.control.clone(),
+            _handle: self._handle.clone(),
         }
     }
 }
@@ -321,106 +356,109 @@ impl<I: Send + 'static> Lane<I> {
     ) -> Self {
         let route = Arc::new(route);
         let id_route = route.clone();
-        let shared = Arc::new(Shared {
-            id_of: Box::new(move |item: &I| id_route.id(item)),
-            queue: Mutex::new(VecDeque::new()),
-            wake: Notify::new(),
-            closed: AtomicBool::new(false),
-            counters: Counters::default(),
-            route: route.name(),
+        let (stop, stopped) = oneshot::channel();
+        let shared = Arc::new(Shared::new(
+            route.name(),
             config,
             on_loss,
-        });
-        let (control, requests) = mpsc::unbounded_channel();
-        runtime.spawn(worker::Worker::new(route, transport, shared.clone(), requests).run());
-        Self { shared, control }
+            Box::new(move |item: &I| id_route.id(item)),
+            stop,
+        ));
+        let worker = worker::Worker::new(route, transport, shared.clone(), stopped);
+        runtime.spawn(worker.run());
+        Self {
+            _handle: Arc::new(Handle {
+                shared: shared.clone(),
+            }),
+            shared,
+        }
     }
 
     /// Queues `item` without waiting; `false` when it was refused (the lane is shut down, or
     /// the queue is full and refuses new items), which is counted and reported.
     pub(crate) fn push(&self, item: I) -> bool {
-        let shared = &self.shared;
-        if shared.closed.load(Ordering::Acquire) {
-            return false;
-        }
-        let (refused, dropped_oldest, len) = {
-            let Ok(mut queue) = shared.queue.lock() else {
-                return false;
-            };
-            if queue.len() < shared.config.queue_size {
-                queue.push_back(item);
-                (None, None, queue.len())
-            } else if shared.config.overflow == Overflow::DropOldest && !queue.is_empty() {
-                let oldest = queue.pop_front();
-                queue.push_back(item);
-                (None, oldest, queue.len())
-            } else {
-                (Some(item), None, queue.len())
+        match self.shared.push(Queued::Item(item)) {
+            Ok(()) => true,
+            Err(Refused::Full(Queued::Item(item))) => {
+                let ids = (self.shared.id_of)(&item).into_iter().collect();
+                self.shared.lost(
+                    LossKind::QueueFull,
+                    1,
+                    ids,
+                    None,
+                    "the queue was full: refused an item".into(),
+                );
+                false
             }
-        };
-        if let Some(oldest) = dropped_oldest {
-            shared.lost(
-                LossKind::QueueFull,
-                1,
-                (shared.id_of)(&oldest).into_iter().collect(),
-                None,
-                "the queue was full: dropped the oldest item".into(),
-            );
+            Err(_) => false,
         }
-        if let Some(item) = refused {
-            shared.lost(
-                LossKind::QueueFull,
-                1,
-                (shared.id_of)(&item).into_iter().collect(),
-                None,
-                "the queue was full: refused an item".into(),
-            );
-            return false;
-        }
-        shared.counters.queued.fetch_add(1, Ordering::Relaxed);
-        // The first item after the worker took the queue starts its interval (the worker,
-        // asleep with nothing held, would not look again for an hour); a batch's worth is cut
-        // at once.
-        if len == 1 || len >= shared.config.flush_at {
-            shared.wake.notify_one();
-        }
-        true
     }
 
-    /// Sends what is queued and waits until every batch had its attempt; batches waiting to
-    /// be retried are `pending` in the report.
+    /// Queues `item` without waiting or reporting a refusal: the caller decides what a full
+    /// queue means (say, encoding the item itself for [`Lane::push_encoded`]).
+    pub(crate) fn try_push(&self, item: I) -> Result<(), Refused<I>> {
+        self.shared.push(Queued::Item(item)).map_err(|refused| {
+            let unwrap = |queued| match queued {
+                Queued::Item(item) => item,
+                _ => unreachable!("an item was pushed"),
+            };
+            match refused {
+                Refused::Full(queued) => Refused::Full(unwrap(queued)),
+                Refused::Closed(queued) => Refused::Closed(unwrap(queued)),
+            }
+        })
+    }
+
+    /// Queues an item the caller encoded already (the worker only batches it), in order with
+    /// the others. Past `queue_size` items it is still taken while the bytes queued encoded
+    /// plus those the worker holds stay within `max_held_bytes`. Not reported when refused.
+    pub(crate) fn push_encoded(&self, id: Option<u128>, bytes: Bytes) -> Result<(), Refused<()>> {
+        self.shared
+            .push(Queued::Encoded(Encoded { id, bytes }))
+            .map_err(|refused| match refused {
+                Refused::Full(_) => Refused::Full(()),
+                Refused::Closed(_) => Refused::Closed(()),
+            })
+    }
+
+    /// Whether a batch's worth (`flush_at`) of items waits in the queue: the worker is behind.
+    #[inline]
+    pub(crate) fn behind(&self) -> bool {
+        self.shared.waiting() >= self.shared.config.flush_at
+    }
+
+    /// Whether the worker is gone (its task ended, or its runtime shut down).
+    pub(crate) fn worker_gone(&self) -> bool {
+        self.shared.worker_gone()
+    }
+
+    /// Sends everything queued before the call and waits until each of those batches had its
+    /// attempt (a retry waiting out a paused server counts as `pending`).
     pub(crate) async fn flush(&self) -> LaneReport {
         let (reply, answer) = oneshot::channel();
-        if self.control.send(Control::Flush(reply)).is_err() {
-            return LaneReport::default();
-        }
+        self.shared.push_control(Queued::Flush(reply));
         answer.await.unwrap_or_default()
     }
 
-    /// Stops taking items and delivers what it holds, retries included, for at most
-    /// `timeout`; what is left then is reported lost ([`LossKind::ShutdownTimeout`]).
-    pub(crate) async fn shutdown(&self, timeout: Duration) -> LaneReport {
-        self.shared.closed.store(true, Ordering::Release);
+    /// Stops taking items and delivers what it holds, retries included, until `deadline`;
+    /// what is left then is reported lost ([`LossKind::ShutdownTimeout`]). `None` when the
+    /// lane was stopped already.
+    pub(crate) fn stop(&self, deadline: Instant) -> Option<oneshot::Receiver<LaneReport>> {
         let (reply, answer) = oneshot::channel();
-        let deadline = Instant::now() + timeout;
-        if self
-            .control
-            .send(Control::Shutdown(deadline, reply))
-            .is_err()
-        {
-            return LaneReport::default();
+        self.shared.stop(Stop { deadline, reply })?;
+        Some(answer)
+    }
+
+    /// [`Lane::stop`] for at most `timeout`, awaited.
+    pub(crate) async fn shutdown(&self, timeout: Duration) -> LaneReport {
+        match self.stop(Instant::now() + timeout) {
+            Some(answer) => answer.await.unwrap_or_default(),
+            None => LaneReport::default(),
         }
-        answer.await.unwrap_or_default()
     }
 
     /// The counters.
     pub(crate) fn stats(&self) -> LaneStats {
-        let c = &self.shared.counters;
-        LaneStats {
-            queued: c.queued.load(Ordering::Relaxed),
-            sent: c.sent.load(Ordering::Relaxed),
-            failed: c.failed.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-        }
+        self.shared.counters.snapshot(self.shared.queued())
     }
 }

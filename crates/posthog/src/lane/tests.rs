@@ -6,18 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Method, Request};
+use posthog_transport::Transport;
 use posthog_transport::test_util::{Reply, TestServer};
-use posthog_transport::{RequestPolicy, RetryPolicy, Transport};
 
 use super::{
-    Answer, Lane, LaneConfig, Loss, LossKind, OnLoss, Overflow, Refusal, Route, SendFuture,
+    Answer, Arena, Lane, LaneConfig, Loss, LossKind, NotTaken, OnLoss, Outgoing, Overflow, Refusal,
+    Route, SendFuture,
 };
 
 /// Numbers, sent as `[1,2,3]`; a number over 999 cannot be encoded.
-struct Toy {
-    url: String,
-}
+struct Toy;
 
 impl Route for Toy {
     type Item = u32;
@@ -26,39 +24,56 @@ impl Route for Toy {
         "toy"
     }
 
+    fn retryable(&self, status: u16) -> bool {
+        // 418: a status this route chooses to retry, besides the lane's usual ones.
+        matches!(status, 408 | 418 | 429 | 500..=599)
+    }
+
     fn id(&self, item: &u32) -> Option<u128> {
         Some(u128::from(*item))
     }
 
-    fn encode(&self, item: u32) -> Result<Bytes, Refusal> {
+    fn encode(&self, item: u32, _arena: &mut Arena) -> Result<Bytes, Refusal> {
         if item > 999 {
             return Err(Refusal::invalid(format!("{item} is too big for a toy")));
         }
         Ok(Bytes::from(item.to_string()))
     }
 
-    fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
-        let body: Vec<&[u8]> = items.iter().map(|b| &b[..]).collect();
-        let body = Bytes::from([b"[".as_slice(), &body.join(&b","[..]), b"]"].concat());
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(format!("{}/toy/", self.url))
-            .body(body)
-            .expect("request");
-        RequestPolicy {
-            retry: RetryPolicy::none(),
-            timeout: Some(Duration::from_secs(5)),
-            gzip: false,
-        }
-        .apply(&mut request);
-        let service = transport.service();
+    /// `POST /toy/?key=…&attempt=…` with `[1,2,3]`; a 2xx body `{"retry":[i…],"drop":[i…]}`
+    /// gives per-item verdicts by position.
+    fn send<'a>(&'a self, transport: &'a Transport, batch: &'a Outgoing) -> SendFuture<'a> {
         Box::pin(async move {
-            let response = tower::ServiceExt::oneshot(service, request).await?;
-            Ok(Answer {
-                status: response.status(),
-                retry_after: posthog_transport::retry::classify::retry_after(response.headers()),
-                resend: Vec::new(),
-            })
+            let body: Vec<&[u8]> = batch.bodies().collect();
+            let body = Bytes::from([b"[".as_slice(), &body.join(&b","[..]), b"]"].concat());
+            let path = format!("/toy/?key={}&attempt={}", batch.key, batch.attempt);
+            let response = transport.post_json(&path, body, Some(false), false).await?;
+            let mut answer = Answer::status(
+                response.status(),
+                posthog_transport::retry::classify::retry_after(response.headers()),
+            );
+            let verdicts: serde_json::Value =
+                serde_json::from_slice(response.body()).unwrap_or_default();
+            let at = |key: &str| -> Vec<usize> {
+                verdicts[key]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|i| i.as_u64())
+                            .map(|i| i as usize)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            answer
+                .not_taken
+                .extend(at("retry").into_iter().map(|i| (i, NotTaken::Retry)));
+            answer.not_taken.extend(
+                at("drop")
+                    .into_iter()
+                    .map(|i| (i, NotTaken::Dropped("no toys today".into()))),
+            );
+            Ok(answer)
         })
     }
 }
@@ -80,7 +95,7 @@ async fn setup(config: LaneConfig) -> Setup {
     let on_loss: OnLoss = Arc::new(move |loss: &Loss| sink.lock().unwrap().push(loss.clone()));
     let runtime = tokio::runtime::Handle::current();
     let lane = Lane::start(
-        Toy { url: server.url() },
+        Toy,
         transport,
         config,
         Some(on_loss),
@@ -161,7 +176,12 @@ async fn the_interval_sends_a_partial_batch() {
 
 #[tokio::test]
 async fn failures_are_retried_and_retry_after_is_a_floor() {
-    let s = setup(quick(LaneConfig::default())).await;
+    // `Retry-After` is capped at `backoff_cap`: 2 s here.
+    let s = setup(LaneConfig {
+        backoff_cap: Duration::from_secs(2),
+        ..quick(LaneConfig::default())
+    })
+    .await;
     s.server.script([
         Reply::status(503),
         Reply::status(429).header("retry-after", "1"),
@@ -356,8 +376,7 @@ async fn a_flush_reports_batches_waiting_for_a_retry_as_pending() {
 
 /// While the worker holds `max_held_bytes` (here: a batch waiting out a long backoff), it
 /// takes nothing more from the queue: the queue fills and its overflow policy drops and
-/// reports, instead of memory growing through the outage. A flush counts the waiting queue as
-/// pending; the shutdown reports it lost.
+/// reports, instead of memory growing through the outage.
 #[tokio::test]
 async fn the_worker_holds_at_most_max_held_bytes() {
     let s = setup(LaneConfig {
@@ -375,13 +394,11 @@ async fn the_worker_holds_at_most_max_held_bytes() {
     let report = s.lane.flush().await; // the batch failed and waits 30 s for its retry
     assert_eq!(report.pending, 2);
     let accepted: Vec<bool> = (20..30).map(|n| s.lane.push(n)).collect();
-    let report = s.lane.flush().await;
     assert_eq!(
         accepted.iter().filter(|a| **a).count(),
         3,
         "the queue took three, the worker none"
     );
-    assert_eq!(report.pending, 2 + 3);
     assert_eq!(s.lane.stats().dropped, 7);
     let lost: Vec<u128> = s
         .losses
@@ -392,11 +409,219 @@ async fn the_worker_holds_at_most_max_held_bytes() {
         .flat_map(|l| l.ids.clone())
         .collect();
     assert_eq!(lost, (23..30).collect::<Vec<u128>>());
-    let report = s.lane.shutdown(Duration::from_millis(200)).await;
-    assert_eq!(report.failed, 5, "the retry and the three queued");
+    // The shutdown takes the queue whatever the worker holds; the server has recovered, so
+    // the queued three are delivered and their success lets the retry go at once.
+    let report = s.lane.shutdown(Duration::from_secs(5)).await;
+    assert_eq!((report.sent, report.failed), (5, 0));
     assert_eq!(
         s.server.requests_to("/toy/").len(),
-        1,
-        "nothing more was sent"
+        1 + 2 + 1,
+        "[10,11], [20,21], [22], [10,11]"
     );
+}
+
+/// The route's answer reads item by item: delivered, dropped (lost and reported with its id)
+/// or retried — as the same batch, with the same key, as its next attempt.
+#[tokio::test]
+async fn per_item_verdicts_drop_or_resend_as_the_same_batch() {
+    let s = setup(quick(LaneConfig {
+        flush_at: 4,
+        ..LaneConfig::default()
+    }))
+    .await;
+    s.server.script([
+        Reply::json(200, &serde_json::json!({"retry": [1, 3], "drop": [2]})),
+        Reply::json(200, &serde_json::json!({})),
+    ]);
+    for n in [1, 2, 3, 4] {
+        s.lane.push(n);
+    }
+    let report = s.lane.shutdown(Duration::from_secs(5)).await;
+    assert_eq!((report.sent, report.failed), (3, 1));
+    assert_eq!(bodies(&s.server), [vec![1, 2, 3, 4], vec![2, 4]]);
+    let requests = s.server.requests_to("/toy/");
+    let query = |i: usize| requests[i].query.clone().unwrap_or_default();
+    let key = |q: &str| q.split('&').next().unwrap_or_default().to_owned();
+    assert_eq!(key(&query(0)), key(&query(1)), "one key for both attempts");
+    assert!(query(0).ends_with("attempt=1") && query(1).ends_with("attempt=2"));
+    let losses = s.losses.lock().unwrap();
+    assert_eq!(losses.len(), 1);
+    assert_eq!(
+        (losses[0].kind, &losses[0].ids),
+        (LossKind::Rejected, &vec![3])
+    );
+    assert!(
+        losses[0].message.contains("no toys today"),
+        "{}",
+        losses[0].message
+    );
+    let stats = s.lane.stats();
+    assert_eq!(
+        (stats.sent, stats.failed, stats.retried, stats.batches),
+        (3, 1, 2, 2)
+    );
+}
+
+/// What is retried is the route's to say: this one retries 418.
+#[tokio::test]
+async fn the_route_says_which_statuses_are_retried() {
+    let s = setup(quick(LaneConfig::default())).await;
+    s.server
+        .script([Reply::status(418), Reply::ok(), Reply::status(409)]);
+    s.lane.push(1);
+    let report = s.lane.flush().await;
+    assert_eq!(
+        (report.sent, report.pending),
+        (0, 1),
+        "418: waits for a retry"
+    );
+    let report = s.lane.flush().await;
+    assert_eq!(report.sent, 1, "a flush gives a waiting retry its attempt");
+    s.lane.push(2);
+    let report = s.lane.flush().await;
+    assert_eq!((report.sent, report.failed), (0, 1), "409 is final");
+    assert_eq!(s.server.requests_to("/toy/").len(), 3);
+}
+
+/// A flush covers what was queued before it, by batch identity: pushes that keep coming
+/// while it waits do not hold it up.
+#[tokio::test]
+async fn a_flush_waits_for_its_own_batches_only() {
+    let s = setup(LaneConfig {
+        flush_at: 10,
+        ..LaneConfig::default()
+    })
+    .await;
+    s.server
+        .set_default(Reply::ok().delay(Duration::from_millis(50)));
+    for n in 0..10 {
+        s.lane.push(n);
+    }
+    let lane = s.lane.clone();
+    let pusher = tokio::spawn(async move {
+        for n in 10..400u32 {
+            lane.push(n % 1000);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let report = tokio::time::timeout(Duration::from_secs(2), s.lane.flush())
+        .await
+        .expect("the flush answers while pushes continue");
+    assert!(report.sent >= 10, "{report:?}");
+    pusher.abort();
+}
+
+/// Items the caller encoded itself keep their place among the others, and past `queue_size`
+/// they are still taken within the byte budget (`max_held_bytes`).
+#[tokio::test]
+async fn encoded_items_keep_their_order_and_fit_the_byte_budget() {
+    let s = setup(LaneConfig {
+        queue_size: 2,
+        flush_at: 100,
+        flush_interval: Duration::from_secs(60),
+        max_held_bytes: 8,
+        ..LaneConfig::default()
+    })
+    .await;
+    // The worker is idle (no batch's worth, no tick for a minute): everything stays queued.
+    assert!(s.lane.push(1));
+    assert!(
+        s.lane
+            .push_encoded(Some(2), Bytes::from_static(b"2"))
+            .is_ok()
+    );
+    assert!(s.lane.try_push(3).is_err(), "two items: the queue is full");
+    assert!(
+        s.lane
+            .push_encoded(Some(4), Bytes::from_static(b"44"))
+            .is_ok()
+    );
+    assert!(
+        s.lane
+            .push_encoded(Some(5), Bytes::from_static(b"555"))
+            .is_ok()
+    );
+    assert!(
+        matches!(
+            s.lane.push_encoded(Some(6), Bytes::from_static(b"6666")),
+            Err(super::Refused::Full(()))
+        ),
+        "1 + 2 + 3 + 4 bytes is over 8"
+    );
+    assert!(!s.lane.push(7), "push reports the full queue");
+    let report = s.lane.flush().await;
+    assert_eq!(report.sent, 4);
+    assert_eq!(bodies(&s.server), [vec![1, 2, 44, 555]]);
+    let dropped: Vec<u128> = s
+        .losses
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l.ids.clone())
+        .collect();
+    assert_eq!(
+        dropped,
+        [7],
+        "refusals of try_push and push_encoded are the caller's to report"
+    );
+}
+
+/// A worker stopped with items held (its runtime shut down before the lane's shutdown) says
+/// so, with their ids.
+#[test]
+fn a_worker_dropped_with_items_reports_them_abandoned() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let losses = Arc::new(Mutex::new(Vec::new()));
+    let sink = losses.clone();
+    let on_loss: OnLoss = Arc::new(move |loss: &Loss| sink.lock().unwrap().push(loss.clone()));
+    let lane = {
+        let _entered = runtime.enter();
+        Lane::start(
+            Toy,
+            Transport::builder("phc_lane")
+                .host("http://127.0.0.1:9")
+                .build()
+                .expect("transport"),
+            LaneConfig {
+                flush_interval: Duration::from_secs(60),
+                ..LaneConfig::default()
+            },
+            Some(on_loss),
+            runtime.handle(),
+        )
+    };
+    for n in [1, 2, 3] {
+        lane.push(n);
+    }
+    drop(runtime);
+    let losses = losses.lock().unwrap();
+    assert_eq!(losses.len(), 1, "{losses:?}");
+    assert_eq!(losses[0].kind, LossKind::Abandoned);
+    assert_eq!(losses[0].ids, [1, 2, 3]);
+    assert!(lane.worker_gone());
+    assert!(!lane.push(4), "a lane whose worker is gone refuses items");
+}
+
+/// The worker processes at most `DRAIN_STEP` queued items per turn of its loop and wakes
+/// itself for the rest (so sends and packing get their turn under a producer as fast as it).
+#[tokio::test]
+async fn a_drain_takes_a_bounded_step_and_wakes_itself_for_the_rest() {
+    let s = setup(LaneConfig {
+        queue_size: 100_000,
+        flush_at: 100_000,
+        flush_interval: Duration::from_secs(60),
+        ..LaneConfig::default()
+    })
+    .await;
+    let step = super::worker::DRAIN_STEP;
+    for n in 0..(step + 10) as u32 {
+        s.lane.push(n % 1000);
+    }
+    let report = tokio::time::timeout(Duration::from_secs(5), s.lane.flush())
+        .await
+        .expect("the rest is taken at once, not at the next interval");
+    assert_eq!(report.sent, (step + 10) as u64);
 }

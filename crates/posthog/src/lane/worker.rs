@@ -1,92 +1,103 @@
-//! The lane's worker: takes items from the queue and encodes them, cuts batches, sends them as
-//! tasks, settles each answer (delivered, resend, retry, halve, lose), and answers flushes and
-//! the shutdown.
+//! The lane's worker (C-BATCHER, C-RETRY-QUEUE): one task that takes items from the queue and
+//! encodes them (each once, into its arena), cuts batches by count, bytes and interval, and
+//! sends them as separate tasks, a few at a time, so bodies are built and compressed on every
+//! core while the worker keeps taking items in. What it does with answers is in `settle.rs`,
+//! flushes and the shutdown in `flushing.rs`, packing in `backlog.rs`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use posthog_transport::{Transport, TransportError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
+use super::arena::Arena;
+use super::batch::{Batch, Encoded, cut};
 use super::health::Health;
-use super::{Answer, Control, LaneReport, LossKind, Route, Shared};
+use super::queue::{Counters, Queued, Shared, Stop};
+use super::{Answer, LaneReport, LossKind, Outgoing, Route};
 
-/// How long the worker drains when every lane handle is gone without a shutdown.
-const ORPHAN_DRAIN: Duration = Duration::from_secs(5);
+/// How soon a worker holding part of a batch, with no send in flight, looks at the queue
+/// again: a batch's worth split between its buffer and the queue (items pushed right after
+/// the start, say) goes out within this, not at the next `flush_interval`. Each look that
+/// finds no full batch doubles the wait (up to `flush_interval`), so a quiet service holding a
+/// few items wakes about eight times per interval, not every 20 ms.
+pub(super) const PEEK: Duration = Duration::from_millis(20);
 
-/// An encoded item and its id ([`Route::id`]).
-#[derive(Clone)]
-struct Encoded {
-    id: Option<u128>,
-    bytes: Bytes,
+/// Queued items the worker processes per turn of its loop (see [`Worker::drain`]).
+pub(super) const DRAIN_STEP: usize = 4096;
+
+/// The capacity the queue's buffer keeps between bursts (entries).
+const INTAKE_KEPT: usize = 4096;
+
+/// A flush waiting for the batches it covers.
+pub(super) struct FlushWaiter {
+    pub(super) reply: oneshot::Sender<LaneReport>,
+    pub(super) outstanding: HashSet<u64>,
+    pub(super) report: LaneReport,
 }
 
-/// The ids of `items` that have one.
-fn ids(items: &[Encoded]) -> Vec<u128> {
-    items.iter().filter_map(|item| item.id).collect()
+pub(super) type Sent = (Batch, Result<Answer, TransportError>);
+
+/// A batch being sent.
+pub(super) struct InFlight {
+    /// When it was sent (a stalled server is one whose oldest send is old).
+    pub(super) since: Instant,
+    /// How many items, and the ids of those that have one, to report them if the shutdown
+    /// aborts the send.
+    pub(super) count: usize,
+    pub(super) ids: Vec<u128>,
+    /// Its bytes, held while it is out.
+    pub(super) bytes: usize,
 }
 
-/// A batch and its retry state.
-struct Batch {
-    items: Vec<Encoded>,
-    /// The items' bytes.
-    bytes: usize,
-    /// Failed attempts so far.
-    failures: u32,
-    first_failure: Option<Instant>,
-    /// Not sent again before this.
-    not_before: Instant,
-    /// When its current attempt started.
-    started: Instant,
-}
-
-impl Batch {
-    fn new(items: Vec<Encoded>, now: Instant) -> Self {
-        Self {
-            bytes: items.iter().map(|item| item.bytes.len()).sum(),
-            items,
-            failures: 0,
-            first_failure: None,
-            not_before: now,
-            started: now,
-        }
-    }
-}
-
-type Sent = (Batch, Result<Answer, TransportError>);
-
-/// A flush or the shutdown waiting to be answered, with the counters when it was asked.
-struct Waiter {
-    reply: Option<oneshot::Sender<LaneReport>>,
-    sent_before: u64,
-    failed_before: u64,
+/// What draining the queue found.
+pub(super) enum Drained {
+    Open,
+    /// Every handle is gone and nothing is left queued.
+    Closed,
 }
 
 pub(super) struct Worker<R: Route> {
-    route: Arc<R>,
-    transport: Transport,
-    shared: Arc<Shared<R::Item>>,
-    requests: mpsc::UnboundedReceiver<Control>,
-    handles_gone: bool,
-    buffer: Vec<Encoded>,
-    buffer_bytes: usize,
-    buffer_since: Option<Instant>,
-    ready: VecDeque<Batch>,
-    retries: Vec<Batch>,
-    in_flight: JoinSet<Sent>,
-    /// The count, ids and bytes of each send in flight, by task (to report a send that
-    /// panicked or was aborted, and to bound what is held).
-    in_flight_items: HashMap<tokio::task::Id, (usize, Vec<u128>, usize)>,
-    health: Health,
+    pub(super) route: Arc<R>,
+    pub(super) transport: Transport,
+    pub(super) shared: Arc<Shared<R::Item>>,
+    /// The shutdown request.
+    pub(super) stop: Option<oneshot::Receiver<Stop>>,
+    /// Items taken from the queue, not yet processed.
+    pub(super) intake: VecDeque<Queued<R::Item>>,
+    pub(super) buffer: VecDeque<Encoded>,
+    /// Where items are encoded.
+    pub(super) arena: Arena,
+    /// Batches cut and waiting for a sending slot (flushes, 413 halves, packed backlog).
+    pub(super) ready: VecDeque<Batch>,
+    /// Batches whose attempt failed, oldest first, waiting for the server ([`Health`]).
+    pub(super) retries: VecDeque<Batch>,
+    /// Paces attempts by the server's health.
+    pub(super) health: Health,
+    pub(super) in_flight: JoinSet<Sent>,
+    /// Batches being sent, by id.
+    pub(super) in_flight_ids: HashMap<u64, InFlight>,
+    /// The batch each send task carries, to report it if the task panics.
+    tasks: HashMap<tokio::task::Id, u64>,
+    /// When a send last finished (a busy server still finishes sends; a stalled one does not).
+    pub(super) last_answer: Instant,
+    /// Bytes of encoded items held: buffered, cut, in flight, waiting for a retry.
+    pub(super) held_bytes: usize,
+    /// The bytes in `buffer` (part of `held_bytes`).
+    pub(super) buffer_bytes: usize,
+    next_id: u64,
+    pub(super) interval_due: bool,
+    pub(super) flushes: Vec<FlushWaiter>,
+    pub(super) auth_warned: bool,
+    /// The current wait of a look at the queue while a partial batch waits ([`PEEK`]).
+    peek_wait: Duration,
     /// Items per batch now: `flush_at`, halved by a 413 and back up by one per healthy send
     /// (C-LOGS.17).
-    batch_limit: usize,
-    flushes: Vec<Waiter>,
-    shutdown: Option<(Instant, Waiter)>,
+    pub(super) batch_limit: usize,
+    /// Whether the worker ran to its end (the shutdown answered, or the orphan drain done).
+    pub(super) finished: bool,
 }
 
 impl<R: Route> Worker<R> {
@@ -94,413 +105,360 @@ impl<R: Route> Worker<R> {
         route: Arc<R>,
         transport: Transport,
         shared: Arc<Shared<R::Item>>,
-        requests: mpsc::UnboundedReceiver<Control>,
+        stop: oneshot::Receiver<Stop>,
     ) -> Self {
         let batch_limit = shared.config.flush_at.max(1);
         Self {
             route,
             transport,
             shared,
-            requests,
-            handles_gone: false,
-            buffer: Vec::new(),
-            buffer_bytes: 0,
-            buffer_since: None,
+            stop: Some(stop),
+            intake: VecDeque::new(),
+            buffer: VecDeque::new(),
+            arena: Arena::default(),
             ready: VecDeque::new(),
-            retries: Vec::new(),
-            in_flight: JoinSet::new(),
-            in_flight_items: HashMap::new(),
+            retries: VecDeque::new(),
             health: Health::default(),
-            batch_limit,
+            in_flight: JoinSet::new(),
+            in_flight_ids: HashMap::new(),
+            tasks: HashMap::new(),
+            last_answer: Instant::now(),
+            held_bytes: 0,
+            buffer_bytes: 0,
+            next_id: 0,
+            interval_due: false,
             flushes: Vec::new(),
-            shutdown: None,
+            auth_warned: false,
+            peek_wait: PEEK,
+            batch_limit,
+            finished: false,
         }
     }
 
     pub(super) async fn run(mut self) {
-        loop {
-            self.intake();
-            let now = Instant::now();
-            let draining = !self.flushes.is_empty() || self.shutdown.is_some();
-            self.cut(now, draining);
-            self.launch(now);
-            if !self.flushes.is_empty() && self.nothing_but_retries() {
-                let retrying: usize = self.retries.iter().map(|b| b.items.len()).sum();
-                let pending = (retrying + self.queued()) as u64;
-                for waiter in std::mem::take(&mut self.flushes) {
-                    self.answer(waiter, pending);
-                }
-            }
-            if let Some((deadline, _)) = &self.shutdown {
-                if (self.nothing_but_retries() && self.retries.is_empty()) || now >= *deadline {
-                    self.finish();
-                    return;
-                }
-            }
-            let next = self.next_wakeup(now);
-            tokio::select! {
-                request = self.requests.recv(), if !self.handles_gone => self.on_request(request, now),
-                Some(done) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
-                    match done {
-                        Ok((id, sent)) => {
-                            self.in_flight_items.remove(&id);
-                            self.settle(sent);
-                        }
-                        Err(err) => {
-                            let (count, ids, _) = self.in_flight_items.remove(&err.id()).unwrap_or_default();
-                            self.shared.lost(LossKind::Rejected, count, ids, None, format!("a send failed: {err}"));
-                        }
-                    }
-                }
-                () = self.shared.wake.notified() => {}
-                () = tokio::time::sleep_until(next.into()) => {}
-            }
-        }
-    }
-
-    fn on_request(&mut self, request: Option<Control>, now: Instant) {
-        let counters = &self.shared.counters;
-        let waiter = |reply| Waiter {
-            reply: Some(reply),
-            sent_before: counters.sent.load(Ordering::Relaxed),
-            failed_before: counters.failed.load(Ordering::Relaxed),
-        };
-        match request {
-            Some(Control::Flush(reply)) => self.flushes.push(waiter(reply)),
-            Some(Control::Shutdown(deadline, reply)) => {
-                self.shutdown = Some((deadline, waiter(reply)));
-            }
-            None => {
-                // Every handle is gone: deliver what is held, briefly, as a shutdown would.
-                self.handles_gone = true;
-                self.shared.closed.store(true, Ordering::Release);
-                if self.shutdown.is_none() {
-                    let mut orphan = waiter(oneshot::channel().0);
-                    orphan.reply = None;
-                    self.shutdown = Some((now + ORPHAN_DRAIN, orphan));
-                }
-            }
-        }
-    }
-
-    /// The bytes of encoded items held: buffered, cut, in flight, waiting for a retry.
-    fn held_bytes(&self) -> usize {
-        self.buffer_bytes
-            + self
-                .ready
-                .iter()
-                .chain(&self.retries)
-                .map(|b| b.bytes)
-                .sum::<usize>()
-            + self
-                .in_flight_items
-                .values()
-                .map(|(_, _, bytes)| bytes)
-                .sum::<usize>()
-    }
-
-    /// Takes every queued item, encodes it and buffers it (or reports it lost); nothing
-    /// while `max_held_bytes` are held (the queue's overflow policy applies meanwhile).
-    fn intake(&mut self) {
-        if self.held_bytes() >= self.shared.config.max_held_bytes {
+        let mut tick = tokio::time::interval(self.shared.config.flush_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the first tick is immediate
+        let Some(mut stop) = self.stop.take() else {
             return;
-        }
-        let taken = match self.shared.queue.lock() {
-            Ok(mut queue) => std::mem::take(&mut *queue),
-            Err(_) => return,
         };
-        let config = &self.shared.config;
-        for item in taken {
-            let id = self.route.id(&item);
-            match self.route.encode(item) {
-                Err(refusal) => {
-                    let ids = id.into_iter().collect();
-                    self.shared
-                        .lost(refusal.kind, 1, ids, None, refusal.message);
+        let max_held = self.shared.config.max_held_bytes;
+        loop {
+            if let Drained::Closed = self.drain() {
+                break;
+            }
+            self.dispatch();
+            self.answer_flushes();
+            self.shared.set_held(self.held_bytes);
+            let retry_wait = until(self.next_wake());
+            // A partial batch with nothing in flight: no finished send will wake the worker,
+            // and the rest of a batch's worth may be arriving below the pushers' wake-up
+            // threshold.
+            let peek = (self.in_flight.is_empty() && !self.buffer.is_empty())
+                .then(|| Instant::now() + self.peek_wait);
+            // While full (`max_held_bytes`), wake-ups could not be acted on: leave them
+            // pending until a send completes.
+            let accepting = self.held_bytes < max_held;
+            tokio::select! {
+                biased;
+                request = &mut stop => match request {
+                    Ok(Stop { deadline, reply }) => {
+                        let report = self.shutdown(deadline).await;
+                        let _ = reply.send(report);
+                        self.finished = true;
+                        return;
+                    }
+                    Err(_) => break,
+                },
+                Some(done) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
+                    self.joined(done);
                 }
-                Ok(bytes) if bytes.len() > config.max_item_bytes => {
+                () = self.shared.wake.notified(), if accepting => {}
+                _ = tick.tick() => self.interval_due = true,
+                () = retry_wait => {}
+                () = until(peek), if accepting => {
+                    self.peek_wait = (self.peek_wait * 2).min(self.shared.config.flush_interval);
+                }
+            }
+        }
+        // Every handle is gone without a shutdown: deliver what it can within
+        // `orphan_drain`.
+        let deadline = Instant::now() + self.shared.config.orphan_drain;
+        self.shutdown(deadline).await;
+        self.finished = true;
+    }
+
+    /// A send task ended: its answer, or (it panicked or was aborted) its items lost.
+    pub(super) fn joined(&mut self, done: Result<(tokio::task::Id, Sent), tokio::task::JoinError>) {
+        match done {
+            Ok((task, sent)) => {
+                self.tasks.remove(&task);
+                self.complete(sent);
+            }
+            Err(err) => {
+                // The task's batch went with it: report its items, known by task.
+                let Some(id) = self.tasks.remove(&err.id()) else {
+                    return;
+                };
+                if let Some(sending) = self.in_flight_ids.remove(&id) {
+                    self.held_bytes = self.held_bytes.saturating_sub(sending.bytes);
                     self.shared.lost(
-                        LossKind::TooLarge,
+                        LossKind::Rejected,
+                        sending.count,
+                        sending.ids,
+                        None,
+                        format!("a send failed: {err}"),
+                    );
+                    self.resolve(id, 0, sending.count as u64);
+                }
+            }
+        }
+    }
+
+    /// Takes in what the queue holds, while the worker has room for it (`max_held_bytes`):
+    /// items and flushes, [`DRAIN_STEP`] at most per turn.
+    pub(super) fn drain(&mut self) -> Drained {
+        let mut taken = 0;
+        let (mut items, mut encoded_bytes) = (0, 0);
+        while self.held_bytes < self.shared.config.max_held_bytes {
+            if taken == DRAIN_STEP {
+                // Come back for the rest after a turn of the loop (sends, packing), which a
+                // producer as fast as the worker would otherwise hold off.
+                self.shared.wake.notify_one();
+                break;
+            }
+            let Some(queued) = self.next_queued(false) else {
+                break;
+            };
+            taken += 1;
+            match &queued {
+                Queued::Item(_) => items += 1,
+                Queued::Encoded(encoded) => {
+                    items += 1;
+                    encoded_bytes += encoded.bytes.len();
+                }
+                Queued::Flush(_) => {}
+            }
+            self.take(queued);
+        }
+        self.shared.processed(items, encoded_bytes);
+        if self.held_bytes >= self.shared.config.max_held_bytes {
+            self.take_flushes();
+        }
+        if self.intake.is_empty() && self.shared.are_handles_gone() && self.shared.waiting() == 0 {
+            return Drained::Closed;
+        }
+        Drained::Open
+    }
+
+    /// Holding `max_held_bytes`, the worker takes no items, so flushes queued behind them
+    /// are taken now: they cover what it holds, and count what waits as pending.
+    fn take_flushes(&mut self) {
+        let mut flushes = Vec::new();
+        self.intake.retain_mut(|queued| match queued {
+            Queued::Flush(reply) => {
+                let (dummy, _) = oneshot::channel();
+                flushes.push(std::mem::replace(reply, dummy));
+                false
+            }
+            _ => true,
+        });
+        for _ in 0..flushes.len() {
+            self.shared.flush_taken();
+        }
+        flushes.extend(self.shared.take_flushes());
+        for reply in flushes {
+            self.begin_flush(reply);
+        }
+    }
+
+    /// The oldest queued entry: from what was taken, else the queue taken now.
+    pub(super) fn next_queued(&mut self, close: bool) -> Option<Queued<R::Item>> {
+        if self.intake.is_empty() {
+            // The emptied buffer goes back to the pushers: from its start (they then write
+            // the few lines the worker just read, not cold ones around the ring), and no
+            // larger than a busy queue needs once a burst is over.
+            self.intake.clear();
+            self.intake.shrink_to(INTAKE_KEPT);
+            self.shared.take(&mut self.intake, close);
+        }
+        self.intake.pop_front()
+    }
+
+    /// Handles one queued entry.
+    pub(super) fn take(&mut self, queued: Queued<R::Item>) {
+        match queued {
+            Queued::Item(item) => {
+                let id = self.route.id(&item);
+                match self.route.encode(item, &mut self.arena) {
+                    Ok(bytes) => self.hold(Encoded { id, bytes }),
+                    Err(refusal) => self.shared.lost(
+                        refusal.kind,
                         1,
                         id.into_iter().collect(),
                         None,
-                        format!("an item of {} bytes is over the limit", bytes.len()),
-                    );
+                        refusal.message,
+                    ),
                 }
-                Ok(bytes) => {
-                    self.buffer_since.get_or_insert_with(Instant::now);
-                    self.buffer_bytes += bytes.len();
-                    self.buffer.push(Encoded { id, bytes });
-                }
+            }
+            Queued::Encoded(encoded) => self.hold(encoded),
+            Queued::Flush(reply) => {
+                self.shared.flush_taken();
+                self.begin_flush(reply);
             }
         }
     }
 
-    /// Cuts batches from the buffer: full ones always, the rest when `force` or when the
-    /// oldest buffered item has waited `flush_interval`.
-    fn cut(&mut self, now: Instant, force: bool) {
-        let config = &self.shared.config;
-        let due = force
-            || self
-                .buffer_since
-                .is_some_and(|since| now.duration_since(since) >= config.flush_interval);
-        let limit = self.batch_limit;
-        while !self.buffer.is_empty() {
-            let full = self.buffer.len() >= limit || self.buffer_bytes >= config.max_batch_bytes;
-            if !full && !due {
-                break;
-            }
-            let mut bytes = 0;
-            let take = self
-                .buffer
-                .iter()
-                .take(limit)
-                .take_while(|item| {
-                    bytes += item.bytes.len();
-                    bytes <= config.max_batch_bytes
-                })
-                .count()
-                .max(1);
-            let items: Vec<Encoded> = self.buffer.drain(..take).collect();
-            self.buffer_bytes -= items.iter().map(|item| item.bytes.len()).sum::<usize>();
-            self.ready.push_back(Batch::new(items, now));
-        }
-        if self.buffer.is_empty() {
-            self.buffer_since = None;
-        }
-    }
-
-    /// Starts sends while the server's health allows: cut batches first, then due retries.
-    fn launch(&mut self, now: Instant) {
-        let width = self
-            .health
-            .width(now, self.shared.config.max_in_flight.max(1));
-        while self.in_flight.len() < width {
-            let batch = match self.ready.pop_front() {
-                Some(batch) => batch,
-                None => {
-                    let due = self
-                        .retries
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, b)| b.not_before <= now)
-                        .min_by_key(|(_, b)| b.not_before)
-                        .map(|(i, _)| i);
-                    match due {
-                        Some(i) => self.retries.swap_remove(i),
-                        None => return,
-                    }
-                }
+    /// Buffers an encoded item for a batch; one over the per-item cap is lost alone
+    /// (C-BATCHER.4).
+    fn hold(&mut self, item: Encoded) {
+        let max = self.shared.config.max_item_bytes;
+        if item.bytes.len() > max {
+            let message = match item.id {
+                Some(id) => format!(
+                    "{} {} is {} bytes, over the {max} byte limit; dropped",
+                    self.shared.route,
+                    uuid::Uuid::from_u128(id),
+                    item.bytes.len()
+                ),
+                None => format!(
+                    "an item of {} bytes is over the {max} byte limit; dropped",
+                    item.bytes.len()
+                ),
             };
-            let mut batch = batch;
-            batch.started = now;
-            let count = batch.items.len();
-            let bodies = batch.items.iter().map(|item| item.bytes.clone()).collect();
-            let send = self.route.send(&self.transport, bodies);
-            let sending = (count, ids(&batch.items), batch.bytes);
-            let handle = self.in_flight.spawn(async move { (batch, send.await) });
-            self.in_flight_items.insert(handle.id(), sending);
-        }
-    }
-
-    /// Reads one answer.
-    fn settle(&mut self, (batch, outcome): Sent) {
-        let now = Instant::now();
-        let answer = match outcome {
-            Ok(answer) => answer,
-            Err(err) if err.is_no_response() || err.is_timeout() => {
-                return self.retry(batch, None, None, now, err.to_string());
-            }
-            Err(err) => {
-                let count = batch.items.len();
-                return self.shared.lost(
-                    LossKind::Rejected,
-                    count,
-                    ids(&batch.items),
-                    None,
-                    format!("the send failed: {err}"),
-                );
-            }
-        };
-        let code = answer.status.as_u16();
-        match code {
-            200..=299 => {
-                self.health.succeeded();
-                self.batch_limit = (self.batch_limit + 1).min(self.shared.config.flush_at.max(1));
-                let resend: Vec<Encoded> = answer
-                    .resend
-                    .iter()
-                    .filter_map(|&i| batch.items.get(i).cloned())
-                    .collect();
-                let delivered = batch.items.len() - resend.len();
-                self.shared
-                    .counters
-                    .sent
-                    .fetch_add(delivered as u64, Ordering::Relaxed);
-                if !resend.is_empty() {
-                    let again = Batch {
-                        bytes: resend.iter().map(|item| item.bytes.len()).sum(),
-                        items: resend,
-                        ..batch
-                    };
-                    self.retry(
-                        again,
-                        answer.retry_after,
-                        Some(code),
-                        now,
-                        "the server asked to resend some items".into(),
-                    );
-                }
-            }
-            413 if batch.items.len() > 1 => {
-                // Too large for the server: send each half on its own (no backoff), and cut
-                // batches no larger than a half until healthy sends ramp the size back up.
-                self.batch_limit = self.batch_limit.min(batch.items.len() / 2).max(1);
-                let mut first = batch.items;
-                let second = first.split_off(first.len() / 2);
-                self.ready.push_front(Batch::new(second, now));
-                self.ready.push_front(Batch::new(first, now));
-            }
-            413 => self.shared.lost(
+            self.shared.lost(
                 LossKind::TooLarge,
                 1,
-                ids(&batch.items),
-                Some(413),
-                "the server refused a batch of one item as too large".into(),
-            ),
-            408 | 429 | 500..=599 => {
-                self.retry(
-                    batch,
-                    answer.retry_after,
-                    Some(code),
-                    now,
-                    format!("the server answered {code}"),
-                );
-            }
-            _ => self.shared.lost(
-                LossKind::Rejected,
-                batch.items.len(),
-                ids(&batch.items),
-                Some(code),
-                format!("the server refused the batch ({code})"),
-            ),
-        }
-    }
-
-    /// A retryable failure: the batch waits by the server's health, or is given up.
-    fn retry(
-        &mut self,
-        mut batch: Batch,
-        retry_after: Option<Duration>,
-        status: Option<u16>,
-        now: Instant,
-        why: String,
-    ) {
-        batch.failures += 1;
-        let first = *batch.first_failure.get_or_insert(now);
-        let config = &self.shared.config;
-        let exhausted = match config.max_retries {
-            Some(max) => batch.failures > max,
-            None => now.duration_since(first) >= config.retry_for,
-        };
-        if exhausted {
-            let count = batch.items.len();
-            return self.shared.lost(
-                LossKind::RetriesExhausted,
-                count,
-                ids(&batch.items),
-                status,
-                format!("retries exhausted: {why}"),
+                item.id.into_iter().collect(),
+                None,
+                message,
             );
+            return;
         }
-        let (base, cap) = (config.backoff_base, config.backoff_cap);
-        let backoff = |n: u32| {
-            base.saturating_mul(1u32 << n.saturating_sub(1).min(20))
-                .min(cap)
-        };
-        batch.not_before = self.health.failed(now, batch.started, backoff, retry_after);
-        self.retries.push(batch);
+        self.held_bytes += item.bytes.len();
+        self.buffer_bytes += item.bytes.len();
+        self.buffer.push_back(item);
     }
 
-    /// Whether only batches waiting for a retry are held (nothing buffered, cut or in flight,
-    /// and nothing queued that the worker could take: while `max_held_bytes` are held, queued
-    /// items wait with the retries).
-    fn nothing_but_retries(&self) -> bool {
-        self.buffer.is_empty()
-            && self.ready.is_empty()
-            && self.in_flight.is_empty()
-            && (self.queued() == 0 || self.held_bytes() >= self.shared.config.max_held_bytes)
+    pub(super) fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
     }
 
-    /// Items in the queue.
-    fn queued(&self) -> usize {
-        self.shared.queue.lock().map_or(0, |q| q.len())
-    }
-
-    /// When the worker must look again without being woken.
-    fn next_wakeup(&self, now: Instant) -> Instant {
-        let mut next = now + Duration::from_secs(3600);
-        if let Some(since) = self.buffer_since {
-            next = next.min(since + self.shared.config.flush_interval);
-        }
-        if let Some(retry) = self.retries.iter().map(|b| b.not_before).min() {
-            next = next.min(retry);
-        }
-        if let Some(resume) = self.health.resumes_at(now) {
-            next = next.min(resume);
-        }
-        if let Some((deadline, _)) = &self.shutdown {
-            next = next.min(*deadline);
-        }
-        next.max(now + Duration::from_millis(1))
-    }
-
-    fn answer(&self, waiter: Waiter, pending: u64) {
-        let counters = &self.shared.counters;
-        let report = LaneReport {
-            sent: counters.sent.load(Ordering::Relaxed) - waiter.sent_before,
-            failed: counters.failed.load(Ordering::Relaxed) - waiter.failed_before,
-            pending,
-        };
-        if let Some(reply) = waiter.reply {
-            let _ = reply.send(report);
-        }
-    }
-
-    /// The end of the shutdown: whatever is still held or queued is reported lost.
-    fn finish(&mut self) {
-        let queued = match self.shared.queue.lock() {
-            Ok(mut queue) => std::mem::take(&mut *queue),
-            Err(_) => Default::default(),
-        };
-        let mut held: Vec<u128> = queued
-            .iter()
-            .filter_map(|item| self.route.id(item))
-            .collect();
-        let mut count = queued.len();
-        held.extend(ids(&self.buffer));
-        count += self.buffer.len();
-        for batch in self.ready.iter().chain(&self.retries) {
-            count += batch.items.len();
-            held.extend(ids(&batch.items));
-        }
-        for (sending, sending_ids, _) in self.in_flight_items.values() {
-            count += sending;
-            held.extend(sending_ids);
-        }
-        self.in_flight.abort_all();
-        self.shared.lost(
-            LossKind::ShutdownTimeout,
-            count,
-            held,
-            None,
-            "the shutdown deadline passed before these items were delivered".into(),
+    pub(super) fn cut_batch(&mut self) -> Option<Batch> {
+        let items = cut(
+            &mut self.buffer,
+            self.batch_limit,
+            self.shared.config.max_batch_bytes,
         );
-        for waiter in std::mem::take(&mut self.flushes) {
-            self.answer(waiter, 0);
+        if items.is_empty() {
+            return None;
         }
-        if let Some((_, waiter)) = self.shutdown.take() {
-            self.answer(waiter, 0);
+        self.peek_wait = PEEK;
+        let id = self.next_id();
+        let batch = Batch::new(id, items);
+        self.buffer_bytes = self.buffer_bytes.saturating_sub(batch.bytes());
+        Some(batch)
+    }
+
+    /// Starts sends while the server's health allows ([`Health`]): ready batches, then
+    /// retries, oldest first, then the buffer when a full batch is there or the interval has
+    /// passed (C-BATCHER.1).
+    pub(super) fn dispatch(&mut self) {
+        let max_in_flight = self.shared.config.max_in_flight.max(1);
+        let width = self.health.width(Instant::now(), max_in_flight);
+        while self.in_flight.len() < width {
+            let batch = if let Some(batch) = self.ready.pop_front() {
+                batch
+            } else if let Some(batch) = self.due_retry() {
+                batch
+            } else if self.buffer.len() >= self.batch_limit
+                || self.buffer_bytes >= self.shared.config.max_batch_bytes
+                || (self.interval_due && !self.buffer.is_empty())
+            {
+                match self.cut_batch() {
+                    Some(batch) => batch,
+                    None => break,
+                }
+            } else {
+                break;
+            };
+            self.start(batch);
         }
+        if self.buffer.is_empty() {
+            self.interval_due = false;
+        }
+        self.pack_backlog();
+    }
+
+    /// The oldest retry whose backoff is over.
+    fn due_retry(&mut self) -> Option<Batch> {
+        let now = Instant::now();
+        let due = self
+            .retries
+            .iter()
+            .position(|b| b.not_before.is_none_or(|at| at <= now))?;
+        self.retries.remove(due)
+    }
+
+    /// When the worker must look again: the end of a pause, or of a retry's backoff.
+    pub(super) fn next_wake(&self) -> Option<Instant> {
+        let now = Instant::now();
+        self.health
+            .resumes_at(now)
+            .or_else(|| self.retries.iter().filter_map(|b| b.not_before).min())
+    }
+
+    /// Whether no further attempt can start now (every slot the server's health allows is
+    /// taken, or sending is paused).
+    pub(super) fn sending_blocked(&self) -> bool {
+        let max_in_flight = self.shared.config.max_in_flight.max(1);
+        self.in_flight.len() >= self.health.width(Instant::now(), max_in_flight)
+    }
+
+    /// Sends one attempt of `batch` on a task of its own.
+    fn start(&mut self, mut batch: Batch) {
+        if !self.unpack(&mut batch) {
+            return;
+        }
+        batch.attempts += 1;
+        if batch.attempts > 1 {
+            Counters::add(&self.shared.counters.retried, batch.items.len());
+        }
+        let (key, first_attempt) = *batch
+            .first
+            .get_or_insert_with(|| (posthog_core::ids::new_uuid(), chrono::Utc::now()));
+        let sending = InFlight {
+            since: Instant::now(),
+            count: batch.items.len(),
+            ids: batch.ids(),
+            bytes: batch.bytes(),
+        };
+        let id = batch.id;
+        let (route, transport) = (self.route.clone(), self.transport.clone());
+        let task = self.in_flight.spawn(async move {
+            // The items travel with the attempt and come back with its answer: moved, never
+            // copied (a clone of each would touch the refcount its arena chunk shares with the
+            // capturing threads).
+            let outgoing = Outgoing {
+                items: std::mem::take(&mut batch.items),
+                attempt: batch.attempts,
+                key,
+                first_attempt,
+            };
+            let answer = route.send(&transport, &outgoing).await;
+            batch.items = outgoing.items;
+            (batch, answer)
+        });
+        self.in_flight_ids.insert(id, sending);
+        self.tasks.insert(task.id(), id);
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+pub(super) async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }

@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 pub use posthog_core::logs::LogLevel;
 
 use crate::Client;
-use crate::lane::{Lane, LaneConfig, Overflow, Refusal, Route, SendFuture};
+use crate::lane::{Arena, Lane, LaneConfig, Outgoing, Overflow, Refusal, Route, SendFuture};
 
 /// The logs endpoint.
 pub const LOGS_PATH: &str = "/i/v1/logs";
@@ -160,15 +160,15 @@ impl Route for LogsRoute {
         "logs"
     }
 
-    fn encode(&self, record: LogRecord) -> Result<Bytes, Refusal> {
+    fn encode(&self, record: LogRecord, _arena: &mut Arena) -> Result<Bytes, Refusal> {
         let mut out = Vec::with_capacity(256 + record.body.len());
         record.write_otlp(&mut out);
         Ok(Bytes::from(out))
     }
 
-    fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
+    fn send<'a>(&'a self, transport: &'a Transport, batch: &'a Outgoing) -> SendFuture<'a> {
         let scope = (posthog_core::LIB_NAME, posthog_core::LIB_VERSION);
-        let body = envelope(&self.resource, scope, items.iter().map(|b| &b[..]));
+        let body = envelope(&self.resource, scope, batch.bodies());
         crate::routes::post(transport, &self.path, body, Some(self.gzip), false)
     }
 }
@@ -329,8 +329,9 @@ impl Client {
                 max_retries: Some(config.max_retries),
                 backoff_base: std::time::Duration::from_millis(200),
                 backoff_cap: std::time::Duration::from_secs(30),
+                ..LaneConfig::default()
             };
-            let on_loss = crate::routes::report_losses(options.on_error.clone(), "logs");
+            let on_loss = crate::routes::report_losses(options.on_error.clone(), Some("logs"));
             LogsRuntime {
                 lane: Lane::start(route, transport.clone(), lane_config, on_loss, runtime),
                 rate: rate::RateCap::new(config.rate_limit, config.rate_window),

@@ -26,7 +26,7 @@ use posthog_transport::Transport;
 use serde_json::{Map, Value};
 
 use crate::Client;
-use crate::lane::{Lane, LaneConfig, Overflow, Refusal, Route, SendFuture};
+use crate::lane::{Arena, Lane, LaneConfig, Outgoing, Overflow, Refusal, Route, SendFuture};
 
 /// The traces endpoint.
 pub const TRACES_PATH: &str = "/i/v1/traces";
@@ -371,15 +371,15 @@ impl Route for TracesRoute {
         "traces"
     }
 
-    fn encode(&self, span: SpanRecord) -> Result<Bytes, Refusal> {
+    fn encode(&self, span: SpanRecord, _arena: &mut Arena) -> Result<Bytes, Refusal> {
         let mut out = Vec::with_capacity(512);
         span.write_otlp(&mut out);
         Ok(Bytes::from(out))
     }
 
-    fn send(&self, transport: &Transport, items: Vec<Bytes>) -> SendFuture {
+    fn send<'a>(&'a self, transport: &'a Transport, batch: &'a Outgoing) -> SendFuture<'a> {
         let scope = (posthog_core::LIB_NAME, posthog_core::LIB_VERSION);
-        let body = envelope(&self.resource, scope, items.iter().map(|b| &b[..]));
+        let body = envelope(&self.resource, scope, batch.bodies());
         crate::routes::post(transport, &self.path, body, Some(true), true)
     }
 }
@@ -624,6 +624,7 @@ impl Client {
                 max_retries: options.max_retries,
                 backoff_base: Duration::from_millis(200),
                 backoff_cap: Duration::from_secs(30),
+                ..LaneConfig::default()
             };
             TracesRuntime {
                 lane: Lane::start(route, transport.clone(), lane_config, None, runtime),

@@ -10,7 +10,7 @@ use flate2::Compression;
 use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 
-use super::batch::PendingEvent;
+use super::batch::Encoded;
 
 /// The JSON of a batch's events, deflated back to back, and where each one ends.
 #[derive(Debug)]
@@ -32,22 +32,22 @@ impl Packed {
     }
 }
 
-/// Moves the JSON of `events` into one deflated block (each event keeps its uuid and an
+/// Moves the JSON of `events` into one deflated block (each keeps its id and an
 /// empty body until [`unpack`]). `None` when an event is too large to index or compression
 /// fails; the events are then left as they were.
-pub(crate) fn pack(events: &mut [PendingEvent]) -> Option<Packed> {
-    let plain: usize = events.iter().map(|e| e.json.len()).sum();
+pub(crate) fn pack(events: &mut [Encoded]) -> Option<Packed> {
+    let plain: usize = events.iter().map(|e| e.bytes.len()).sum();
     let lens = events
         .iter()
-        .map(|e| u32::try_from(e.json.len()).ok())
+        .map(|e| u32::try_from(e.bytes.len()).ok())
         .collect::<Option<Vec<u32>>>()?;
     let mut encoder = DeflateEncoder::new(Vec::with_capacity(plain / 6), Compression::fast());
     for event in events.iter() {
-        encoder.write_all(&event.json).ok()?;
+        encoder.write_all(&event.bytes).ok()?;
     }
     let deflated = encoder.finish().ok()?;
     for event in events.iter_mut() {
-        event.json = Bytes::new();
+        event.bytes = Bytes::new();
     }
     Some(Packed {
         deflated,
@@ -57,7 +57,7 @@ pub(crate) fn pack(events: &mut [PendingEvent]) -> Option<Packed> {
 }
 
 /// Gives each of `events` its JSON back from `packed` (one allocation, shared by the batch).
-pub(crate) fn unpack(packed: Packed, events: &mut [PendingEvent]) -> std::io::Result<()> {
+pub(crate) fn unpack(packed: Packed, events: &mut [Encoded]) -> std::io::Result<()> {
     if packed.lens.len() != events.len() {
         return Err(std::io::Error::other(
             "packed batch does not match its events",
@@ -74,7 +74,7 @@ pub(crate) fn unpack(packed: Packed, events: &mut [PendingEvent]) -> std::io::Re
     let mut at = 0;
     for (event, len) in events.iter_mut().zip(&packed.lens) {
         let end = at + *len as usize;
-        event.json = plain.slice(at..end);
+        event.bytes = plain.slice(at..end);
         at = end;
     }
     Ok(())
@@ -83,13 +83,12 @@ pub(crate) fn unpack(packed: Packed, events: &mut [PendingEvent]) -> std::io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
 
-    fn events(n: usize) -> Vec<PendingEvent> {
+    fn events(n: usize) -> Vec<Encoded> {
         (0..n)
-            .map(|i| PendingEvent {
-                uuid: Uuid::from_u128(i as u128),
-                json: Bytes::from(format!(
+            .map(|i| Encoded {
+                id: Some(i as u128),
+                bytes: Bytes::from(format!(
                     r#"{{"event":"order_placed","distinct_id":"user-{i}","properties":{{"i":{i}}}}}"#
                 )),
             })
@@ -101,7 +100,7 @@ mod tests {
         let original = events(100);
         let mut batch = original.clone();
         let packed = pack(&mut batch).expect("packs");
-        assert!(batch.iter().all(|e| e.json.is_empty()));
+        assert!(batch.iter().all(|e| e.bytes.is_empty()));
         assert!(
             packed.held() * 3 < packed.plain(),
             "{} held for {} bytes of JSON",
@@ -110,8 +109,8 @@ mod tests {
         );
         unpack(packed, &mut batch).expect("unpacks");
         for (a, b) in original.iter().zip(&batch) {
-            assert_eq!(a.uuid, b.uuid);
-            assert_eq!(a.json, b.json);
+            assert_eq!(a.id, b.id);
+            assert_eq!(a.bytes, b.bytes);
         }
     }
 
@@ -121,7 +120,7 @@ mod tests {
         let packed = pack(&mut batch).expect("packs");
         let mut fewer = events(2);
         assert!(unpack(packed, &mut fewer).is_err());
-        let mut empty: Vec<PendingEvent> = Vec::new();
+        let mut empty: Vec<Encoded> = Vec::new();
         let packed = pack(&mut empty).expect("an empty batch packs");
         unpack(packed, &mut empty).expect("and unpacks");
     }
