@@ -9,8 +9,8 @@
 //! bounded by bytes, in order with the others), batches cut by count, bytes and interval, a
 //! per-item byte cap, sends in flight, a bound on the bytes the worker holds, retries paced by
 //! the server's health ([`health`]) with `Retry-After` as a floor, bounded by a retry window
-//! or count, 413 halving (batches stay at most half size until healthy sends ramp them back
-//! up by one item each), batches kept deflated while the server struggles ([`backlog`]),
+//! or count, 413 halving (and, where the route wants it, later batches stay at most half size
+//! until healthy sends ramp them back up by one item each), batches kept deflated while the server struggles ([`backlog`]),
 //! per-item verdicts, flush by batch identity, a bounded shutdown, counters ([`LaneStats`])
 //! and a report of every item lost ([`Loss`]).
 //!
@@ -201,6 +201,9 @@ pub(crate) struct LaneConfig {
     pub(crate) backoff_cap: Duration,
     /// Up to this fraction of a backoff is added at random.
     pub(crate) jitter: f64,
+    /// After a 413, later batches too stay at most half the refused one's size, growing back
+    /// by one item per healthy send (C-LOGS.17); `false`: only the refused batch is halved.
+    pub(crate) shrink_after_413: bool,
     /// How long the worker drains when every lane handle is gone without a shutdown.
     pub(crate) orphan_drain: Duration,
     /// Log every delivered batch.
@@ -223,6 +226,7 @@ impl Default for LaneConfig {
             backoff_base: Duration::from_millis(200),
             backoff_cap: Duration::from_secs(30),
             jitter: 0.0,
+            shrink_after_413: true,
             orphan_drain: Duration::from_secs(5),
             debug: false,
         }

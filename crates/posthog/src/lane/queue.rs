@@ -274,17 +274,25 @@ impl<I> Shared<I> {
             return flushes;
         }
         if let Ok(mut state) = self.queue.state.lock() {
-            state.items.retain_mut(|queued| match queued {
-                Queued::Flush(reply) => {
-                    let (dummy, _) = oneshot::channel();
-                    flushes.push(std::mem::replace(reply, dummy));
-                    false
+            let entries = std::mem::take(&mut state.items);
+            for entry in entries {
+                match entry {
+                    Queued::Flush(reply) => flushes.push(reply),
+                    other => state.items.push_back(other),
                 }
-                _ => true,
-            });
+            }
         }
         self.flushes.fetch_sub(flushes.len(), Ordering::Relaxed);
         flushes
+    }
+
+    /// Puts entries the worker took but did not process back at the front of the queue, in
+    /// their order; `entries` is left empty.
+    pub(super) fn give_back(&self, entries: &mut VecDeque<Queued<I>>) {
+        if let Ok(mut state) = self.queue.state.lock() {
+            entries.append(&mut state.items);
+            std::mem::swap(&mut state.items, entries);
+        }
     }
 
     /// The worker took a flush from the queue.

@@ -103,9 +103,11 @@ impl<R: Route> Worker<R> {
             }
             413 if n > 1 => {
                 // C-BATCHER.7: too large for the server: send each half on its own (not a
-                // retry, no backoff), and cut batches no larger than a half until healthy
-                // sends ramp the size back up.
-                self.batch_limit = self.batch_limit.min(n / 2).max(1);
+                // retry, no backoff); with `shrink_after_413`, cut batches no larger than a
+                // half until healthy sends ramp the size back up.
+                if self.shared.config.shrink_after_413 {
+                    self.batch_limit = self.batch_limit.min(n / 2).max(1);
+                }
                 let second = batch.items.split_off(n / 2);
                 let (a, b) = (self.next_id(), self.next_id());
                 for waiter in &mut self.flushes {

@@ -94,13 +94,7 @@ async fn setup(config: LaneConfig) -> Setup {
     let sink = losses.clone();
     let on_loss: OnLoss = Arc::new(move |loss: &Loss| sink.lock().unwrap().push(loss.clone()));
     let runtime = tokio::runtime::Handle::current();
-    let lane = Lane::start(
-        Toy,
-        transport,
-        config,
-        Some(on_loss),
-        &runtime,
-    );
+    let lane = Lane::start(Toy, transport, config, Some(on_loss), &runtime);
     Setup {
         server,
         lane,
@@ -230,6 +224,28 @@ async fn a_413_halves_the_batch_and_a_single_item_is_lost() {
 
 /// C-LOGS.17: after a 413 the lane cuts batches of at most half the refused one, and each
 /// healthy send ramps the size back up by one, to `flush_at`.
+/// Without `shrink_after_413` (events, C-BATCHER.7) only the refused batch is halved.
+#[tokio::test]
+async fn without_shrink_after_413_the_next_batch_is_full_size() {
+    let s = setup(LaneConfig {
+        flush_at: 8,
+        shrink_after_413: false,
+        ..LaneConfig::default()
+    })
+    .await;
+    s.server.script([Reply::status(413)]);
+    for n in 1..=8 {
+        s.lane.push(n);
+    }
+    s.lane.flush().await;
+    for n in 11..=18 {
+        s.lane.push(n);
+    }
+    s.lane.flush().await;
+    let sizes: Vec<usize> = bodies(&s.server).iter().map(Vec::len).collect();
+    assert_eq!(sizes, [8, 4, 4, 8]);
+}
+
 #[tokio::test]
 async fn after_a_413_batches_stay_halved_and_ramp_back_by_one_per_healthy_send() {
     let s = setup(LaneConfig {
@@ -624,4 +640,47 @@ async fn a_drain_takes_a_bounded_step_and_wakes_itself_for_the_rest() {
         .await
         .expect("the rest is taken at once, not at the next interval");
     assert_eq!(report.sent, (step + 10) as u64);
+}
+
+/// A worker that reaches `max_held_bytes` halfway through what it took from the queue puts
+/// the rest back at the queue's front, so a `DropOldest` queue drops those (the oldest), and a
+/// flush queued behind them is answered with them counted as pending.
+#[tokio::test]
+async fn a_stalled_worker_gives_back_what_it_took_and_the_oldest_go_first() {
+    let s = setup(LaneConfig {
+        queue_size: 9,
+        overflow: Overflow::DropOldest,
+        flush_at: 100,
+        flush_interval: Duration::from_secs(60),
+        max_held_bytes: 4,
+        backoff_base: Duration::from_secs(30),
+        backoff_cap: Duration::from_secs(30),
+        ..LaneConfig::default()
+    })
+    .await;
+    s.server.script([Reply::status(503)]);
+    for n in 1..=9 {
+        assert!(s.lane.push(n));
+    }
+    // The worker takes 1..4 (4 bytes: full), gives 5..9 back, and sends [1,2,3,4], which
+    // fails and waits 30 s.
+    let report = s.lane.flush().await;
+    assert_eq!((report.sent, report.pending), (0, 4 + 5));
+    for n in 20..=25 {
+        assert!(s.lane.push(n));
+    }
+    let dropped: Vec<u128> = s
+        .losses
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.kind == LossKind::QueueFull)
+        .flat_map(|l| l.ids.clone())
+        .collect();
+    assert_eq!(
+        dropped,
+        [5, 6],
+        "the oldest queued, not the oldest the worker left alone"
+    );
+    assert_eq!(bodies(&s.server), [vec![1, 2, 3, 4]]);
 }

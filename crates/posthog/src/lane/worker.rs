@@ -52,13 +52,6 @@ pub(super) struct InFlight {
     pub(super) bytes: usize,
 }
 
-/// What draining the queue found.
-pub(super) enum Drained {
-    Open,
-    /// Every handle is gone and nothing is left queued.
-    Closed,
-}
-
 pub(super) struct Worker<R: Route> {
     pub(super) route: Arc<R>,
     pub(super) transport: Transport,
@@ -136,7 +129,13 @@ impl<R: Route> Worker<R> {
     }
 
     pub(super) async fn run(mut self) {
-        let mut tick = tokio::time::interval(self.shared.config.flush_interval);
+        // (`interval` panics on zero.)
+        let every = self
+            .shared
+            .config
+            .flush_interval
+            .max(Duration::from_millis(1));
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await; // the first tick is immediate
         let Some(mut stop) = self.stop.take() else {
@@ -144,9 +143,12 @@ impl<R: Route> Worker<R> {
         };
         let max_held = self.shared.config.max_held_bytes;
         loop {
-            if let Drained::Closed = self.drain() {
+            // Every handle gone: nothing more can be queued, so drain what is held now (the
+            // orphan drain takes the queue whatever the worker holds).
+            if self.shared.are_handles_gone() {
                 break;
             }
+            self.drain();
             self.dispatch();
             self.answer_flushes();
             self.shared.set_held(self.held_bytes);
@@ -217,7 +219,7 @@ impl<R: Route> Worker<R> {
 
     /// Takes in what the queue holds, while the worker has room for it (`max_held_bytes`):
     /// items and flushes, [`DRAIN_STEP`] at most per turn.
-    pub(super) fn drain(&mut self) -> Drained {
+    pub(super) fn drain(&mut self) {
         let mut taken = 0;
         let (mut items, mut encoded_bytes) = (0, 0);
         while self.held_bytes < self.shared.config.max_held_bytes {
@@ -245,29 +247,17 @@ impl<R: Route> Worker<R> {
         if self.held_bytes >= self.shared.config.max_held_bytes {
             self.take_flushes();
         }
-        if self.intake.is_empty() && self.shared.are_handles_gone() && self.shared.waiting() == 0 {
-            return Drained::Closed;
-        }
-        Drained::Open
     }
 
-    /// Holding `max_held_bytes`, the worker takes no items, so flushes queued behind them
-    /// are taken now: they cover what it holds, and count what waits as pending.
+    /// Holding `max_held_bytes`, the worker takes no items: what it took but has not
+    /// processed goes back to the front of the queue (where a `DropOldest` queue can drop
+    /// it), and flushes queued behind items are taken now: they cover what the worker holds,
+    /// and count what waits as pending.
     fn take_flushes(&mut self) {
-        let mut flushes = Vec::new();
-        self.intake.retain_mut(|queued| match queued {
-            Queued::Flush(reply) => {
-                let (dummy, _) = oneshot::channel();
-                flushes.push(std::mem::replace(reply, dummy));
-                false
-            }
-            _ => true,
-        });
-        for _ in 0..flushes.len() {
-            self.shared.flush_taken();
+        if !self.intake.is_empty() {
+            self.shared.give_back(&mut self.intake);
         }
-        flushes.extend(self.shared.take_flushes());
-        for reply in flushes {
+        for reply in self.shared.take_flushes() {
             self.begin_flush(reply);
         }
     }

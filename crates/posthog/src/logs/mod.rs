@@ -1,5 +1,5 @@
 //! PostHog Logs (C-LOGS): log records shipped as OTLP/HTTP JSON to `/i/v1/logs`, on a lane of
-//! their own (a route on the shared delivery lane, apart from the events worker), started on
+//! their own (a route on the shared delivery lane, apart from the events lane), started on
 //! the first log. `capture_log` and the [`Logger`] facade admit a log (disabled, opted out,
 //! empty body, `before_send`, rate cap, in that order), freeze the context's ids into it and
 //! queue it; the lane batches, gzips and retries.
