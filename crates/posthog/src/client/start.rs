@@ -136,6 +136,8 @@ fn events_config(options: &Options) -> LaneConfig {
         backoff_base: retry.base,
         backoff_cap: retry.cap,
         jitter: retry.jitter,
+        // Through an outage, `max_pending_bytes` holds about ten times the events.
+        pack_backlog: true,
         // A 413 halves the refused batch only (C-BATCHER.7); the next is full size again.
         shrink_after_413: false,
         orphan_drain: options.shutdown_timeout,

@@ -42,6 +42,9 @@ impl<R: Route> Worker<R> {
     /// sending slot is taken and more than [`Worker::pack_above`] bytes wait in the buffer,
     /// full batches are cut from its front and kept compressed, in order, until a slot frees.
     pub(super) fn pack_backlog(&mut self) {
+        if !self.shared.config.pack_backlog {
+            return;
+        }
         let slots_taken = self.sending_blocked();
         let pressed = self.held_bytes > self.shared.config.max_held_bytes / 4;
         let backlog = self.buffer_bytes > self.pack_above();
@@ -66,7 +69,7 @@ impl<R: Route> Worker<R> {
 
     /// Compresses a waiting batch's bytes (left as they are if that fails).
     pub(super) fn pack(&mut self, batch: &mut Batch) {
-        if batch.packed.is_some() {
+        if batch.packed.is_some() || !self.shared.config.pack_backlog {
             return;
         }
         if let Some(packed) = packed::pack(&mut batch.items) {

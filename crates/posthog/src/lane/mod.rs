@@ -10,7 +10,8 @@
 //! per-item byte cap, sends in flight, a bound on the bytes the worker holds, retries paced by
 //! the server's health ([`health`]) with `Retry-After` as a floor, bounded by a retry window
 //! or count, 413 halving (and, where the route wants it, later batches stay at most half size
-//! until healthy sends ramp them back up by one item each), batches kept deflated while the server struggles ([`backlog`]),
+//! until healthy sends ramp them back up by one item each), batches kept deflated while the server struggles where the route
+//! wants it ([`backlog`]),
 //! per-item verdicts, flush by batch identity, a bounded shutdown, counters ([`LaneStats`])
 //! and a report of every item lost ([`Loss`]).
 //!
@@ -201,6 +202,10 @@ pub(crate) struct LaneConfig {
     pub(crate) backoff_cap: Duration,
     /// Up to this fraction of a backoff is added at random.
     pub(crate) jitter: f64,
+    /// Keep batches waiting for a sending slot deflated while the server struggles (or a
+    /// quarter of `max_held_bytes` is taken): about a tenth of the memory, for the CPU of
+    /// deflating and inflating each ([`backlog`]).
+    pub(crate) pack_backlog: bool,
     /// After a 413, later batches too stay at most half the refused one's size, growing back
     /// by one item per healthy send (C-LOGS.17); `false`: only the refused batch is halved.
     pub(crate) shrink_after_413: bool,
@@ -226,6 +231,7 @@ impl Default for LaneConfig {
             backoff_base: Duration::from_millis(200),
             backoff_cap: Duration::from_secs(30),
             jitter: 0.0,
+            pack_backlog: false,
             shrink_after_413: true,
             orphan_drain: Duration::from_secs(5),
             debug: false,

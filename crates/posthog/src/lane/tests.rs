@@ -684,3 +684,65 @@ async fn a_stalled_worker_gives_back_what_it_took_and_the_oldest_go_first() {
     );
     assert_eq!(bodies(&s.server), [vec![1, 2, 3, 4]]);
 }
+
+/// Numbers written with 200 leading zeros: items that deflate well.
+struct Padded;
+
+impl Route for Padded {
+    type Item = u32;
+
+    fn name(&self) -> &'static str {
+        "padded"
+    }
+
+    fn encode(&self, item: u32, _arena: &mut Arena) -> Result<Bytes, Refusal> {
+        Ok(Bytes::from(format!("{item:0>200}")))
+    }
+
+    fn send<'a>(&'a self, transport: &'a Transport, batch: &'a Outgoing) -> SendFuture<'a> {
+        let body = Bytes::from(batch.bodies().collect::<Vec<_>>().join(&b"\n"[..]));
+        crate::routes::post(transport, "/padded/", body.to_vec(), Some(false), false)
+    }
+}
+
+/// Behind a stalled server, 1,000 items of 200 bytes go through a lane that may hold 64 KiB:
+/// with `pack_backlog` the waiting batches are deflated and the worker keeps taking items
+/// (none dropped); without it, it stops at 64 KiB and the queue overflows.
+#[tokio::test]
+async fn packing_holds_a_backlog_in_a_fraction_of_the_memory() {
+    async fn run(pack_backlog: bool) -> super::LaneStats {
+        let server = TestServer::start().await.expect("server");
+        server.script([Reply::ok().delay(Duration::from_millis(1500))]);
+        let transport = Transport::builder("phc_lane")
+            .host(server.url())
+            .build()
+            .expect("transport");
+        let lane = Lane::start(
+            Padded,
+            transport,
+            LaneConfig {
+                queue_size: 50,
+                flush_at: 10,
+                max_in_flight: 1,
+                max_held_bytes: 64 * 1024,
+                pack_backlog,
+                ..LaneConfig::default()
+            },
+            None,
+            &tokio::runtime::Handle::current(),
+        );
+        for n in 0..1000u32 {
+            lane.push(n);
+            if n % 25 == 24 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        lane.shutdown(Duration::from_secs(10)).await;
+        lane.stats()
+    }
+    let packed = run(true).await;
+    assert_eq!((packed.sent, packed.dropped), (1000, 0), "{packed:?}");
+    let plain = run(false).await;
+    assert!(plain.dropped > 0, "{plain:?}");
+    assert_eq!(plain.sent + plain.dropped, 1000);
+}
