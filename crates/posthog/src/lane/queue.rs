@@ -19,7 +19,9 @@ use tokio::sync::{Notify, oneshot};
 use super::batch::Encoded;
 use super::{LaneConfig, LaneReport, LaneStats, Loss, LossKind, OnLoss, Overflow, Refused};
 
-/// What waits in the queue.
+/// What waits in the queue. One cache line each (64 bytes, aligned): a push writes one line,
+/// not parts of two the worker last read.
+#[repr(align(64))]
 pub(super) enum Queued<I> {
     /// An item for the route to encode.
     Item(I),
