@@ -700,8 +700,13 @@ impl Route for Padded {
     }
 
     fn send<'a>(&'a self, transport: &'a Transport, batch: &'a Outgoing) -> SendFuture<'a> {
-        let body = Bytes::from(batch.bodies().collect::<Vec<_>>().join(&b"\n"[..]));
-        crate::routes::post(transport, "/padded/", body.to_vec(), Some(false), false)
+        Box::pin(async move {
+            let body = Bytes::from(batch.bodies().collect::<Vec<_>>().join(&b"\n"[..]));
+            let response = transport
+                .post_json("/padded/", body, Some(false), false)
+                .await?;
+            Ok(Answer::status(response.status(), None))
+        })
     }
 }
 
