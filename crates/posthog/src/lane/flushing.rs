@@ -80,25 +80,9 @@ impl<R: Route> Worker<R> {
         // at most `queue_size` items, and encoded ones within the byte budget); later
         // pushes are refused.
         let (mut items, mut encoded_bytes) = (0, 0);
-        let mut closed = false;
-        loop {
-            let queued = match self.intake.pop_front() {
-                Some(queued) => queued,
-                None if closed => break,
-                None => {
-                    self.shared.take(&mut self.intake, true);
-                    closed = true;
-                    continue;
-                }
-            };
-            match &queued {
-                Queued::Item(_) => items += 1,
-                Queued::Encoded(encoded) => {
-                    items += 1;
-                    encoded_bytes += encoded.bytes.len();
-                }
-                Queued::Flush(_) => {}
-            }
+        while let Some(queued) = self.next_queued(true) {
+            let (n, bytes) = queued.weight();
+            (items, encoded_bytes) = (items + n, encoded_bytes + bytes);
             self.take(queued);
         }
         self.shared.processed(items, encoded_bytes);
@@ -133,19 +117,8 @@ impl<R: Route> Worker<R> {
             }
         }
         self.in_flight.abort_all();
-        let mut count = 0;
-        let mut left: Vec<u128> = Vec::new();
-        for (_, sending) in self.in_flight_ids.drain() {
-            count += sending.count;
-            left.extend(sending.ids);
-        }
-        count += self.buffer.len();
-        left.extend(ids(&self.buffer));
-        self.buffer.clear();
-        for batch in self.ready.drain(..).chain(self.retries.drain(..)) {
-            count += batch.items.len();
-            left.extend(batch.ids());
-        }
+        let (mut count, mut left) = (0, Vec::new());
+        self.let_go(&mut count, &mut left);
         for waiter in self.flushes.drain(..) {
             let _ = waiter.reply.send(waiter.report);
         }
@@ -162,6 +135,24 @@ impl<R: Route> Worker<R> {
             failed: counters.failed.load(std::sync::atomic::Ordering::Relaxed) - failed_before,
             pending: 0,
             timed_out,
+        }
+    }
+}
+
+impl<R: Route> Worker<R> {
+    /// Lets go of every item held (in flight, buffered, cut, waiting for a retry), adding
+    /// their count and ids to `count` and `left`.
+    fn let_go(&mut self, count: &mut usize, left: &mut Vec<u128>) {
+        for (_, sending) in self.in_flight_ids.drain() {
+            *count += sending.count;
+            left.extend(sending.ids);
+        }
+        *count += self.buffer.len();
+        left.extend(ids(&self.buffer));
+        self.buffer.clear();
+        for batch in self.ready.drain(..).chain(self.retries.drain(..)) {
+            *count += batch.items.len();
+            left.extend(batch.ids());
         }
     }
 }
@@ -187,17 +178,7 @@ impl<R: Route> Drop for Worker<R> {
                 count += 1;
                 left.extend(id);
             }
-            for (_, sending) in self.in_flight_ids.drain() {
-                count += sending.count;
-                left.extend(sending.ids);
-            }
-            count += self.buffer.len();
-            left.extend(ids(&self.buffer));
-            self.buffer.clear();
-            for batch in self.ready.drain(..).chain(self.retries.drain(..)) {
-                count += batch.items.len();
-                left.extend(batch.ids());
-            }
+            self.let_go(&mut count, &mut left);
             let message = format!(
                 "{count} item(s) lost: the {} worker was stopped (its runtime shut down) \
                  before they were sent; shut the client down before exit",

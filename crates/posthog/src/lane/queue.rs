@@ -31,6 +31,17 @@ pub(super) enum Queued<I> {
     Flush(oneshot::Sender<LaneReport>),
 }
 
+impl<I> Queued<I> {
+    /// What the entry counts against the queue's bounds: items, and bytes encoded already.
+    pub(super) fn weight(&self) -> (usize, usize) {
+        match self {
+            Queued::Item(_) => (1, 0),
+            Queued::Encoded(encoded) => (1, encoded.bytes.len()),
+            Queued::Flush(_) => (0, 0),
+        }
+    }
+}
+
 /// The shutdown request: drain until `deadline`, then answer. It travels beside the queue (a
 /// oneshot the worker always listens to), so nothing queued can hold it up.
 pub(super) struct Stop {

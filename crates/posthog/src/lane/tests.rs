@@ -102,6 +102,18 @@ async fn setup(config: LaneConfig) -> Setup {
     }
 }
 
+impl Setup {
+    /// The ids of the items lost for `kind`, in the order reported.
+    fn ids_lost(&self, kind: LossKind) -> Vec<u128> {
+        let losses = self.losses.lock().unwrap();
+        losses
+            .iter()
+            .filter(|l| l.kind == kind)
+            .flat_map(|l| l.ids.clone())
+            .collect()
+    }
+}
+
 /// The numbers each `/toy/` request carried, in arrival order.
 fn bodies(server: &TestServer) -> Vec<Vec<u64>> {
     server
@@ -222,55 +234,46 @@ async fn a_413_halves_the_batch_and_a_single_item_is_lost() {
     );
 }
 
+/// The sizes of the batches sent for `rounds` of items (each round flushed) when the first
+/// answer is a 413.
+async fn sizes_after_a_413(
+    shrink_after_413: bool,
+    rounds: &[std::ops::RangeInclusive<u32>],
+) -> Vec<usize> {
+    let s = setup(LaneConfig {
+        flush_at: 8,
+        shrink_after_413,
+        ..LaneConfig::default()
+    })
+    .await;
+    s.server.script([Reply::status(413)]);
+    for round in rounds {
+        for n in round.clone() {
+            s.lane.push(n);
+        }
+        s.lane.flush().await;
+    }
+    assert!(s.losses.lock().unwrap().is_empty());
+    bodies(&s.server).iter().map(Vec::len).collect()
+}
+
 /// C-LOGS.17: after a 413 the lane cuts batches of at most half the refused one, and each
 /// healthy send ramps the size back up by one, to `flush_at`.
+#[tokio::test]
+async fn after_a_413_batches_stay_halved_and_ramp_back_by_one_per_healthy_send() {
+    // [1..8] → 413: halves of 4, each a healthy send (limit 4 → 5 → 6); limit 6: [11..16]
+    // (→ 7), then [17, 18] (→ 8); then full batches again.
+    let sizes = sizes_after_a_413(true, &[1..=8, 11..=18, 21..=29]).await;
+    assert_eq!(sizes, [8, 4, 4, 6, 2, 8, 1]);
+}
+
 /// Without `shrink_after_413` (events, C-BATCHER.7) only the refused batch is halved.
 #[tokio::test]
 async fn without_shrink_after_413_the_next_batch_is_full_size() {
-    let s = setup(LaneConfig {
-        flush_at: 8,
-        shrink_after_413: false,
-        ..LaneConfig::default()
-    })
-    .await;
-    s.server.script([Reply::status(413)]);
-    for n in 1..=8 {
-        s.lane.push(n);
-    }
-    s.lane.flush().await;
-    for n in 11..=18 {
-        s.lane.push(n);
-    }
-    s.lane.flush().await;
-    let sizes: Vec<usize> = bodies(&s.server).iter().map(Vec::len).collect();
-    assert_eq!(sizes, [8, 4, 4, 8]);
-}
-
-#[tokio::test]
-async fn after_a_413_batches_stay_halved_and_ramp_back_by_one_per_healthy_send() {
-    let s = setup(LaneConfig {
-        flush_at: 8,
-        ..LaneConfig::default()
-    })
-    .await;
-    s.server.script([Reply::status(413)]);
-    for n in 1..=8 {
-        s.lane.push(n);
-    }
-    s.lane.flush().await;
-    // [1..8] → 413: halves of 4, each a healthy send (limit 4 → 5 → 6).
-    for n in 11..=18 {
-        s.lane.push(n);
-    }
-    s.lane.flush().await;
-    // Limit 6: [11..16] (→ 7), then [17, 18] (→ 8).
-    for n in 21..=29 {
-        s.lane.push(n);
-    }
-    s.lane.flush().await;
-    let sizes: Vec<usize> = bodies(&s.server).iter().map(Vec::len).collect();
-    assert_eq!(sizes, [8, 4, 4, 6, 2, 8, 1]);
-    assert!(s.losses.lock().unwrap().is_empty());
+    assert_eq!(
+        sizes_after_a_413(false, &[1..=8, 11..=18]).await,
+        [8, 4, 4, 8]
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -416,14 +419,7 @@ async fn the_worker_holds_at_most_max_held_bytes() {
         "the queue took three, the worker none"
     );
     assert_eq!(s.lane.stats().dropped, 7);
-    let lost: Vec<u128> = s
-        .losses
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| l.kind == LossKind::QueueFull)
-        .flat_map(|l| l.ids.clone())
-        .collect();
+    let lost = s.ids_lost(LossKind::QueueFull);
     assert_eq!(lost, (23..30).collect::<Vec<u128>>());
     // The shutdown takes the queue whatever the worker holds; the server has recovered, so
     // the queued three are delivered and their success lets the retry go at once.
@@ -669,14 +665,7 @@ async fn a_stalled_worker_gives_back_what_it_took_and_the_oldest_go_first() {
     for n in 20..=25 {
         assert!(s.lane.push(n));
     }
-    let dropped: Vec<u128> = s
-        .losses
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| l.kind == LossKind::QueueFull)
-        .flat_map(|l| l.ids.clone())
-        .collect();
+    let dropped = s.ids_lost(LossKind::QueueFull);
     assert_eq!(
         dropped,
         [5, 6],

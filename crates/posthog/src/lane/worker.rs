@@ -233,14 +233,8 @@ impl<R: Route> Worker<R> {
                 break;
             };
             taken += 1;
-            match &queued {
-                Queued::Item(_) => items += 1,
-                Queued::Encoded(encoded) => {
-                    items += 1;
-                    encoded_bytes += encoded.bytes.len();
-                }
-                Queued::Flush(_) => {}
-            }
+            let (n, bytes) = queued.weight();
+            (items, encoded_bytes) = (items + n, encoded_bytes + bytes);
             self.take(queued);
         }
         self.shared.processed(items, encoded_bytes);
