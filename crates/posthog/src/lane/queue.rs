@@ -95,27 +95,36 @@ impl<T> std::ops::Deref for Own<T> {
     }
 }
 
-/// The queue and its accounting, behind one lock (plain fields: a push writes no shared
-/// counter of its own).
+/// The queue and the pushers' side of its accounting, behind one lock (plain fields: a push
+/// writes no shared counter of its own). What is still queued is what was pushed less what
+/// the worker processed ([`Done`], which it counts without the lock).
 struct State<I> {
     items: VecDeque<Queued<I>>,
-    /// Items queued and not yet processed by the worker (taken or not).
-    len: usize,
-    /// Bytes of encoded items queued and not yet processed.
-    encoded_bytes: usize,
+    /// Items pushed (less those a `DropOldest` queue dropped).
+    pushed: usize,
+    /// Bytes of encoded items pushed (less those dropped).
+    pushed_bytes: usize,
     /// Items accepted, ever.
     queued: u64,
 }
 
-/// The queue, and a copy of its length the pushers can read without the lock.
+/// The queue, and a copy of `pushed` the pushers can read without the lock.
 struct Queue<I> {
     state: Mutex<State<I>>,
-    len: AtomicUsize,
+    pushed: AtomicUsize,
+}
+
+/// What the worker processed of what was pushed: written by the worker alone.
+#[derive(Debug, Default)]
+struct Done {
+    items: AtomicUsize,
+    bytes: AtomicUsize,
 }
 
 /// What the lane handles and the worker share.
 pub(super) struct Shared<I> {
     queue: Own<Queue<I>>,
+    done: Own<Done>,
     /// Bytes the worker holds, as it last published them.
     held: Own<AtomicUsize>,
     /// Flushes queued and not yet taken by the worker.
@@ -145,12 +154,13 @@ impl<I> Shared<I> {
             queue: Own(Queue {
                 state: Mutex::new(State {
                     items: VecDeque::new(),
-                    len: 0,
-                    encoded_bytes: 0,
+                    pushed: 0,
+                    pushed_bytes: 0,
                     queued: 0,
                 }),
-                len: AtomicUsize::new(0),
+                pushed: AtomicUsize::new(0),
             }),
+            done: Own(Done::default()),
             held: Own(AtomicUsize::new(0)),
             flushes: AtomicUsize::new(0),
             wake: Own(Notify::new()),
@@ -186,9 +196,15 @@ impl<I> Shared<I> {
                 return Err(Refused::Closed(queued));
             }
             let mut dropped = None;
-            if state.len >= self.config.queue_size {
+            let len = state
+                .pushed
+                .saturating_sub(self.done.items.load(Ordering::Relaxed));
+            if len >= self.config.queue_size {
+                let encoded_bytes = state
+                    .pushed_bytes
+                    .saturating_sub(self.done.bytes.load(Ordering::Relaxed));
                 let fits_bytes = size.is_some_and(|size| {
-                    self.held.load(Ordering::Relaxed) + state.encoded_bytes + size
+                    self.held.load(Ordering::Relaxed) + encoded_bytes + size
                         <= self.config.max_held_bytes
                 });
                 if !fits_bytes {
@@ -208,15 +224,16 @@ impl<I> Shared<I> {
                 }
             }
             state.items.push_back(queued);
-            state.encoded_bytes += size.unwrap_or(0);
+            state.pushed_bytes += size.unwrap_or(0);
             match &dropped {
-                Some(Queued::Encoded(old)) => state.encoded_bytes -= old.bytes.len(),
+                Some(Queued::Encoded(old)) => state.pushed_bytes -= old.bytes.len(),
                 Some(_) => {}
-                None => state.len += 1,
+                None => state.pushed += 1,
             }
             state.queued += 1;
-            self.queue.len.store(state.len, Ordering::Relaxed);
-            (dropped, state.len)
+            self.queue.pushed.store(state.pushed, Ordering::Relaxed);
+            let grew = dropped.is_none();
+            (dropped, len + usize::from(grew))
         };
         if let Some(old) = dropped {
             let ids = match &old {
@@ -315,20 +332,19 @@ impl<I> Shared<I> {
 
     /// The worker processed `items` taken items, `bytes` of them encoded already.
     pub(super) fn processed(&self, items: usize, bytes: usize) {
-        if items == 0 {
-            return;
-        }
-        if let Ok(mut state) = self.queue.state.lock() {
-            state.len = state.len.saturating_sub(items);
-            state.encoded_bytes = state.encoded_bytes.saturating_sub(bytes);
-            self.queue.len.store(state.len, Ordering::Relaxed);
+        if items > 0 {
+            self.done.items.fetch_add(items, Ordering::Relaxed);
+            self.done.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
     }
 
     /// Items queued and not yet processed.
     #[inline]
     pub(super) fn waiting(&self) -> usize {
-        self.queue.len.load(Ordering::Relaxed)
+        self.queue
+            .pushed
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.done.items.load(Ordering::Relaxed))
     }
 
     /// Items accepted, ever.
