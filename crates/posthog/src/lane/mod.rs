@@ -387,9 +387,9 @@ impl<I: Send + 'static> Lane<I> {
     /// Queues `item` without waiting; `false` when it was refused (the lane is shut down, or
     /// the queue is full and refuses new items), which is counted and reported.
     pub(crate) fn push(&self, item: I) -> bool {
-        match self.shared.push(Queued::Item(item)) {
+        match self.shared.push(item, None, Queued::Item) {
             Ok(()) => true,
-            Err(Refused::Full(Queued::Item(item))) => {
+            Err(Refused::Full(item)) => {
                 let ids = (self.shared.id_of)(&item).into_iter().collect();
                 self.shared.lost(
                     LossKind::QueueFull,
@@ -407,24 +407,16 @@ impl<I: Send + 'static> Lane<I> {
     /// Queues `item` without waiting or reporting a refusal: the caller decides what a full
     /// queue means (say, encoding the item itself for [`Lane::push_encoded`]).
     pub(crate) fn try_push(&self, item: I) -> Result<(), Refused<I>> {
-        self.shared.push(Queued::Item(item)).map_err(|refused| {
-            let unwrap = |queued| match queued {
-                Queued::Item(item) => item,
-                _ => unreachable!("an item was pushed"),
-            };
-            match refused {
-                Refused::Full(queued) => Refused::Full(unwrap(queued)),
-                Refused::Closed(queued) => Refused::Closed(unwrap(queued)),
-            }
-        })
+        self.shared.push(item, None, Queued::Item)
     }
 
     /// Queues an item the caller encoded already (the worker only batches it), in order with
     /// the others. Past `queue_size` items it is still taken while the bytes queued encoded
     /// plus those the worker holds stay within `max_held_bytes`. Not reported when refused.
     pub(crate) fn push_encoded(&self, id: Option<u128>, bytes: Bytes) -> Result<(), Refused<()>> {
+        let size = Some(bytes.len());
         self.shared
-            .push(Queued::Encoded(Encoded { id, bytes }))
+            .push(Encoded { id, bytes }, size, Queued::Encoded)
             .map_err(|refused| match refused {
                 Refused::Full(_) => Refused::Full(()),
                 Refused::Closed(_) => Refused::Closed(()),

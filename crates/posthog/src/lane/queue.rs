@@ -178,22 +178,24 @@ impl<I> Shared<I> {
 
     /// Queues an item or an encoded one (see the module docs); a refusal is the caller's to
     /// report, except the oldest item a `DropOldest` queue drops, reported here.
-    pub(super) fn push(&self, queued: Queued<I>) -> Result<(), Refused<Queued<I>>> {
+    /// `entry` is queued as `wrap` makes it; `size` is its bytes when it is encoded already.
+    pub(super) fn push<T>(
+        &self,
+        entry: T,
+        size: Option<usize>,
+        wrap: impl FnOnce(T) -> Queued<I>,
+    ) -> Result<(), Refused<T>> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Refused::Closed(queued));
+            return Err(Refused::Closed(entry));
         }
-        let size = match &queued {
-            Queued::Encoded(encoded) => Some(encoded.bytes.len()),
-            _ => None,
-        };
         let (dropped, len) = {
             let Ok(mut state) = self.queue.state.lock() else {
-                return Err(Refused::Closed(queued));
+                return Err(Refused::Closed(entry));
             };
             // Checked under the lock: the worker closes the queue under it before it takes
             // the last items.
             if self.closed.load(Ordering::Acquire) {
-                return Err(Refused::Closed(queued));
+                return Err(Refused::Closed(entry));
             }
             let mut dropped = None;
             let len = state
@@ -218,12 +220,12 @@ impl<I> Shared<I> {
                             drop(state);
                             // The worker is behind: make sure it knows.
                             self.wake.notify_one();
-                            return Err(Refused::Full(queued));
+                            return Err(Refused::Full(entry));
                         }
                     }
                 }
             }
-            state.items.push_back(queued);
+            state.items.push_back(wrap(entry));
             state.pushed_bytes += size.unwrap_or(0);
             match &dropped {
                 Some(Queued::Encoded(old)) => state.pushed_bytes -= old.bytes.len(),
